@@ -1,0 +1,1279 @@
+/* fastalloc.h — a general-purpose memory allocator in one header.       MIT OR Unlicense (see end)
+
+   WHAT IT IS
+   A thread-safe malloc replacement of the mimalloc class: per-thread heaps, size-segregated pages
+   carved out of aligned segments, three free lists per page (allocation, local free, cross-thread
+   free), lazy free-list construction, retire hysteresis for empty pages, zero tracking for calloc,
+   and memory handed back to the OS. No per-block header: fa_free finds a block's page by masking
+   the pointer.
+
+   QUICK START
+       // in exactly one .c file:
+       #define FASTALLOC_IMPLEMENTATION
+       #include "fastalloc.h"
+       // everywhere else just #include "fastalloc.h"
+
+       char* s = fa_malloc(100);
+       fa_free(s);
+
+   CONFIGURATION MACROS
+   Define these before including the header. "impl" means: only the translation unit that defines
+   FASTALLOC_IMPLEMENTATION reads it; "all" means: every includer must agree.
+     FASTALLOC_IMPLEMENTATION   impl  compile the implementation into this translation unit
+     FASTALLOC_STATIC           all   give every public function static linkage (private copy)
+     FASTALLOC_API              all   declaration prefix of public functions (default: extern,
+                                      or static with FASTALLOC_STATIC); e.g. __declspec(dllexport)
+     FASTALLOC_ASSERT(c)        impl  assertion used by debug checks (default: assert from <assert.h>)
+     FASTALLOC_MEMSET(d,c,n)    impl  memset replacement (default: memset)
+     FASTALLOC_MEMCPY(d,s,n)    impl  memcpy replacement (default: memcpy)
+     FASTALLOC_DEBUG            impl  full invariant checks on every slow path and every free:
+                                      double free, foreign pointers and list corruption abort
+                                      through FASTALLOC_ASSERT. Slow; for tests and debugging.
+     FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
+                                      OS-level counters are always kept.
+     FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB). Segments are
+                                      aligned to their size; huge blocks get their own mapping.
+     FASTALLOC_PAGE_SHIFT       impl  log2 of the slice size, the unit pages are made of (default
+                                      16: 64 KiB). At most 64 slices per segment.
+     FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
+                                      goes back to its segment (default 16; 0 = at once)
+
+   API                                                   (all functions are thread-safe)
+     void*  fa_malloc(size_t size)                       size bytes, or NULL+ENOMEM
+     void*  fa_zalloc(size_t size)                       same, reading zero
+     void*  fa_calloc(size_t count, size_t size)         count*size zeroed bytes; overflow: ENOMEM
+     void*  fa_malloc_aligned(size_t size, size_t align) align: any power of two, else EINVAL
+     void*  fa_zalloc_aligned(size_t size, size_t align) same, reading zero
+     void*  fa_realloc(void* p, size_t size)             keeps min(old,new) bytes; NULL p = malloc
+     void*  fa_rezalloc(void* p, size_t size)            realloc whose growth reads zero (p must
+                                                         come from a zeroing function)
+     void*  fa_recalloc(void* p, size_t count, size_t size)  rezalloc of count*size
+     void   fa_free(void* p)                             NULL does nothing; any thread may free
+     size_t fa_usable_size(const void* p)                bytes usable at p (>= size asked); NULL: 0
+     char*  fa_strdup(const char* s)                     copy of s; NULL s: NULL+EINVAL
+     char*  fa_strndup(const char* s, size_t n)          copy of at most n chars, NUL-terminated
+     void   fa_collect(bool force)                       give this thread's free memory back; with
+                                                         force, at once and including memory of
+                                                         exited threads
+     void   fa_thread_done(void)                         release this thread's heap now (for
+                                                         threads whose exit cannot be seen)
+     void   fa_stats_get(fa_stats_t* out)                process-wide counters
+
+   RULES
+   - fa_malloc(0) returns a unique, freeable block. fa_realloc(p, 0) returns a minimal block and
+     releases p.
+   - Blocks of 16 bytes or more are 16-byte aligned (8 when size >= 8). The whole usable size may
+     be written.
+   - Every failure is NULL with errno set: ENOMEM for sizes over PTRDIFF_MAX, count*size overflow
+     and exhausted memory; EINVAL for a bad alignment. A failed realloc leaves p untouched.
+   - Passing a pointer that did not come from fastalloc, or freeing twice, is undefined; a
+     FASTALLOC_DEBUG build catches both.
+*/
+#ifndef FASTALLOC_H
+#define FASTALLOC_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#ifndef FASTALLOC_API
+#  if defined(FASTALLOC_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#    define FASTALLOC_API static __attribute__((unused))
+#  elif defined(FASTALLOC_STATIC)
+#    define FASTALLOC_API static
+#  else
+#    define FASTALLOC_API extern
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Process-wide counters. Fields marked [S] count only in FASTALLOC_STATS builds (else 0). */
+typedef struct fa_stats_s {
+    size_t mapped_bytes;     /* bytes currently mapped from the OS                         */
+    size_t mapped_peak;      /* highest mapped_bytes seen                                  */
+    size_t os_map_calls;     /* mappings made (segments and huge blocks)                   */
+    size_t os_unmap_calls;   /* mappings released                                          */
+    size_t os_purge_calls;   /* ranges whose physical memory was handed back (madvise)     */
+    size_t segments_live;    /* segments currently mapped, huge ones included              */
+    size_t segments_abandoned; /* segments of exited threads waiting to be reclaimed       */
+    size_t pages_acquired;   /* [S] pages carved from segments                            */
+    size_t pages_retired;    /* [S] pages given back to their segment                     */
+    size_t bytes_zeroed;     /* [S] bytes the allocator set to zero                        */
+    size_t bytes_copied;     /* [S] bytes the allocator copied (realloc)                   */
+} fa_stats_t;
+
+FASTALLOC_API void*  fa_malloc(size_t size);
+FASTALLOC_API void*  fa_zalloc(size_t size);
+FASTALLOC_API void*  fa_calloc(size_t count, size_t size);
+FASTALLOC_API void*  fa_malloc_aligned(size_t size, size_t alignment);
+FASTALLOC_API void*  fa_zalloc_aligned(size_t size, size_t alignment);
+FASTALLOC_API void*  fa_realloc(void* p, size_t size);
+FASTALLOC_API void*  fa_rezalloc(void* p, size_t size);
+FASTALLOC_API void*  fa_recalloc(void* p, size_t count, size_t size);
+FASTALLOC_API void   fa_free(void* p);
+FASTALLOC_API size_t fa_usable_size(const void* p);
+FASTALLOC_API char*  fa_strdup(const char* s);
+FASTALLOC_API char*  fa_strndup(const char* s, size_t n);
+FASTALLOC_API void   fa_collect(bool force);
+FASTALLOC_API void   fa_thread_done(void);
+FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTALLOC_H */
+
+#ifdef FASTALLOC_IMPLEMENTATION
+#ifndef FASTALLOC_IMPLEMENTATION_DONE
+#define FASTALLOC_IMPLEMENTATION_DONE
+/* =====================================================================================================
+   CONFIG AND PLATFORM
+   Invariants: sizes are powers of two; a segment holds 8 to 64 slices, so one 64-bit word maps
+   its slices; the segment header fits in its first slices and leaves room for the largest page.
+   Every libc call goes through a macro the user may override.
+   ===================================================================================================== */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#  define _DEFAULT_SOURCE   /* MAP_ANONYMOUS, madvise under strict -std=c11 */
+#endif
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+#include <assert.h>
+#if defined(_WIN32)
+#  error "fastalloc: no Windows backend yet (the OS layer below is the only part to port)"
+#endif
+#include <sys/mman.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
+/* When libc headers were included before this one under strict -std=cNN, _DEFAULT_SOURCE came too
+   late: supply the Linux values (x86, Arm and RISC-V share them). */
+#if defined(__linux__) && !defined(MAP_ANONYMOUS)
+#  define MAP_ANONYMOUS 0x20
+#endif
+#if defined(__linux__) && !defined(MAP_NORESERVE)
+#  define MAP_NORESERVE 0x4000
+#endif
+#if defined(__linux__) && !defined(MADV_DONTNEED)
+#  define MADV_DONTNEED 4
+#  ifdef __cplusplus
+extern "C"
+#  endif
+int madvise(void* addr, size_t length, int advice);
+#endif
+
+#ifndef FASTALLOC_ASSERT
+#  define FASTALLOC_ASSERT(c) assert(c)
+#endif
+#ifndef FASTALLOC_MEMSET
+#  define FASTALLOC_MEMSET(d, c, n) memset((d), (c), (n))
+#endif
+#ifndef FASTALLOC_MEMCPY
+#  define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
+#endif
+#ifndef FASTALLOC_SEGMENT_SHIFT
+#  define FASTALLOC_SEGMENT_SHIFT 22
+#endif
+#ifndef FASTALLOC_PAGE_SHIFT
+#  define FASTALLOC_PAGE_SHIFT 16
+#endif
+#ifndef FASTALLOC_RETIRE_CYCLES
+#  define FASTALLOC_RETIRE_CYCLES 16
+#endif
+#if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT < 3
+#  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - PAGE_SHIFT <= 6)"
+#endif
+#if FASTALLOC_PAGE_SHIFT < 12
+#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 12 (4 KiB slices)"
+#endif
+#if FASTALLOC_RETIRE_CYCLES < 0 || FASTALLOC_RETIRE_CYCLES > 255
+#  error "fastalloc: FASTALLOC_RETIRE_CYCLES must be 0..255"
+#endif
+#if !defined(__GNUC__) && !defined(__clang__)
+#  error "fastalloc: needs GCC or Clang builtins (__atomic_*, __builtin_clzll)"
+#endif
+
+#define FA__SEGMENT_SIZE       ((size_t)1 << FASTALLOC_SEGMENT_SHIFT)
+#define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
+#define FA__SLICE_SIZE         ((size_t)1 << FASTALLOC_PAGE_SHIFT)
+#define FA__SLICES             (1u << (FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT))
+#define FA__ALL_SLICES         (FA__SLICES == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (FA__SLICES & 63)) - 1))
+#define FA__SMALL_MAX          (FA__SLICE_SIZE / 8)                 /* one-slice pages, >= 8 blocks   */
+#define FA__MEDIUM_PAGE_SLICES (FA__SLICES / 8)
+#define FA__MEDIUM_MAX         (FA__MEDIUM_PAGE_SLICES * FA__SLICE_SIZE / 8)
+#define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a mapping of its own    */
+#define FA__DIRECT_MAX         1024                                 /* sizes served by the direct table */
+#define FA__DIRECT_SLOTS       (FA__DIRECT_MAX / 8 + 1)
+#define FA__BIN_MAX            (4 * (FASTALLOC_SEGMENT_SHIFT - 5) - 3) /* fa__bin_of(FA__LARGE_MAX) */
+#define FA__BIN_FULL           (FA__BIN_MAX + 1)                    /* queue of pages with no free block */
+#define FA__EXTEND_BYTES       ((size_t)8192)                        /* lazy free-list growth step     */
+#define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
+
+#define fa__likely(x)   __builtin_expect(!!(x), 1)
+#define fa__unlikely(x) __builtin_expect(!!(x), 0)
+#define FA__NOINLINE    __attribute__((noinline))
+#define FA__INLINE      static inline __attribute__((always_inline))
+#define FA__TLS         __thread __attribute__((tls_model("initial-exec")))
+#define FA__STATIC_ASSERT(c, name) typedef char fa__static_assert_##name[(c) ? 1 : -1]
+
+/* Atomics are the GCC/Clang builtins: they work in C and C++ alike, and ThreadSanitizer knows them. */
+#define fa__load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
+#define fa__load_acquire(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define fa__store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define fa__store_release(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define fa__exchange(p, v)       __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define fa__cas(p, expected, v)  __atomic_compare_exchange_n((p), (expected), (v), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define fa__add_relaxed(p, v)    __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+FA__INLINE size_t fa__align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+FA__INLINE bool fa__is_pow2(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+FA__INLINE unsigned fa__msb(size_t n) { return 63u - (unsigned)__builtin_clzll((unsigned long long)n); }
+FA__INLINE unsigned fa__ctz64(uint64_t n) { return (unsigned)__builtin_ctzll((unsigned long long)n); }
+static void* fa__fail(int err) { errno = err; return NULL; }
+
+/* A cheap, unique-per-live-thread id: the thread pointer. A thread's id can be reused after it
+   exits, which is why abandoned segments get owner id 0 rather than keeping the dead thread's. */
+FA__INLINE uintptr_t fa__thread_id(void) {
+#if defined(__x86_64__) && defined(__linux__)
+    uintptr_t tid;
+    __asm__("movq %%fs:0, %0" : "=r"(tid));
+    return tid;
+#elif defined(__aarch64__)
+    uintptr_t tid;
+    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tid));
+    return tid;
+#else
+    static FA__TLS int anchor;
+    return (uintptr_t)&anchor;
+#endif
+}
+
+/* One global lock guards the rare shared state: abandoned segments and the heap pool. */
+static int fa__global_lock_word;
+static void fa__lock(void) {
+    while (fa__exchange(&fa__global_lock_word, 1) != 0) {
+        while (fa__load_relaxed(&fa__global_lock_word) != 0) sched_yield();
+    }
+}
+static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }
+
+/* Process-wide counters (see fa_stats_t). FA__STAT counts always; FA__XSTAT only with FASTALLOC_STATS
+   because it sits on paths that run per allocation. */
+static fa_stats_t fa__stats;
+#define FA__STAT(field, n) ((void)fa__add_relaxed(&fa__stats.field, (size_t)(n)))
+#ifdef FASTALLOC_STATS
+#  define FA__XSTAT(field, n) FA__STAT(field, n)
+#else
+#  define FA__XSTAT(field, n) ((void)0)
+#endif
+
+/* =====================================================================================================
+   OS LAYER
+   The only code that talks to the operating system. Four calls: map (reserve + commit, aligned so
+   that (p + align_offset) is a multiple of align, and report that the memory reads zero), unmap,
+   purge (hand physical memory back, keep the address range; returns whether it now reads zero)
+   and commit (make a purged range usable again). A Windows (VirtualAlloc) or static-region backend
+   replaces exactly these.
+   ===================================================================================================== */
+static size_t fa__os_page_size = 4096;
+
+static void fa__os_note_mapped(ptrdiff_t delta) {
+    size_t now = __atomic_add_fetch(&fa__stats.mapped_bytes, (size_t)delta, __ATOMIC_RELAXED);
+    size_t peak = fa__load_relaxed(&fa__stats.mapped_peak);
+    while (now > peak && !fa__cas(&fa__stats.mapped_peak, &peak, now)) { }
+}
+
+static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+    if (size > FA__PTRDIFF_MAX - align) return NULL;
+    size_t total = size + align;
+    void* raw = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uintptr_t base = (uintptr_t)raw;
+    uintptr_t p = fa__align_up(base + align_offset, align) - align_offset;
+    size_t head = p - base, tail = total - head - size;
+    if (head != 0) munmap(raw, head);
+    if (tail != 0) munmap((void*)(p + size), tail);
+    FA__STAT(os_map_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)size);
+    *is_zero = true;
+    return (void*)p;
+}
+
+static void fa__os_unmap(void* p, size_t size) {
+    munmap(p, size);
+    FA__STAT(os_unmap_calls, 1);
+    fa__os_note_mapped(-(ptrdiff_t)size);
+}
+
+/* MADV_DONTNEED rather than MADV_FREE: resident memory drops at once (what users measure) and the
+   range reads zero afterwards, which the zero tracking relies on. */
+static bool fa__os_purge(void* p, size_t size) {
+    FA__STAT(os_purge_calls, 1);
+    return madvise(p, size, MADV_DONTNEED) == 0;
+}
+
+static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
+
+/* =====================================================================================================
+   SEGMENTS
+   A segment is FA__SEGMENT_SIZE bytes aligned to its size, cut into FA__SLICES slices. Slice 0 on
+   holds the header, which keeps all page metadata away from user blocks. A block's segment is
+   ((p - 1) & ~mask): blocks never start at a segment's base, and a huge block aligned to the segment
+   size may start exactly one segment after its header. used_mask has a bit per slice owned by a page
+   (or the header, or past the end); dirty_mask a bit per slice that may hold non-zero bytes.
+   Only the owning thread changes a segment; other threads touch only page->xthread_free. Huge
+   segments hold one block, belong to no thread, and any thread unmaps them on free.
+   ===================================================================================================== */
+typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
+typedef struct fa__page_s fa__page_t;
+typedef struct fa__segment_s fa__segment_t;
+typedef struct fa__heap_s fa__heap_t;
+
+/* States of the low two bits of page->xthread_free: where a cross-thread free goes. */
+enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list                          */
+       FA__DELAY_USE = 1,      /* page is full: the next freer tells the owning heap              */
+       FA__DELAY_FREEING = 2,  /* a freer is telling the heap right now                           */
+       FA__DELAY_NEVER = 3 };  /* no owner (abandoned) or owner leaving: page list only           */
+#define FA__DELAY_MASK ((uintptr_t)3)
+
+enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
+enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
+
+struct fa__page_s {
+    fa__block_t* free;           /* malloc pops here                                        */
+    uint32_t used;               /* blocks out, including ones sitting in thread_free        */
+    uint8_t flags;               /* FA__PAGE_*; written by the owner only                   */
+    uint8_t free_is_zero;        /* every block on `free` reads zero past its link word      */
+    uint8_t fresh_is_zero;       /* blocks never handed out yet read zero                    */
+    uint8_t retire_expire;       /* heartbeats left before an empty page goes back           */
+    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
+    uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
+    fa__heap_t* heap;            /* atomic: owner heap, NULL when abandoned                  */
+    uint8_t* start;              /* first block                                             */
+    size_t block_size;
+    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
+    uint32_t reserved;           /* blocks that fit                                         */
+    uint16_t bin;
+    uint8_t in_use;
+    uint8_t reserved_pad;
+    uint32_t slice_count;        /* slices of this page (entry of its first slice)           */
+    uint32_t slice_offset;       /* entries back to the first slice's entry                  */
+    fa__page_t* next;            /* heap queue links                                        */
+    fa__page_t* prev;
+};
+
+struct fa__segment_s {
+    uintptr_t thread_id;         /* atomic: owner's fa__thread_id, 0 when abandoned or huge   */
+    fa__heap_t* heap;
+    fa__segment_t* next;         /* heap's segment list, or the abandoned list               */
+    fa__segment_t* prev;
+    uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
+    size_t map_size;
+    uint64_t used_mask;
+    uint64_t dirty_mask;
+    uint32_t page_count;         /* pages in use                                            */
+    uint32_t kind;
+    fa__page_t pages[FA__SLICES + 1]; /* entry per slice; the extra one serves huge blocks
+                                         that start exactly one segment after the header   */
+};
+
+#define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
+#define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
+FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
+
+static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
+
+FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
+    return (fa__segment_t*)(((uintptr_t)p - 1) & ~(uintptr_t)FA__SEGMENT_MASK);
+}
+FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
+    fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> FASTALLOC_PAGE_SHIFT];
+    return entry - entry->slice_offset;
+}
+FA__INLINE uint64_t fa__span_bits(size_t idx, size_t count) {
+    uint64_t bits = count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
+    return bits << idx;
+}
+
+/* First index of `count` consecutive set bits in `free_bits`, or -1. Runs are grown by doubling. */
+static int fa__span_find(uint64_t free_bits, size_t count) {
+    uint64_t starts = free_bits;
+    size_t run = 1;
+    while (run < count && starts != 0) {
+        size_t step = run < count - run ? run : count - run;
+        starts &= starts >> step;
+        run += step;
+    }
+    return starts == 0 ? -1 : (int)fa__ctz64(starts);
+}
+
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
+    bool is_zero = false;
+    fa__segment_t* seg = (fa__segment_t*)fa__os_map(size, align, align_offset, &is_zero);
+    if (seg == NULL) return NULL;
+    if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
+    seg->cookie = fa__segment_cookie(seg);
+    seg->map_size = size;
+    seg->kind = kind;
+    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;
+    seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
+    FA__STAT(segments_live, 1);
+    return seg;
+}
+
+static void fa__segment_unmap(fa__segment_t* seg) {
+    __atomic_sub_fetch(&fa__stats.segments_live, 1, __ATOMIC_RELAXED);
+    fa__os_unmap(seg, seg->map_size);
+}
+
+/* Segments of exited threads, waiting for a heap to adopt them. */
+static fa__segment_t* fa__abandoned_segments;
+
+static void fa__abandoned_push(fa__segment_t* seg) {
+    fa__lock();
+    seg->next = fa__abandoned_segments;
+    seg->prev = NULL;
+    fa__abandoned_segments = seg;
+    FA__STAT(segments_abandoned, 1);
+    fa__unlock();
+}
+
+/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. */
+static void fa__segment_purge(fa__segment_t* seg) {
+    uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
+    while (todo != 0) {
+        size_t first = fa__ctz64(todo), last = first;
+        while (last + 1 < FA__SLICES && (todo >> (last + 1)) & 1) last++;
+        uint64_t run = fa__span_bits(first, last - first + 1);
+        if (fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, (last - first + 1) * FA__SLICE_SIZE))
+            seg->dirty_mask &= ~run;
+        todo &= ~run;
+    }
+}
+
+/* =====================================================================================================
+   PAGES AND SIZE CLASSES
+   A page is a run of slices holding blocks of one size class (bin). Bins 1..5 are 8, 16, 32, 48 and
+   64 bytes; above that there are four bins per power of two (80, 96, 112, 128, 160, ...), so the
+   worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
+   a slice-aligned page. Tiers: small blocks (<= slice/8) get one-slice pages, medium ones
+   (<= FA__MEDIUM_MAX) pages of FA__MEDIUM_PAGE_SLICES slices, large ones just enough slices for
+   one block; anything above FA__LARGE_MAX is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
+   at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|.
+   ===================================================================================================== */
+FA__INLINE size_t fa__bin_of(size_t size) {
+    size_t words = (size + 7) >> 3;
+    if (words <= 1) return 1;
+    if (words <= 8) return ((words + 1) >> 1) + 1;
+    words--;
+    unsigned b = fa__msb(words);
+    return ((size_t)b << 2) + ((words >> (b - 2)) & 3) - 6;
+}
+
+static size_t fa__bin_size(size_t bin) {
+    static const size_t exact[6] = { 8, 8, 16, 32, 48, 64 };
+    if (bin <= 5) return exact[bin];
+    size_t k = bin + 6, b = k >> 2, q = k & 3;
+    return ((5 + q) << (b - 2)) * 8;
+}
+
+static size_t fa__page_slices_for(size_t block_size) {
+    if (block_size <= FA__SMALL_MAX) return 1;
+    if (block_size <= FA__MEDIUM_MAX) return FA__MEDIUM_PAGE_SLICES;
+    return (block_size + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE;
+}
+
+FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
+    return (fa__segment_t*)((uintptr_t)page & ~(uintptr_t)FA__SEGMENT_MASK);
+}
+
+/* The block an interior pointer belongs to; needed only on pages that served aligned requests. */
+static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
+    size_t offset = (size_t)((const uint8_t*)p - page->start);
+    return (fa__block_t*)(page->start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
+}
+
+/* Threads the next stretch of never-used blocks into `free` (which is empty). */
+static void fa__page_extend(fa__page_t* page) {
+    size_t bs = page->block_size, left = page->reserved - page->capacity;
+    size_t count = FA__EXTEND_BYTES / bs;
+    if (count < 4) count = 4;
+    if (count > left) count = left;
+    uint8_t* first = page->start + (size_t)page->capacity * bs;
+    uint8_t* last = first + (count - 1) * bs;
+    for (uint8_t* b = first; b < last; b += bs) ((fa__block_t*)b)->next = (fa__block_t*)(b + bs);
+    ((fa__block_t*)last)->next = NULL;
+    page->free = (fa__block_t*)first;
+    page->capacity += (uint32_t)count;
+    page->free_is_zero = page->fresh_is_zero;
+}
+
+/* Moves other threads' frees into local_free, keeping the delay state bits. */
+static void fa__page_collect_thread_free(fa__page_t* page) {
+    uintptr_t tf = fa__load_relaxed(&page->xthread_free);
+    if ((tf & ~FA__DELAY_MASK) == 0) return;
+    while (!fa__cas(&page->xthread_free, &tf, tf & FA__DELAY_MASK)) { }
+    fa__block_t* head = (fa__block_t*)(tf & ~FA__DELAY_MASK);
+    fa__block_t* tail = head;
+    uint32_t count = 1;
+    while (tail->next != NULL) { tail = tail->next; count++; }
+    tail->next = page->local_free;
+    page->local_free = head;
+    page->used -= count;
+}
+
+/* Makes `free` non-empty from the page's own lists if it can. */
+static void fa__page_collect(fa__page_t* page) {
+    fa__page_collect_thread_free(page);
+    if (page->free == NULL && page->local_free != NULL) {
+        page->free = page->local_free;
+        page->local_free = NULL;
+        page->free_is_zero = 0;
+    }
+}
+
+/* Sets the delay state; waits out a freer that is in the middle of telling the heap. */
+static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
+    uintptr_t tf = fa__load_relaxed(&page->xthread_free);
+    for (;;) {
+        if ((tf & FA__DELAY_MASK) == FA__DELAY_FREEING) {
+            sched_yield();
+            tf = fa__load_relaxed(&page->xthread_free);
+            continue;
+        }
+        if (fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | state)) return;
+    }
+}
+
+FA__INLINE void fa__page_set_flags(fa__page_t* page, uint8_t flags) { fa__store_relaxed(&page->flags, flags); }
+
+/* Lays out a fresh page on slices [idx, idx + slices) of an owned segment. */
+static fa__page_t* fa__page_setup(fa__heap_t* heap, fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
+    uint64_t span = fa__span_bits(idx, slices);
+    fa__page_t* page = &seg->pages[idx];
+    size_t bs = fa__bin_size(bin);
+    if (!fa__os_commit((uint8_t*)seg + idx * FA__SLICE_SIZE, slices * FA__SLICE_SIZE)) return NULL;
+    for (size_t i = 1; i < slices; i++) seg->pages[idx + i].slice_offset = (uint32_t)i;
+    page->slice_offset = 0;
+    page->slice_count = (uint32_t)slices;
+    page->start = (uint8_t*)seg + idx * FA__SLICE_SIZE;
+    page->block_size = bs;
+    page->reserved = (uint32_t)(slices * FA__SLICE_SIZE / bs);
+    page->capacity = 0;
+    page->used = 0;
+    page->free = NULL;
+    page->local_free = NULL;
+    fa__store_relaxed(&page->xthread_free, (uintptr_t)0);
+    fa__page_set_flags(page, 0);
+    page->fresh_is_zero = (seg->dirty_mask & span) == 0;
+    page->free_is_zero = page->fresh_is_zero;
+    page->retire_expire = 0;
+    page->bin = (uint16_t)bin;
+    page->in_use = 1;
+    page->next = page->prev = NULL;
+    fa__store_release(&page->heap, heap);
+    seg->used_mask |= span;
+    seg->dirty_mask |= span;
+    seg->page_count++;
+    FA__XSTAT(pages_acquired, 1);
+    return page;
+}
+
+/* Gives an empty page's slices back to its segment (the caller handles an emptied segment). */
+static void fa__page_unsetup(fa__page_t* page) {
+    fa__segment_t* seg = fa__page_segment(page);
+    seg->used_mask &= ~fa__span_bits((size_t)(page - seg->pages), page->slice_count);
+    page->in_use = 0;
+    page->free = page->local_free = NULL;
+    seg->page_count--;
+    FA__XSTAT(pages_retired, 1);
+}
+
+/* =====================================================================================================
+   HEAPS
+   A heap belongs to one thread (fa__tls_heap). It keeps a queue of pages per bin plus one queue of
+   full pages, and a direct table from word count to the first page of the matching bin for sizes up
+   to 1 KiB, so small malloc is: load page, pop free, bump used. A thread starts on fa__heap_empty,
+   whose direct table points at a page with no free block: its first malloc drops into the slow path,
+   which creates the real heap, so the fast path never tests for initialisation.
+   Only the owner touches a heap, except `delayed_free`, onto which other threads push blocks freed
+   into its full pages. On thread exit the heap is abandoned: empty pages go back, the rest of its
+   segments join a global list that other heaps reclaim; heap structs are pooled, never unmapped.
+   ===================================================================================================== */
+typedef struct fa__page_queue_s { fa__page_t* first; fa__page_t* last; } fa__page_queue_t;
+
+struct fa__heap_s {
+    fa__page_t* direct[FA__DIRECT_SLOTS];
+    fa__page_queue_t queues[FA__BIN_FULL + 1];
+    uintptr_t thread_id;
+    fa__block_t* delayed_free;        /* atomic */
+    fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
+    fa__segment_t* segment_cache;     /* one empty segment kept against map/unmap churn */
+    size_t heartbeat;
+    size_t retired_min, retired_max;  /* bins that may hold a page waiting to retire */
+    fa__heap_t* pool_next;
+};
+
+static fa__page_t fa__page_empty;
+#define FA__E  &fa__page_empty
+#define FA__E8 FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E
+FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
+static fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
+                                       FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
+                                     { { NULL, NULL } }, 0, NULL, NULL, NULL, 0, 0, 0, NULL };
+#undef FA__E8
+#undef FA__E
+static FA__TLS fa__heap_t* fa__tls_heap = &fa__heap_empty;
+
+static fa__heap_t* fa__heap_pool;          /* free heap structs, under the global lock */
+static uint8_t* fa__heap_chunk;
+static size_t fa__heap_chunk_left;
+
+static void fa__heap_reset(fa__heap_t* heap) {
+    FASTALLOC_MEMSET(heap, 0, sizeof(*heap));
+    for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
+    heap->retired_min = FA__BIN_FULL;
+}
+
+static fa__heap_t* fa__heap_create(void) {
+    fa__heap_t* heap;
+    fa__lock();
+    heap = fa__heap_pool;
+    if (heap != NULL) {
+        fa__heap_pool = heap->pool_next;
+    } else {
+        size_t size = fa__align_up(sizeof(fa__heap_t), 64);
+        if (fa__heap_chunk_left < size) {
+            bool is_zero;
+            size_t chunk = fa__align_up(size * 16, fa__os_page_size);
+            fa__heap_chunk = (uint8_t*)fa__os_map(chunk, fa__os_page_size, 0, &is_zero);
+            fa__heap_chunk_left = fa__heap_chunk == NULL ? 0 : chunk;
+        }
+        if (fa__heap_chunk_left >= size) {
+            heap = (fa__heap_t*)fa__heap_chunk;
+            fa__heap_chunk += size;
+            fa__heap_chunk_left -= size;
+        }
+    }
+    fa__unlock();
+    if (heap != NULL) fa__heap_reset(heap);
+    return heap;
+}
+
+static void fa__heap_pool_return(fa__heap_t* heap) {
+    fa__lock();
+    heap->pool_next = fa__heap_pool;
+    fa__heap_pool = heap;
+    fa__unlock();
+}
+
+/* Points the direct-table slots of `bin` at its queue's first page. */
+static void fa__heap_update_direct(fa__heap_t* heap, size_t bin) {
+    if (bin == 0 || bin >= FA__BIN_FULL) return;
+    size_t lo_words = bin == 1 ? 0 : fa__bin_size(bin - 1) / 8 + 1;
+    if (lo_words > FA__DIRECT_MAX / 8) return;
+    size_t hi = fa__bin_size(bin);
+    size_t hi_words = (hi > FA__DIRECT_MAX ? FA__DIRECT_MAX : hi) / 8;
+    fa__page_t* page = heap->queues[bin].first != NULL ? heap->queues[bin].first : &fa__page_empty;
+    for (size_t w = lo_words; w <= hi_words; w++) heap->direct[w] = page;
+}
+
+FA__INLINE fa__page_queue_t* fa__heap_queue_of(fa__heap_t* heap, const fa__page_t* page) {
+    return &heap->queues[(page->flags & FA__PAGE_IN_FULL) ? FA__BIN_FULL : page->bin];
+}
+
+static void fa__queue_remove(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
+    bool was_first = q->first == page;
+    if (page->prev != NULL) page->prev->next = page->next; else q->first = page->next;
+    if (page->next != NULL) page->next->prev = page->prev; else q->last = page->prev;
+    page->next = page->prev = NULL;
+    if (was_first) fa__heap_update_direct(heap, (size_t)(q - heap->queues));
+}
+
+static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
+    page->prev = NULL;
+    page->next = q->first;
+    if (q->first != NULL) q->first->prev = page; else q->last = page;
+    q->first = page;
+    fa__heap_update_direct(heap, (size_t)(q - heap->queues));
+}
+
+static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
+    if (q->first == NULL) { fa__queue_push_front(heap, q, page); return; }
+    page->next = NULL;
+    page->prev = q->last;
+    q->last->next = page;
+    q->last = page;
+}
+
+/* A page whose blocks are all out leaves its bin queue; from now on the first other-thread free
+   into it tells this heap (delayed free), so the page is found again without scanning. */
+static void fa__page_to_full(fa__heap_t* heap, fa__page_t* page) {
+    fa__queue_remove(heap, &heap->queues[page->bin], page);
+    fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_IN_FULL));
+    fa__queue_push_back(heap, &heap->queues[FA__BIN_FULL], page);
+    fa__page_set_delay(page, FA__DELAY_USE);
+}
+
+static void fa__page_unfull(fa__heap_t* heap, fa__page_t* page) {
+    fa__page_set_delay(page, FA__DELAY_NONE);
+    fa__queue_remove(heap, &heap->queues[FA__BIN_FULL], page);
+    fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
+    fa__queue_push_back(heap, &heap->queues[page->bin], page);
+}
+
+static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
+
+/* Takes a page out of its queue and gives it back to its segment. */
+static void fa__page_free(fa__heap_t* heap, fa__page_t* page) {
+    fa__queue_remove(heap, fa__heap_queue_of(heap, page), page);
+    fa__page_unsetup(page);
+    fa__segment_t* seg = fa__page_segment(page);
+    if (seg->page_count == 0) fa__segment_release(heap, seg);
+}
+
+/* Retire hysteresis: the last page of a bin is kept for a few heartbeats after it empties, so that
+   alloc/free churn does not hand it back and take it again at once. */
+static void fa__page_retire(fa__page_t* page) {
+    fa__heap_t* heap = page->heap;
+    fa__page_queue_t* q = &heap->queues[page->bin];
+    if (FASTALLOC_RETIRE_CYCLES > 0 && q->first == page && page->next == NULL) {
+        page->retire_expire = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
+                                                                           : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
+        if (page->bin < heap->retired_min) heap->retired_min = page->bin;
+        if (page->bin > heap->retired_max) heap->retired_max = page->bin;
+        return;
+    }
+    fa__page_free(heap, page);
+}
+
+static void fa__heap_retire_expired(fa__heap_t* heap) {
+    size_t lo = heap->retired_min, hi = heap->retired_max;
+    heap->retired_min = FA__BIN_FULL;
+    heap->retired_max = 0;
+    for (size_t bin = lo; bin <= hi; bin++) {
+        fa__page_t* page = heap->queues[bin].first;
+        if (page == NULL || page->retire_expire == 0) continue;
+        if (page->used != 0) { page->retire_expire = 0; continue; }
+        if (--page->retire_expire == 0) { fa__page_free(heap, page); continue; }
+        if (bin < heap->retired_min) heap->retired_min = bin;
+        if (bin > heap->retired_max) heap->retired_max = bin;
+    }
+}
+
+static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
+    seg->heap = heap;
+    seg->prev = NULL;
+    seg->next = heap->segments;
+    if (heap->segments != NULL) heap->segments->prev = seg;
+    heap->segments = seg;
+    fa__store_release(&seg->thread_id, heap->thread_id);
+}
+
+static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) {
+    if (seg->prev != NULL) seg->prev->next = seg->next; else heap->segments = seg->next;
+    if (seg->next != NULL) seg->next->prev = seg->prev;
+    seg->next = seg->prev = NULL;
+}
+
+/* A segment whose last page went back: keep one per heap against map/unmap churn. */
+static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
+    fa__segment_unlink(heap, seg);
+    fa__store_relaxed(&seg->thread_id, (uintptr_t)0);
+    if (heap->segment_cache == NULL) heap->segment_cache = seg;
+    else fa__segment_unmap(seg);
+}
+
+static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
+    fa__segment_t* seg = heap->segment_cache;
+    if (seg != NULL) heap->segment_cache = NULL;
+    else seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    if (seg != NULL) fa__segment_link(heap, seg);
+    return seg;
+}
+
+/* Adopts one abandoned segment: its pages join this heap's queues, empty ones go back. */
+static bool fa__heap_reclaim_one(fa__heap_t* heap) {
+    fa__lock();
+    fa__segment_t* seg = fa__abandoned_segments;
+    if (seg != NULL) {
+        fa__abandoned_segments = seg->next;
+        __atomic_sub_fetch(&fa__stats.segments_abandoned, 1, __ATOMIC_RELAXED);
+    }
+    fa__unlock();
+    if (seg == NULL) return false;
+    fa__segment_link(heap, seg);
+    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
+        fa__page_t* page = &seg->pages[idx];
+        if (!page->in_use) { idx++; continue; }
+        idx += page->slice_count;
+        fa__store_release(&page->heap, heap);
+        fa__page_set_delay(page, FA__DELAY_NONE);
+        fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
+        fa__page_collect(page);
+        if (page->used == 0) { fa__page_unsetup(page); continue; }
+        fa__queue_push_back(heap, &heap->queues[page->bin], page);
+    }
+    if (seg->page_count == 0) fa__segment_release(heap, seg);
+    return true;
+}
+
+static fa__page_t* fa__page_fresh(fa__heap_t* heap, size_t bin) {
+    size_t slices = fa__page_slices_for(fa__bin_size(bin));
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        int idx = fa__span_find(~seg->used_mask, slices);
+        if (idx >= 0) return fa__page_setup(heap, seg, (size_t)idx, slices, bin);
+    }
+    return NULL;
+}
+
+/* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. */
+static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
+    fa__page_queue_t* q = &heap->queues[bin];
+    for (;;) {
+        fa__page_t* page = q->first;
+        while (page != NULL) {
+            fa__page_t* next = page->next;
+            fa__page_collect(page);
+            if (page->free == NULL && page->capacity < page->reserved) fa__page_extend(page);
+            if (page->free != NULL) {
+                if (page != q->first) { fa__queue_remove(heap, q, page); fa__queue_push_front(heap, q, page); }
+                return page;
+            }
+            fa__page_to_full(heap, page);
+            page = next;
+        }
+        page = fa__page_fresh(heap, bin);
+        if (page == NULL && fa__heap_reclaim_one(heap)) continue;
+        if (page == NULL && fa__segment_new(heap) != NULL) page = fa__page_fresh(heap, bin);
+        if (page == NULL) return NULL;
+        fa__page_extend(page);
+        fa__queue_push_front(heap, q, page);
+        return page;
+    }
+}
+
+static void fa__free_local(fa__page_t* page, fa__block_t* block);
+
+/* Frees the blocks other threads routed here because their pages were full. A block whose page is
+   still mid-handoff (FREEING) waits for the next heartbeat: freeing it now could release the page
+   under the freer's feet. */
+static void fa__heap_delayed_free_all(fa__heap_t* heap) {
+    fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
+    while (block != NULL) {
+        fa__block_t* next = block->next;
+        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(block), block);
+        if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
+            fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
+            do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+        } else {
+            fa__free_local(page, block);
+        }
+        block = next;
+    }
+}
+
+/* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
+static void fa__heap_heartbeat(fa__heap_t* heap) {
+    heap->heartbeat++;
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free_all(heap);
+    if (heap->retired_min <= heap->retired_max) fa__heap_retire_expired(heap);
+}
+
+static void fa__check_page(const fa__page_t* page);
+
+/* Walks every page of the heap; frees the empty ones when asked, unfulls the ones with free blocks. */
+static void fa__heap_collect_pages(fa__heap_t* heap, bool free_empty) {
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
+        fa__page_t* page = heap->queues[bin].first;
+        while (page != NULL) {
+            fa__page_t* next = page->next;
+            fa__page_collect_thread_free(page);
+            fa__check_page(page);
+            if (page->used == 0 && free_empty) fa__page_free(heap, page);
+            else if (bin == FA__BIN_FULL && page->used < page->reserved) fa__page_unfull(heap, page);
+            page = next;
+        }
+    }
+}
+
+/* Thread exit: no heap may outlive its thread, and no memory may be stranded with it. */
+static void fa__heap_abandon(fa__heap_t* heap) {
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
+        for (fa__page_t* page = heap->queues[bin].first; page != NULL; page = page->next)
+            fa__page_set_delay(page, FA__DELAY_NEVER);
+    fa__heap_delayed_free_all(heap);           /* no FREEING state remains: all blocks go */
+    fa__heap_collect_pages(heap, true);
+    while (heap->segments != NULL) {
+        fa__segment_t* seg = heap->segments;
+        fa__segment_unlink(heap, seg);
+        fa__store_relaxed(&seg->thread_id, (uintptr_t)0);
+        seg->heap = NULL;
+        for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++)
+            if (seg->pages[idx].in_use) fa__store_release(&seg->pages[idx].heap, (fa__heap_t*)NULL);
+        fa__abandoned_push(seg);
+    }
+    if (heap->segment_cache != NULL) fa__segment_unmap(heap->segment_cache);
+    fa__heap_pool_return(heap);
+}
+
+static pthread_key_t fa__thread_key;
+static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
+
+static void fa__thread_exit(void* value) {
+    fa__heap_t* heap = (fa__heap_t*)value;
+    if (heap == NULL || heap != fa__tls_heap) return;
+    fa__tls_heap = &fa__heap_empty;
+    fa__heap_abandon(heap);
+}
+
+static void fa__process_init(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) fa__os_page_size = (size_t)page;
+    pthread_key_create(&fa__thread_key, fa__thread_exit);
+}
+
+static fa__heap_t* fa__heap_init_thread(void) {
+    pthread_once(&fa__process_once, fa__process_init);
+    fa__heap_t* heap = fa__heap_create();
+    if (heap == NULL) return NULL;
+    heap->thread_id = fa__thread_id();
+    fa__tls_heap = heap;
+    pthread_setspecific(fa__thread_key, heap);
+    return heap;
+}
+
+/* =====================================================================================================
+   MALLOC PATHS
+   Fast path: sizes up to 1 KiB index the direct table; a page with a free block pops it. Everything
+   else (empty free list, first use of a thread, bigger sizes, errors) is fa__malloc_generic, which
+   runs the heartbeat, finds or makes a page, and sets errno on failure. Huge blocks get a mapping
+   of their own with the header one slice (or, for alignments of a segment and more, one segment)
+   before the block; fresh mappings read zero, so they are never cleared.
+   ===================================================================================================== */
+static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
+    if (page->free_is_zero) {
+        block->next = NULL;
+        FA__XSTAT(bytes_zeroed, sizeof(fa__block_t));
+    } else {
+        FASTALLOC_MEMSET(block, 0, page->block_size);
+        FA__XSTAT(bytes_zeroed, page->block_size);
+    }
+}
+
+FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
+    fa__block_t* block = page->free;
+    page->free = block->next;
+    page->used++;
+    if (zero) fa__zero_block(page, block);
+    return block;
+}
+
+static fa__heap_t* fa__heap_ready(void) {
+    fa__heap_t* heap = fa__tls_heap;
+    return heap != &fa__heap_empty ? heap : fa__heap_init_thread();
+}
+
+static void* fa__huge_alloc(size_t size, size_t align) {
+    size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
+    size_t offset = fa__align_up(header, align), map_align = FA__SEGMENT_SIZE, map_offset = 0;
+    if (align >= FA__SEGMENT_SIZE) { offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
+    if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return fa__fail(ENOMEM);
+    size_t body = fa__align_up(size, fa__os_page_size);
+    fa__segment_t* seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
+    if (seg == NULL) return fa__fail(ENOMEM);
+    fa__page_t* page = &seg->pages[0];
+    size_t idx = offset >> FASTALLOC_PAGE_SHIFT;
+    seg->pages[idx].slice_offset = (uint32_t)idx;
+    page->start = (uint8_t*)seg + offset;
+    page->block_size = body;
+    page->reserved = page->capacity = page->used = 1;
+    page->slice_count = 1;
+    page->in_use = 1;
+    page->xthread_free = FA__DELAY_NEVER;
+    return page->start;
+}
+
+static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
+    if (fa__unlikely(heap == &fa__heap_empty)) {
+        heap = fa__heap_init_thread();
+        if (heap == NULL) return fa__fail(ENOMEM);
+    }
+    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    fa__heap_heartbeat(heap);
+    if (size > FA__LARGE_MAX) return fa__huge_alloc(size, 1);
+    fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
+    if (page == NULL) return fa__fail(ENOMEM);
+    page->retire_expire = 0;
+    return fa__page_pop(page, zero);
+}
+
+FA__INLINE void* fa__malloc_inline(size_t size, bool zero) {
+    fa__heap_t* heap = fa__tls_heap;
+    if (fa__likely(size <= FA__DIRECT_MAX)) {
+        fa__page_t* page = heap->direct[(size + 7) >> 3];
+        if (fa__likely(page->free != NULL)) return fa__page_pop(page, zero);
+    }
+    return fa__malloc_generic(heap, size, zero);
+}
+
+/* Alignment comes free when the bin's block size is a multiple of it (pages start slice-aligned);
+   otherwise over-allocate within the page tiers and mark the page, or go huge. */
+static void* fa__malloc_aligned_impl(size_t size, size_t align, bool zero) {
+    if (!fa__is_pow2(align)) return fa__fail(EINVAL);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    size_t fit = size < align ? align : size;
+    if (align <= 16) return fa__malloc_inline(fit, zero);
+    if (align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX) {
+        if (fa__bin_size(fa__bin_of(fit)) % align == 0) return fa__malloc_inline(fit, zero);
+        if (size + align - 1 <= FA__LARGE_MAX) {
+            uint8_t* p = (uint8_t*)fa__malloc_inline(size + align - 1, zero);
+            if (p == NULL) return NULL;
+            uint8_t* aligned = (uint8_t*)fa__align_up((uintptr_t)p, align);
+            if (aligned != p) {
+                fa__page_t* page = fa__segment_page_of(fa__ptr_segment(p), p);
+                fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
+            }
+            return aligned;
+        }
+    }
+    if (fa__heap_ready() == NULL) return fa__fail(ENOMEM);
+    return fa__huge_alloc(size, align);
+}
+
+/* =====================================================================================================
+   FREE PATHS
+   Fast path: the block's segment belongs to this thread and its page is neither full nor aligned:
+   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are unmapped by
+   whichever thread frees them; the owner's slow case unfulls or retires the page; any other thread
+   pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
+   the block to the owning heap so the heap learns the page has room again.
+   ===================================================================================================== */
+static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p);
+
+static void fa__free_local(fa__page_t* page, fa__block_t* block) {
+    block->next = page->local_free;
+    page->local_free = block;
+    page->used--;
+    if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(page->heap, page);
+    if (page->used == 0) fa__page_retire(page);
+}
+
+static void fa__free_remote(fa__page_t* page, fa__block_t* block) {
+    uintptr_t tf = fa__load_relaxed(&page->xthread_free), desired;
+    bool tell_heap;
+    do {
+        tell_heap = (tf & FA__DELAY_MASK) == FA__DELAY_USE;
+        if (tell_heap) {
+            desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
+        } else {
+            block->next = (fa__block_t*)(tf & ~FA__DELAY_MASK);
+            desired = (uintptr_t)block | (tf & FA__DELAY_MASK);
+        }
+    } while (!fa__cas(&page->xthread_free, &tf, desired));
+    if (!tell_heap) return;
+    /* FREEING keeps the owner from leaving (it waits in fa__page_set_delay) and from releasing the
+       page (fa__heap_delayed_free_all defers the block), so heap and page stay valid here. */
+    fa__heap_t* heap = fa__load_acquire(&page->heap);
+    fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
+    do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+    tf = fa__load_relaxed(&page->xthread_free);
+    while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
+}
+
+static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
+    if (seg->kind == FA__SEGMENT_HUGE) { fa__segment_unmap(seg); return; }
+    fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
+                                                                                  : (fa__block_t*)p;
+    if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
+    else fa__free_remote(page, block);
+}
+
+FASTALLOC_API void fa_free(void* p) {
+    if (fa__unlikely(p == NULL)) return;
+    fa__segment_t* seg = fa__ptr_segment(p);
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    fa__check_free(seg, page, p);
+    if (fa__likely(fa__load_relaxed(&seg->thread_id) == fa__thread_id() && page->flags == 0)) {
+        fa__block_t* block = (fa__block_t*)p;
+        block->next = page->local_free;
+        page->local_free = block;
+        if (fa__unlikely(--page->used == 0)) fa__page_retire(page);
+        return;
+    }
+    fa__free_generic(seg, page, p);
+}
+
+FASTALLOC_API size_t fa_usable_size(const void* p) {
+    if (p == NULL) return 0;
+    fa__segment_t* seg = fa__ptr_segment(p);
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    const uint8_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED)
+                               ? (const uint8_t*)fa__page_block_of(page, p) : (const uint8_t*)p;
+    return page->block_size - (size_t)((const uint8_t*)p - block);
+}
+
+/* =====================================================================================================
+   ZERO AND REALLOC
+   Invariant of zeroing allocations: a block from fa_zalloc/fa_calloc/fa_rezalloc reads zero over its
+   whole usable size except what the caller wrote, so rezalloc growth within the usable size needs
+   no work. realloc stays in place while the new size fits and wastes at most half the block.
+   ===================================================================================================== */
+static void* fa__realloc_impl(void* p, size_t size, bool zero) {
+    if (p == NULL) return fa__malloc_inline(size, zero);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    size_t usable = fa_usable_size(p);
+    if (size <= usable && size >= usable / 2) {
+        if (zero && size < usable) {
+            FASTALLOC_MEMSET((uint8_t*)p + size, 0, usable - size);
+            FA__XSTAT(bytes_zeroed, usable - size);
+        }
+        return p;
+    }
+    uint8_t* q = (uint8_t*)fa__malloc_inline(size, false);
+    if (q == NULL) return NULL;
+    size_t copy = usable < size ? usable : size;
+    FASTALLOC_MEMCPY(q, p, copy);
+    FA__XSTAT(bytes_copied, copy);
+    if (zero) {
+        size_t q_usable = fa_usable_size(q);
+        FASTALLOC_MEMSET(q + copy, 0, q_usable - copy);
+        FA__XSTAT(bytes_zeroed, q_usable - copy);
+    }
+    fa_free(p);
+    return q;
+}
+
+/* =====================================================================================================
+   PURGE AND COLLECT
+   fa_collect works on the calling thread's heap: pending cross-thread frees are taken in, empty
+   pages go back to their segments, the spare segment is unmapped and free slices are purged. With
+   force it first adopts every abandoned segment, so memory of exited threads is returned too.
+   Other live threads' heaps are theirs alone; they return memory on their own slow paths.
+   ===================================================================================================== */
+FASTALLOC_API void fa_collect(bool force) {
+    fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
+    if (heap == NULL || heap == &fa__heap_empty) return;
+    fa__heap_heartbeat(heap);
+    if (force) while (fa__heap_reclaim_one(heap)) { }
+    fa__heap_collect_pages(heap, true);
+    heap->retired_min = FA__BIN_FULL;
+    heap->retired_max = 0;
+    if (heap->segment_cache != NULL) {
+        fa__segment_unmap(heap->segment_cache);
+        heap->segment_cache = NULL;
+    }
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+}
+
+FASTALLOC_API void fa_thread_done(void) {
+    fa__heap_t* heap = fa__tls_heap;
+    if (heap == &fa__heap_empty) return;
+    fa__tls_heap = &fa__heap_empty;
+    pthread_setspecific(fa__thread_key, NULL);
+    fa__heap_abandon(heap);
+}
+
+/* =====================================================================================================
+   STATS AND DEBUG
+   Debug checks compile to nothing unless FASTALLOC_DEBUG is set; then every free checks that the
+   pointer is a live block of a fastalloc page (and, for the owner, not already on a free list), and
+   every page the slow path touches is checked against capacity == used + |free| + |local_free|.
+   ===================================================================================================== */
+#ifdef FASTALLOC_DEBUG
+static size_t fa__list_length(const fa__block_t* list, const fa__page_t* page) {
+    size_t n = 0;
+    for (; list != NULL; list = list->next, n++) {
+        size_t offset = (size_t)((const uint8_t*)list - page->start);
+        FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0);
+    }
+    return n;
+}
+static bool fa__list_contains(const fa__block_t* list, const void* p) {
+    for (; list != NULL; list = list->next) if ((const void*)list == p) return true;
+    return false;
+}
+static void fa__check_page(const fa__page_t* page) {
+    FASTALLOC_ASSERT(page->in_use);
+    FASTALLOC_ASSERT(page->used <= page->capacity && page->capacity <= page->reserved);
+    FASTALLOC_ASSERT(page->capacity == page->used + fa__list_length(page->free, page)
+                                         + fa__list_length(page->local_free, page));
+}
+static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) {
+    FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: not a fastalloc pointer");
+    if (seg->kind == FA__SEGMENT_HUGE) { FASTALLOC_ASSERT(p == page->start); return; }
+    FASTALLOC_ASSERT(page->in_use && "fa_free: pointer into a free page (double free?)");
+    size_t offset = (size_t)((const uint8_t*)p - page->start);
+    FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && "fa_free: pointer past the page's blocks");
+    const fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
+                                                                                     : (const fa__block_t*)p;
+    FASTALLOC_ASSERT((size_t)((const uint8_t*)block - page->start) % page->block_size == 0 && "fa_free: interior pointer");
+    if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
+        FASTALLOC_ASSERT(!fa__list_contains(page->free, block) && !fa__list_contains(page->local_free, block)
+                         && "fa_free: double free");
+    }
+}
+#else
+static void fa__check_page(const fa__page_t* page) { (void)page; }
+static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) { (void)seg; (void)page; (void)p; }
+#endif
+
+FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
+    if (out == NULL) return;
+    out->mapped_bytes = fa__load_relaxed(&fa__stats.mapped_bytes);
+    out->mapped_peak = fa__load_relaxed(&fa__stats.mapped_peak);
+    out->os_map_calls = fa__load_relaxed(&fa__stats.os_map_calls);
+    out->os_unmap_calls = fa__load_relaxed(&fa__stats.os_unmap_calls);
+    out->os_purge_calls = fa__load_relaxed(&fa__stats.os_purge_calls);
+    out->segments_live = fa__load_relaxed(&fa__stats.segments_live);
+    out->segments_abandoned = fa__load_relaxed(&fa__stats.segments_abandoned);
+    out->pages_acquired = fa__load_relaxed(&fa__stats.pages_acquired);
+    out->pages_retired = fa__load_relaxed(&fa__stats.pages_retired);
+    out->bytes_zeroed = fa__load_relaxed(&fa__stats.bytes_zeroed);
+    out->bytes_copied = fa__load_relaxed(&fa__stats.bytes_copied);
+}
+
+/* =====================================================================================================
+   PUBLIC ENTRY POINTS
+   ===================================================================================================== */
+FASTALLOC_API void* fa_malloc(size_t size) { return fa__malloc_inline(size, false); }
+FASTALLOC_API void* fa_zalloc(size_t size) { return fa__malloc_inline(size, true); }
+
+FASTALLOC_API void* fa_calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
+    return fa__malloc_inline(total, true);
+}
+
+FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, false); }
+FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, true); }
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { return fa__realloc_impl(p, size, false); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { return fa__realloc_impl(p, size, true); }
+
+FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
+    return fa__realloc_impl(p, total, true);
+}
+
+static size_t fa__strnlen(const char* s, size_t max) {
+    size_t n = 0;
+    while (n < max && s[n] != '\0') n++;
+    return n;
+}
+
+FASTALLOC_API char* fa_strndup(const char* s, size_t n) {
+    if (s == NULL) return (char*)fa__fail(EINVAL);
+    size_t len = fa__strnlen(s, n);
+    char* copy = (char*)fa_malloc(len + 1);
+    if (copy == NULL) return NULL;
+    FASTALLOC_MEMCPY(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+FASTALLOC_API char* fa_strdup(const char* s) { return fa_strndup(s, (size_t)-1); }
+#endif /* FASTALLOC_IMPLEMENTATION_DONE */
+#endif /* FASTALLOC_IMPLEMENTATION */
