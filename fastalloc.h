@@ -341,32 +341,31 @@ enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list         
 enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
 enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
 
+/* 64 bytes, so the free path finds a page with shifts alone. A page's first block is at the start
+   of its first slice (fa__page_start) and its heap is its segment's heap. */
 struct fa__page_s {
     fa__block_t* free;           /* malloc pops here                                        */
+    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
+    uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
+    fa__page_t* next;            /* heap queue links                                        */
+    fa__page_t* prev;
     uint32_t used;               /* blocks out, including ones sitting in thread_free        */
+    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
+    uint32_t reserved;           /* blocks that fit                                         */
+    uint32_t block_size;
     uint8_t flags;               /* FA__PAGE_*; written by the owner only                   */
     uint8_t free_is_zero;        /* every block on `free` reads zero past its link word      */
     uint8_t fresh_is_zero;       /* blocks never handed out yet read zero                    */
     uint8_t retire_expire;       /* heartbeats left before an empty page goes back           */
-    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
-    uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
-    fa__heap_t* heap;            /* atomic: owner heap, NULL when abandoned                  */
-    uint8_t* start;              /* first block                                             */
-    size_t block_size;
-    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
-    uint32_t reserved;           /* blocks that fit                                         */
-    uint16_t bin;
+    uint8_t bin;
     uint8_t in_use;
-    uint8_t reserved_pad;
-    uint32_t slice_count;        /* slices of this page (entry of its first slice)           */
-    uint32_t slice_offset;       /* entries back to the first slice's entry                  */
-    fa__page_t* next;            /* heap queue links                                        */
-    fa__page_t* prev;
+    uint8_t slice_count;         /* slices of this page (entry of its first slice)           */
+    uint8_t slice_offset;        /* entries back to the first slice's entry                  */
 };
 
 struct fa__segment_s {
     uintptr_t thread_id;         /* atomic: owner's fa__thread_id, 0 when abandoned or huge   */
-    fa__heap_t* heap;
+    fa__heap_t* heap;            /* atomic: owner heap, NULL when abandoned or huge           */
     fa__segment_t* next;         /* heap's segment list, or the abandoned list               */
     fa__segment_t* prev;
     uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
@@ -382,6 +381,8 @@ struct fa__segment_s {
 #define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
 #define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
 FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
+FA__STATIC_ASSERT(sizeof(fa__page_t) == 64, page_descriptor_is_64_bytes);
+FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 
 static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
 
@@ -488,11 +489,16 @@ static size_t fa__page_slices_for(size_t block_size) {
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)page & ~(uintptr_t)FA__SEGMENT_MASK);
 }
+FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
+    fa__segment_t* seg = fa__page_segment(page);
+    return (uint8_t*)seg + ((size_t)(page - seg->pages) << FASTALLOC_PAGE_SHIFT);
+}
 
 /* The block an interior pointer belongs to; needed only on pages that served aligned requests. */
 static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
-    size_t offset = (size_t)((const uint8_t*)p - page->start);
-    return (fa__block_t*)(page->start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
+    uint8_t* start = fa__page_start(page);
+    size_t offset = (size_t)((const uint8_t*)p - start);
+    return (fa__block_t*)(start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
 }
 
 /* Threads the next stretch of never-used blocks into `free` (which is empty). */
@@ -501,7 +507,7 @@ static void fa__page_extend(fa__page_t* page) {
     size_t count = FA__EXTEND_BYTES / bs;
     if (count < 4) count = 4;
     if (count > left) count = left;
-    uint8_t* first = page->start + (size_t)page->capacity * bs;
+    uint8_t* first = fa__page_start(page) + (size_t)page->capacity * bs;
     uint8_t* last = first + (count - 1) * bs;
     for (uint8_t* b = first; b < last; b += bs) ((fa__block_t*)b)->next = (fa__block_t*)(b + bs);
     ((fa__block_t*)last)->next = NULL;
@@ -550,16 +556,15 @@ static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
 FA__INLINE void fa__page_set_flags(fa__page_t* page, uint8_t flags) { fa__store_relaxed(&page->flags, flags); }
 
 /* Lays out a fresh page on slices [idx, idx + slices) of an owned segment. */
-static fa__page_t* fa__page_setup(fa__heap_t* heap, fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
+static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
     uint64_t span = fa__span_bits(idx, slices);
     fa__page_t* page = &seg->pages[idx];
     size_t bs = fa__bin_size(bin);
     if (!fa__os_commit((uint8_t*)seg + idx * FA__SLICE_SIZE, slices * FA__SLICE_SIZE)) return NULL;
-    for (size_t i = 1; i < slices; i++) seg->pages[idx + i].slice_offset = (uint32_t)i;
+    for (size_t i = 1; i < slices; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
     page->slice_offset = 0;
-    page->slice_count = (uint32_t)slices;
-    page->start = (uint8_t*)seg + idx * FA__SLICE_SIZE;
-    page->block_size = bs;
+    page->slice_count = (uint8_t)slices;
+    page->block_size = (uint32_t)bs;
     page->reserved = (uint32_t)(slices * FA__SLICE_SIZE / bs);
     page->capacity = 0;
     page->used = 0;
@@ -570,10 +575,9 @@ static fa__page_t* fa__page_setup(fa__heap_t* heap, fa__segment_t* seg, size_t i
     page->fresh_is_zero = (seg->dirty_mask & span) == 0;
     page->free_is_zero = page->fresh_is_zero;
     page->retire_expire = 0;
-    page->bin = (uint16_t)bin;
+    page->bin = (uint8_t)bin;
     page->in_use = 1;
     page->next = page->prev = NULL;
-    fa__store_release(&page->heap, heap);
     seg->used_mask |= span;
     seg->dirty_mask |= span;
     seg->page_count++;
@@ -737,7 +741,7 @@ static void fa__page_free(fa__heap_t* heap, fa__page_t* page) {
 /* Retire hysteresis: the last page of a bin is kept for a few heartbeats after it empties, so that
    alloc/free churn does not hand it back and take it again at once. */
 static void fa__page_retire(fa__page_t* page) {
-    fa__heap_t* heap = page->heap;
+    fa__heap_t* heap = fa__page_segment(page)->heap;
     fa__page_queue_t* q = &heap->queues[page->bin];
     if (FASTALLOC_RETIRE_CYCLES > 0 && q->first == page && page->next == NULL) {
         page->retire_expire = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
@@ -764,7 +768,7 @@ static void fa__heap_retire_expired(fa__heap_t* heap) {
 }
 
 static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
-    seg->heap = heap;
+    fa__store_release(&seg->heap, heap);
     seg->prev = NULL;
     seg->next = heap->segments;
     if (heap->segments != NULL) heap->segments->prev = seg;
@@ -809,7 +813,6 @@ static bool fa__heap_reclaim_one(fa__heap_t* heap) {
         fa__page_t* page = &seg->pages[idx];
         if (!page->in_use) { idx++; continue; }
         idx += page->slice_count;
-        fa__store_release(&page->heap, heap);
         fa__page_set_delay(page, FA__DELAY_NONE);
         fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
         fa__page_collect(page);
@@ -824,7 +827,7 @@ static fa__page_t* fa__page_fresh(fa__heap_t* heap, size_t bin) {
     size_t slices = fa__page_slices_for(fa__bin_size(bin));
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
         int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx >= 0) return fa__page_setup(heap, seg, (size_t)idx, slices, bin);
+        if (idx >= 0) return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
     return NULL;
 }
@@ -910,9 +913,7 @@ static void fa__heap_abandon(fa__heap_t* heap) {
         fa__segment_t* seg = heap->segments;
         fa__segment_unlink(heap, seg);
         fa__store_relaxed(&seg->thread_id, (uintptr_t)0);
-        seg->heap = NULL;
-        for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++)
-            if (seg->pages[idx].in_use) fa__store_release(&seg->pages[idx].heap, (fa__heap_t*)NULL);
+        fa__store_release(&seg->heap, (fa__heap_t*)NULL);
         fa__abandoned_push(seg);
     }
     if (heap->segment_cache != NULL) fa__segment_unmap(heap->segment_cache);
@@ -984,16 +985,13 @@ static void* fa__huge_alloc(size_t size, size_t align) {
     size_t body = fa__align_up(size, fa__os_page_size);
     fa__segment_t* seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
     if (seg == NULL) return fa__fail(ENOMEM);
-    fa__page_t* page = &seg->pages[0];
+    /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
+       block's size is the mapping's (fa_usable_size reads map_size). */
     size_t idx = offset >> FASTALLOC_PAGE_SHIFT;
-    seg->pages[idx].slice_offset = (uint32_t)idx;
-    page->start = (uint8_t*)seg + offset;
-    page->block_size = body;
-    page->reserved = page->capacity = page->used = 1;
-    page->slice_count = 1;
-    page->in_use = 1;
-    page->xthread_free = FA__DELAY_NEVER;
-    return page->start;
+    seg->pages[idx].slice_offset = (uint8_t)idx;
+    seg->pages[0].in_use = 1;
+    seg->pages[0].xthread_free = FA__DELAY_NEVER;
+    return (uint8_t*)seg + offset;
 }
 
 static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
@@ -1057,11 +1055,11 @@ static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     block->next = page->local_free;
     page->local_free = block;
     page->used--;
-    if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(page->heap, page);
+    if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
     if (page->used == 0) fa__page_retire(page);
 }
 
-static void fa__free_remote(fa__page_t* page, fa__block_t* block) {
+static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free), desired;
     bool tell_heap;
     do {
@@ -1076,7 +1074,7 @@ static void fa__free_remote(fa__page_t* page, fa__block_t* block) {
     if (!tell_heap) return;
     /* FREEING keeps the owner from leaving (it waits in fa__page_set_delay) and from releasing the
        page (fa__heap_delayed_free_all defers the block), so heap and page stay valid here. */
-    fa__heap_t* heap = fa__load_acquire(&page->heap);
+    fa__heap_t* heap = fa__load_acquire(&seg->heap);
     fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
     do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
     tf = fa__load_relaxed(&page->xthread_free);
@@ -1088,7 +1086,7 @@ static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, 
     fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
                                                                                   : (fa__block_t*)p;
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
-    else fa__free_remote(page, block);
+    else fa__free_remote(seg, page, block);
 }
 
 FASTALLOC_API void fa_free(void* p) {
@@ -1109,6 +1107,7 @@ FASTALLOC_API void fa_free(void* p) {
 FASTALLOC_API size_t fa_usable_size(const void* p) {
     if (p == NULL) return 0;
     fa__segment_t* seg = fa__ptr_segment(p);
+    if (seg->kind == FA__SEGMENT_HUGE) return seg->map_size - (size_t)((const uint8_t*)p - (const uint8_t*)seg);
     fa__page_t* page = fa__segment_page_of(seg, p);
     const uint8_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED)
                                ? (const uint8_t*)fa__page_block_of(page, p) : (const uint8_t*)p;
@@ -1186,7 +1185,7 @@ FASTALLOC_API void fa_thread_done(void) {
 static size_t fa__list_length(const fa__block_t* list, const fa__page_t* page) {
     size_t n = 0;
     for (; list != NULL; list = list->next, n++) {
-        size_t offset = (size_t)((const uint8_t*)list - page->start);
+        size_t offset = (size_t)((const uint8_t*)list - fa__page_start(page));
         FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0);
     }
     return n;
@@ -1203,13 +1202,13 @@ static void fa__check_page(const fa__page_t* page) {
 }
 static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) {
     FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: not a fastalloc pointer");
-    if (seg->kind == FA__SEGMENT_HUGE) { FASTALLOC_ASSERT(p == page->start); return; }
     FASTALLOC_ASSERT(page->in_use && "fa_free: pointer into a free page (double free?)");
-    size_t offset = (size_t)((const uint8_t*)p - page->start);
+    if (seg->kind == FA__SEGMENT_HUGE) return;
+    size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
     FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && "fa_free: pointer past the page's blocks");
     const fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
                                                                                      : (const fa__block_t*)p;
-    FASTALLOC_ASSERT((size_t)((const uint8_t*)block - page->start) % page->block_size == 0 && "fa_free: interior pointer");
+    FASTALLOC_ASSERT((size_t)((const uint8_t*)block - fa__page_start(page)) % page->block_size == 0 && "fa_free: interior pointer");
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
         FASTALLOC_ASSERT(!fa__list_contains(page->free, block) && !fa__list_contains(page->local_free, block)
                          && "fa_free: double free");

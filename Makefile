@@ -1,0 +1,98 @@
+# fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++), one total line
+#   make bench        the hyperfine benchmark against glibc and the peers (QUICK=1 for a short run)
+#   make bench-instr  instructions per operation under callgrind
+#   make examples     build examples/
+#   make clean
+
+CC       ?= gcc
+CLANG    ?= clang
+CXX      ?= g++
+BUILD    ?= build
+WARN     := -Wall -Wextra -Werror
+CSTD     := -std=c11
+BASE     := $(CSTD) -g -pthread $(WARN) -I. -Itests
+SAN      := -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(notdir $(TEST_SRC:.c=))
+HEADER   := fastalloc.h tests/harness.h
+
+# Variant name -> compiler and flags. Each builds every tests/test_*.c into $(BUILD)/<variant>/.
+V_gcc_CC     = gcc
+V_gcc_FLAGS  = -O2 $(BASE)
+V_clang_CC   = $(CLANG)
+V_clang_FLAGS= -O2 $(BASE)
+V_asan_CC    = gcc
+V_asan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined
+V_tsan_CC    = gcc
+V_tsan_FLAGS = $(BASE) $(SAN) -fsanitize=thread
+V_debug_CC   = gcc
+V_debug_FLAGS= -O1 $(BASE) -DFASTALLOC_DEBUG
+V_stats_CC   = gcc
+V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
+
+HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
+HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
+VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug stats
+TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS)) $(if $(HAVE_CXX),$(BUILD)/cpp)
+
+.PHONY: all test test-deps test-build examples bench bench-instr clean
+
+all: test-build examples
+
+# test-deps installs what the suites need (clang, g++) with apt-get when it can; the second make
+# re-reads which compilers exist, so a suite is skipped only when it truly cannot be built.
+test: test-deps
+	@$(MAKE) --no-print-directory test-build
+	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
+	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats) \
+	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp)
+
+test-deps:
+	@bash tests/deps.sh
+
+test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples
+
+define VARIANT_RULE
+$(BUILD)/$(1)/%: tests/%.c $(HEADER)
+	@mkdir -p $$(@D)
+	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
+endef
+$(foreach v,gcc clang asan tsan debug stats,$(eval $(call VARIANT_RULE,$(v))))
+
+$(BUILD)/cpp/cpp_test: tests/cpp_impl.cpp tests/cpp_user.cpp $(HEADER)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -g -pthread $(WARN) -I. -Itests tests/cpp_impl.cpp tests/cpp_user.cpp -o $@
+
+# ---- examples ------------------------------------------------------------------------------------
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(addprefix $(BUILD)/examples/,$(notdir $(EXAMPLE_SRC:.c=)))
+examples: $(EXAMPLE_BIN)
+$(BUILD)/examples/%: examples/%.c fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) -O2 $(BASE) $< -o $@
+
+# ---- benchmarks ----------------------------------------------------------------------------------
+# Every bench/*.c is built twice from the same source: with fastalloc compiled in (_fa) and against
+# the system allocator (_sys); the peers (mimalloc, jemalloc, tcmalloc) are preloaded into _sys.
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench/$(b)_fa $(BUILD)/bench/$(b)_sys)
+BENCH_FLAGS := -O2 -DNDEBUG -g -pthread $(WARN) -I.
+.PHONY: bench-build
+bench-build: $(BENCH_BIN)
+$(BUILD)/bench/%_fa: bench/%.c fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC $< -o $@
+$(BUILD)/bench/%_sys: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) $< -o $@
+
+bench: bench-build
+	@bash bench/run.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
+
+bench-instr: bench-build
+	@bash bench/instr.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
+
+clean:
+	rm -rf $(BUILD)
