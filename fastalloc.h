@@ -148,6 +148,7 @@ FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
 #include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 /* When libc headers were included before this one under strict -std=cNN, _DEFAULT_SOURCE came too
    late: supply the Linux values (x86, Arm and RISC-V share them). */
 #if defined(__linux__) && !defined(MAP_ANONYMOUS)
@@ -162,6 +163,13 @@ FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
 extern "C"
 #  endif
 int madvise(void* addr, size_t length, int advice);
+#endif
+#if defined(__linux__) && !defined(CLOCK_MONOTONIC)
+#  define CLOCK_MONOTONIC 1
+#  ifdef __cplusplus
+extern "C"
+#  endif
+int clock_gettime(int clock, struct timespec* now);
 #endif
 
 #ifndef FASTALLOC_ASSERT
@@ -182,11 +190,17 @@ int madvise(void* addr, size_t length, int advice);
 #ifndef FASTALLOC_RETIRE_CYCLES
 #  define FASTALLOC_RETIRE_CYCLES 16
 #endif
+#ifndef FASTALLOC_PURGE_DELAY_MS
+#  define FASTALLOC_PURGE_DELAY_MS 10
+#endif
 #if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT < 3
 #  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - PAGE_SHIFT <= 6)"
 #endif
 #if FASTALLOC_PAGE_SHIFT < 12
 #  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 12 (4 KiB slices)"
+#endif
+#if FASTALLOC_PURGE_DELAY_MS < -1
+#  error "fastalloc: FASTALLOC_PURGE_DELAY_MS is -1 (never), 0 (next heartbeat) or a delay in ms"
 #endif
 #if FASTALLOC_RETIRE_CYCLES < 0 || FASTALLOC_RETIRE_CYCLES > 255
 #  error "fastalloc: FASTALLOC_RETIRE_CYCLES must be 0..255"
@@ -209,6 +223,9 @@ int madvise(void* addr, size_t length, int advice);
 #define FA__BIN_MAX            (4 * (FASTALLOC_SEGMENT_SHIFT - 5) - 3) /* fa__bin_of(FA__LARGE_MAX) */
 #define FA__BIN_FULL           (FA__BIN_MAX + 1)                    /* queue of pages with no free block */
 #define FA__EXTEND_BYTES       ((size_t)8192)                        /* lazy free-list growth step     */
+#define FA__QUICK_REFILLS      64    /* slow-path refills of the current page between two heartbeats */
+#define FA__RETAINED_MAX       32    /* empty pages a heap keeps for reuse, all bins together        */
+#define FA__RETAIN_BIN_BYTES   (8 * FA__SLICE_SIZE) /* per bin; the last page of a bin is always kept */
 #define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
 
 #define fa__likely(x)   __builtin_expect(!!(x), 1)
@@ -316,6 +333,13 @@ static bool fa__os_purge(void* p, size_t size) {
 
 static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
 
+/* Milliseconds on a clock that never jumps back; only the purge delay reads it. */
+static uint64_t fa__os_clock_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
 /* =====================================================================================================
    SEGMENTS
    A segment is FA__SEGMENT_SIZE bytes aligned to its size, cut into FA__SLICES slices. Slice 0 on
@@ -410,6 +434,8 @@ static int fa__span_find(uint64_t free_bits, size_t count) {
     return starts == 0 ? -1 : (int)fa__ctz64(starts);
 }
 
+static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
+
 static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
     bool is_zero = false;
     fa__segment_t* seg = (fa__segment_t*)fa__os_map(size, align, align_offset, &is_zero);
@@ -421,10 +447,12 @@ static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_of
     seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;
     seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
     FA__STAT(segments_live, 1);
+    fa__debug_segment_track(seg, true);
     return seg;
 }
 
 static void fa__segment_unmap(fa__segment_t* seg) {
+    fa__debug_segment_track(seg, false);
     __atomic_sub_fetch(&fa__stats.segments_live, 1, __ATOMIC_RELAXED);
     fa__os_unmap(seg, seg->map_size);
 }
@@ -606,7 +634,11 @@ static void fa__page_unsetup(fa__page_t* page) {
    into its full pages. On thread exit the heap is abandoned: empty pages go back, the rest of its
    segments join a global list that other heaps reclaim; heap structs are pooled, never unmapped.
    ===================================================================================================== */
-typedef struct fa__page_queue_s { fa__page_t* first; fa__page_t* last; } fa__page_queue_t;
+typedef struct fa__page_queue_s {
+    fa__page_t* first;
+    fa__page_t* last;
+    size_t retained_bytes;            /* of this bin's pages in heap->retained */
+} fa__page_queue_t;
 
 struct fa__heap_s {
     fa__page_t* direct[FA__DIRECT_SLOTS];
@@ -616,7 +648,10 @@ struct fa__heap_s {
     fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
     fa__segment_t* segment_cache;     /* one empty segment kept against map/unmap churn */
     size_t heartbeat;
-    size_t retired_min, retired_max;  /* bins that may hold a page waiting to retire */
+    size_t quick_refills;             /* since the last heartbeat */
+    uint64_t purge_at;                /* clock_ms after which free slices are purged; 0: none */
+    size_t retained_count;
+    fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
     fa__heap_t* pool_next;
 };
 
@@ -626,7 +661,7 @@ static fa__page_t fa__page_empty;
 FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
-                                     { { NULL, NULL } }, 0, NULL, NULL, NULL, 0, 0, 0, NULL };
+                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, 0, 0, 0, 0, { NULL }, NULL };
 #undef FA__E8
 #undef FA__E
 static FA__TLS fa__heap_t* fa__tls_heap = &fa__heap_empty;
@@ -638,7 +673,6 @@ static size_t fa__heap_chunk_left;
 static void fa__heap_reset(fa__heap_t* heap) {
     FASTALLOC_MEMSET(heap, 0, sizeof(*heap));
     for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
-    heap->retired_min = FA__BIN_FULL;
 }
 
 static fa__heap_t* fa__heap_create(void) {
@@ -730,40 +764,72 @@ static void fa__page_unfull(fa__heap_t* heap, fa__page_t* page) {
 
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
 
+/* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
+   such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
+static void fa__heap_schedule_purge(fa__heap_t* heap) {
+    if (FASTALLOC_PURGE_DELAY_MS >= 0) heap->purge_at = fa__os_clock_ms() + (uint64_t)FASTALLOC_PURGE_DELAY_MS + 1;
+}
+
+/* Purges every free slice of the heap's segments and unmaps its spare segment. */
+static void fa__heap_purge(fa__heap_t* heap) {
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+    if (heap->segment_cache != NULL) {
+        fa__segment_unmap(heap->segment_cache);
+        heap->segment_cache = NULL;
+    }
+    heap->purge_at = 0;
+}
+
+FA__INLINE size_t fa__page_bytes(const fa__page_t* page) { return (size_t)page->slice_count * FA__SLICE_SIZE; }
+
+/* Drops a page from the retained set (it was revived, or is going back to its segment). */
+static void fa__heap_unretain(fa__heap_t* heap, fa__page_t* page) {
+    for (size_t i = 0; i < heap->retained_count; i++) {
+        if (heap->retained[i] != page) continue;
+        heap->retained[i] = heap->retained[--heap->retained_count];
+        heap->queues[page->bin].retained_bytes -= fa__page_bytes(page);
+        page->retire_expire = 0;
+        return;
+    }
+}
+
 /* Takes a page out of its queue and gives it back to its segment. */
 static void fa__page_free(fa__heap_t* heap, fa__page_t* page) {
+    if (page->retire_expire != 0) fa__heap_unretain(heap, page);
     fa__queue_remove(heap, fa__heap_queue_of(heap, page), page);
     fa__page_unsetup(page);
     fa__segment_t* seg = fa__page_segment(page);
     if (seg->page_count == 0) fa__segment_release(heap, seg);
+    fa__heap_schedule_purge(heap);
 }
 
-/* Retire hysteresis: the last page of a bin is kept for a few heartbeats after it empties, so that
-   alloc/free churn does not hand it back and take it again at once. */
+/* Retire hysteresis: a page that empties is kept, still in its queue, for a few heartbeats (fewer
+   for medium and large pages) so alloc/free churn reuses it instead of handing it back and taking
+   it again. Up to FA__RETAIN_BIN_BYTES per bin and FA__RETAINED_MAX per heap; the last page of a
+   bin is always kept. Emptying again while kept just re-arms it. */
 static void fa__page_retire(fa__page_t* page) {
+    uint8_t cycles = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
+                                                                  : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
+    if (page->retire_expire != 0) { page->retire_expire = cycles; return; }
     fa__heap_t* heap = fa__page_segment(page)->heap;
     fa__page_queue_t* q = &heap->queues[page->bin];
-    if (FASTALLOC_RETIRE_CYCLES > 0 && q->first == page && page->next == NULL) {
-        page->retire_expire = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
-                                                                           : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
-        if (page->bin < heap->retired_min) heap->retired_min = page->bin;
-        if (page->bin > heap->retired_max) heap->retired_max = page->bin;
+    bool alone = q->first == page && page->next == NULL;
+    if (cycles != 0 && heap->retained_count < FA__RETAINED_MAX
+        && (alone || q->retained_bytes + fa__page_bytes(page) <= FA__RETAIN_BIN_BYTES)) {
+        page->retire_expire = cycles;
+        heap->retained[heap->retained_count++] = page;
+        q->retained_bytes += fa__page_bytes(page);
         return;
     }
     fa__page_free(heap, page);
 }
 
+/* Heartbeat side of retirement: revived pages leave the set, expired empty ones go back. */
 static void fa__heap_retire_expired(fa__heap_t* heap) {
-    size_t lo = heap->retired_min, hi = heap->retired_max;
-    heap->retired_min = FA__BIN_FULL;
-    heap->retired_max = 0;
-    for (size_t bin = lo; bin <= hi; bin++) {
-        fa__page_t* page = heap->queues[bin].first;
-        if (page == NULL || page->retire_expire == 0) continue;
-        if (page->used != 0) { page->retire_expire = 0; continue; }
-        if (--page->retire_expire == 0) { fa__page_free(heap, page); continue; }
-        if (bin < heap->retired_min) heap->retired_min = bin;
-        if (bin > heap->retired_max) heap->retired_max = bin;
+    for (size_t i = heap->retained_count; i-- > 0; ) {
+        fa__page_t* page = heap->retained[i];
+        if (page->used != 0) fa__heap_unretain(heap, page);
+        else if (--page->retire_expire == 0) { page->retire_expire = 1; fa__page_free(heap, page); }
     }
 }
 
@@ -882,7 +948,8 @@ static void fa__heap_delayed_free_all(fa__heap_t* heap) {
 static void fa__heap_heartbeat(fa__heap_t* heap) {
     heap->heartbeat++;
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free_all(heap);
-    if (heap->retired_min <= heap->retired_max) fa__heap_retire_expired(heap);
+    if (heap->retained_count != 0) fa__heap_retire_expired(heap);
+    if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
 }
 
 static void fa__check_page(const fa__page_t* page);
@@ -909,6 +976,7 @@ static void fa__heap_abandon(fa__heap_t* heap) {
             fa__page_set_delay(page, FA__DELAY_NEVER);
     fa__heap_delayed_free_all(heap);           /* no FREEING state remains: all blocks go */
     fa__heap_collect_pages(heap, true);
+    while (heap->retained_count != 0) fa__heap_unretain(heap, heap->retained[0]); /* revived ones */
     while (heap->segments != NULL) {
         fa__segment_t* seg = heap->segments;
         fa__segment_unlink(heap, seg);
@@ -964,8 +1032,11 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
     }
 }
 
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
+
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
+    fa__check_pop(page, block);
     page->free = block->next;
     page->used++;
     if (zero) fa__zero_block(page, block);
@@ -994,7 +1065,25 @@ static void* fa__huge_alloc(size_t size, size_t align) {
     return (uint8_t*)seg + offset;
 }
 
+/* The current page ran dry but its own frees (or untouched capacity) can refill it: do that without
+   the full slow path, except every FA__QUICK_REFILLS-th time, so housekeeping keeps its rhythm. The
+   empty heap's page never refills, so its shared statics are only read here. */
+static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
+    fa__page_collect(page);
+    if (page->free == NULL && page->capacity < page->reserved) fa__page_extend(page);
+    if (page->free == NULL) return false;
+    if (++heap->quick_refills < FA__QUICK_REFILLS) return true;
+    heap->quick_refills = 0;
+    return false;
+}
+
+/* Sizes above the direct table start here too: their bin's first page serves them like the fast
+   path would, so only real page changes count as heartbeats, whatever the size. */
 static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
+    if (size <= FA__LARGE_MAX) {
+        fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
+        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
+    }
     if (fa__unlikely(heap == &fa__heap_empty)) {
         heap = fa__heap_init_thread();
         if (heap == NULL) return fa__fail(ENOMEM);
@@ -1004,7 +1093,6 @@ static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool
     if (size > FA__LARGE_MAX) return fa__huge_alloc(size, 1);
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(ENOMEM);
-    page->retire_expire = 0;
     return fa__page_pop(page, zero);
 }
 
@@ -1049,7 +1137,7 @@ static void* fa__malloc_aligned_impl(size_t size, size_t align, bool zero) {
    pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
    the block to the owning heap so the heap learns the page has room again.
    ===================================================================================================== */
-static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p);
+static void fa__check_free(fa__segment_t* seg, const void* p);
 
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     block->next = page->local_free;
@@ -1092,8 +1180,8 @@ static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, 
 FASTALLOC_API void fa_free(void* p) {
     if (fa__unlikely(p == NULL)) return;
     fa__segment_t* seg = fa__ptr_segment(p);
+    fa__check_free(seg, p);
     fa__page_t* page = fa__segment_page_of(seg, p);
-    fa__check_free(seg, page, p);
     if (fa__likely(fa__load_relaxed(&seg->thread_id) == fa__thread_id() && page->flags == 0)) {
         fa__block_t* block = (fa__block_t*)p;
         block->next = page->local_free;
@@ -1158,13 +1246,7 @@ FASTALLOC_API void fa_collect(bool force) {
     fa__heap_heartbeat(heap);
     if (force) while (fa__heap_reclaim_one(heap)) { }
     fa__heap_collect_pages(heap, true);
-    heap->retired_min = FA__BIN_FULL;
-    heap->retired_max = 0;
-    if (heap->segment_cache != NULL) {
-        fa__segment_unmap(heap->segment_cache);
-        heap->segment_cache = NULL;
-    }
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+    fa__heap_purge(heap);
 }
 
 FASTALLOC_API void fa_thread_done(void) {
@@ -1182,6 +1264,49 @@ FASTALLOC_API void fa_thread_done(void) {
    every page the slow path touches is checked against capacity == used + |free| + |local_free|.
    ===================================================================================================== */
 #ifdef FASTALLOC_DEBUG
+/* Every live segment's address, so a foreign pointer is rejected before its "header" is read.
+   Open addressing with tombstones; debug builds only. */
+#define FA__DEBUG_SEGMENT_SLOTS ((size_t)1 << 16)
+#define FA__DEBUG_TOMBSTONE ((uintptr_t)1)
+static uintptr_t fa__debug_segments[FA__DEBUG_SEGMENT_SLOTS];
+
+static size_t fa__debug_segment_slot(uintptr_t seg) {
+    return (size_t)((seg >> FASTALLOC_SEGMENT_SHIFT) * 0x9E3779B97F4A7C15ULL >> 48) & (FA__DEBUG_SEGMENT_SLOTS - 1);
+}
+static void fa__debug_segment_track(const fa__segment_t* seg, bool live) {
+    uintptr_t key = (uintptr_t)seg;
+    fa__lock();
+    for (size_t i = fa__debug_segment_slot(key), n = 0; n < FA__DEBUG_SEGMENT_SLOTS; i = (i + 1) & (FA__DEBUG_SEGMENT_SLOTS - 1), n++) {
+        uintptr_t cur = fa__debug_segments[i];
+        if (live && (cur == 0 || cur == FA__DEBUG_TOMBSTONE)) { fa__store_release(&fa__debug_segments[i], key); break; }
+        if (!live && cur == key) { fa__store_release(&fa__debug_segments[i], FA__DEBUG_TOMBSTONE); break; }
+        if (!live && cur == 0) break;
+    }
+    fa__unlock();
+}
+static bool fa__debug_segment_known(const fa__segment_t* seg) {
+    uintptr_t key = (uintptr_t)seg;
+    for (size_t i = fa__debug_segment_slot(key), n = 0; n < FA__DEBUG_SEGMENT_SLOTS; i = (i + 1) & (FA__DEBUG_SEGMENT_SLOTS - 1), n++) {
+        uintptr_t cur = fa__load_acquire(&fa__debug_segments[i]);
+        if (cur == key) return true;
+        if (cur == 0) return false;
+    }
+    return false;
+}
+/* A link read from a free block must point at a block of the same page: catches writes after free. */
+static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
+    if (next == NULL) return;
+    size_t offset = (size_t)((const uint8_t*)next - fa__page_start(page));
+    FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0
+                     && "fastalloc: free list corrupted (write after free?)");
+}
+/* Freed blocks of 16 bytes or more carry this in their second word until they are handed out again,
+   so a second free is caught whichever threads do the two frees. */
+#define FA__FREED_CANARY ((uintptr_t)0xFA11F4EEDB10C5EDULL)
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
+    fa__check_link(page, block->next);
+    if (page->block_size >= 2 * sizeof(uintptr_t)) ((uintptr_t*)block)[1] = 0;
+}
 static size_t fa__list_length(const fa__block_t* list, const fa__page_t* page) {
     size_t n = 0;
     for (; list != NULL; list = list->next, n++) {
@@ -1190,8 +1315,11 @@ static size_t fa__list_length(const fa__block_t* list, const fa__page_t* page) {
     }
     return n;
 }
-static bool fa__list_contains(const fa__block_t* list, const void* p) {
-    for (; list != NULL; list = list->next) if ((const void*)list == p) return true;
+static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
+    for (; list != NULL; list = list->next) {
+        fa__check_link(page, list);
+        if ((const void*)list == p) return true;
+    }
     return false;
 }
 static void fa__check_page(const fa__page_t* page) {
@@ -1200,8 +1328,10 @@ static void fa__check_page(const fa__page_t* page) {
     FASTALLOC_ASSERT(page->capacity == page->used + fa__list_length(page->free, page)
                                          + fa__list_length(page->local_free, page));
 }
-static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) {
-    FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: not a fastalloc pointer");
+static void fa__check_free(fa__segment_t* seg, const void* p) {
+    FASTALLOC_ASSERT(fa__debug_segment_known(seg) && "fa_free: not a fastalloc pointer");
+    FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: segment header overwritten");
+    fa__page_t* page = fa__segment_page_of(seg, p);
     FASTALLOC_ASSERT(page->in_use && "fa_free: pointer into a free page (double free?)");
     if (seg->kind == FA__SEGMENT_HUGE) return;
     size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
@@ -1210,13 +1340,20 @@ static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) 
                                                                                      : (const fa__block_t*)p;
     FASTALLOC_ASSERT((size_t)((const uint8_t*)block - fa__page_start(page)) % page->block_size == 0 && "fa_free: interior pointer");
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
-        FASTALLOC_ASSERT(!fa__list_contains(page->free, block) && !fa__list_contains(page->local_free, block)
+        FASTALLOC_ASSERT(!fa__list_contains(page, page->free, block) && !fa__list_contains(page, page->local_free, block)
                          && "fa_free: double free");
+    }
+    if (page->block_size >= 2 * sizeof(uintptr_t)) {
+        uintptr_t* words = (uintptr_t*)(uintptr_t)block;
+        FASTALLOC_ASSERT(words[1] != FA__FREED_CANARY && "fa_free: double free");
+        words[1] = FA__FREED_CANARY;
     }
 }
 #else
+static void fa__debug_segment_track(const fa__segment_t* seg, bool live) { (void)seg; (void)live; }
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__check_page(const fa__page_t* page) { (void)page; }
-static void fa__check_free(fa__segment_t* seg, fa__page_t* page, const void* p) { (void)seg; (void)page; (void)p; }
+static void fa__check_free(fa__segment_t* seg, const void* p) { (void)seg; (void)p; }
 #endif
 
 FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
