@@ -36,7 +36,12 @@
      FASTALLOC_PAGE_SHIFT       impl  log2 of the slice size, the unit pages are made of (default
                                       16: 64 KiB). At most 64 slices per segment.
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
-                                      goes back to its segment (default 16; 0 = at once)
+                                      goes back to its segment (default 16, a quarter of that for
+                                      medium and large pages; 0 = at once)
+     FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
+                                      spare segment unmapped once this many ms pass without more
+                                      memory going back (default 10; 0 = at the next slow path;
+                                      -1 = only in fa_collect)
 
    API                                                   (all functions are thread-safe)
      void*  fa_malloc(size_t size)                       size bytes, or NULL+ENOMEM
