@@ -38,6 +38,8 @@
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
                                       medium and large pages; 0 = at once)
+     FASTALLOC_ZERO_TRACKING    impl  1 (default): know which memory reads zero and never clear it
+                                      again; 0: clear every zeroing allocation (for comparison)
      FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
                                       spare segment unmapped once this many ms pass without more
                                       memory going back (default 10; 0 = at the next slow path;
@@ -53,6 +55,8 @@
      void*  fa_rezalloc(void* p, size_t size)            realloc whose growth reads zero (p must
                                                          come from a zeroing function)
      void*  fa_recalloc(void* p, size_t count, size_t size)  rezalloc of count*size
+     void*  fa_realloc_aligned(void* p, size_t size, size_t align)   realloc keeping alignment
+     void*  fa_rezalloc_aligned(void* p, size_t size, size_t align)  rezalloc keeping alignment
      void   fa_free(void* p)                             NULL does nothing; any thread may free
      size_t fa_usable_size(const void* p)                bytes usable at p (>= size asked); NULL: 0
      char*  fa_strdup(const char* s)                     copy of s; NULL s: NULL+EINVAL
@@ -101,6 +105,7 @@ typedef struct fa_stats_s {
     size_t os_map_calls;     /* mappings made (segments and huge blocks)                   */
     size_t os_unmap_calls;   /* mappings released                                          */
     size_t os_purge_calls;   /* ranges whose physical memory was handed back (madvise)     */
+    size_t os_remap_calls;   /* huge blocks resized by the OS without copying (mremap)     */
     size_t segments_live;    /* segments currently mapped, huge ones included              */
     size_t segments_abandoned; /* segments of exited threads waiting to be reclaimed       */
     size_t pages_acquired;   /* [S] pages carved from segments                            */
@@ -117,6 +122,8 @@ FASTALLOC_API void*  fa_zalloc_aligned(size_t size, size_t alignment);
 FASTALLOC_API void*  fa_realloc(void* p, size_t size);
 FASTALLOC_API void*  fa_rezalloc(void* p, size_t size);
 FASTALLOC_API void*  fa_recalloc(void* p, size_t count, size_t size);
+FASTALLOC_API void*  fa_realloc_aligned(void* p, size_t size, size_t alignment);
+FASTALLOC_API void*  fa_rezalloc_aligned(void* p, size_t size, size_t alignment);
 FASTALLOC_API void   fa_free(void* p);
 FASTALLOC_API size_t fa_usable_size(const void* p);
 FASTALLOC_API char*  fa_strdup(const char* s);
@@ -139,8 +146,8 @@ FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
    its slices; the segment header fits in its first slices and leaves room for the largest page.
    Every libc call goes through a macro the user may override.
    ===================================================================================================== */
-#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#  define _DEFAULT_SOURCE   /* MAP_ANONYMOUS, madvise under strict -std=c11 */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE       /* MAP_ANONYMOUS, madvise, mremap under strict -std=c11 */
 #endif
 #include <stdint.h>
 #include <errno.h>
@@ -169,6 +176,14 @@ extern "C"
 #  endif
 int madvise(void* addr, size_t length, int advice);
 #endif
+#if defined(__linux__) && !defined(MREMAP_MAYMOVE)
+#  define MREMAP_MAYMOVE 1
+#  define MREMAP_FIXED 2
+#  ifdef __cplusplus
+extern "C"
+#  endif
+void* mremap(void* old_address, size_t old_size, size_t new_size, int flags, ...);
+#endif
 #if defined(__linux__) && !defined(CLOCK_MONOTONIC)
 #  define CLOCK_MONOTONIC 1
 #  ifdef __cplusplus
@@ -194,6 +209,9 @@ int clock_gettime(int clock, struct timespec* now);
 #endif
 #ifndef FASTALLOC_RETIRE_CYCLES
 #  define FASTALLOC_RETIRE_CYCLES 16
+#endif
+#ifndef FASTALLOC_ZERO_TRACKING
+#  define FASTALLOC_ZERO_TRACKING 1
 #endif
 #ifndef FASTALLOC_PURGE_DELAY_MS
 #  define FASTALLOC_PURGE_DELAY_MS 10
@@ -307,20 +325,49 @@ static void fa__os_note_mapped(ptrdiff_t delta) {
     while (now > peak && !fa__cas(&fa__stats.mapped_peak, &peak, now)) { }
 }
 
-static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+/* Maps size bytes with (p + align_offset) a multiple of align: over-map by align, trim both ends. */
+static void* fa__os_map_aligned(size_t size, size_t align, size_t align_offset, int prot) {
     if (size > FA__PTRDIFF_MAX - align) return NULL;
     size_t total = size + align;
-    void* raw = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* raw = mmap(NULL, total, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw == MAP_FAILED) return NULL;
     uintptr_t base = (uintptr_t)raw;
     uintptr_t p = fa__align_up(base + align_offset, align) - align_offset;
     size_t head = p - base, tail = total - head - size;
     if (head != 0) munmap(raw, head);
     if (tail != 0) munmap((void*)(p + size), tail);
+    return (void*)p;
+}
+
+static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+    void* p = fa__os_map_aligned(size, align, align_offset, PROT_READ | PROT_WRITE);
+    if (p == NULL) return NULL;
     FA__STAT(os_map_calls, 1);
     fa__os_note_mapped((ptrdiff_t)size);
     *is_zero = true;
-    return (void*)p;
+    return p;
+}
+
+/* Resizes a mapping without copying: in place when the address range allows, else by moving the
+   page tables to a fresh range with the same alignment rule. Added pages read zero. NULL: the
+   caller copies instead (also on systems without mremap). */
+static void* fa__os_remap(void* p, size_t old_size, size_t new_size, size_t align, size_t align_offset) {
+#if defined(__linux__)
+    void* q = mremap(p, old_size, new_size, 0);
+    if (q == MAP_FAILED && new_size > old_size) {
+        void* target = fa__os_map_aligned(new_size, align, align_offset, PROT_NONE);
+        if (target == NULL) return NULL;
+        q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+        if (q == MAP_FAILED) munmap(target, new_size);
+    }
+    if (q == MAP_FAILED) return NULL;
+    FA__STAT(os_remap_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
+    return q;
+#else
+    (void)p; (void)old_size; (void)new_size; (void)align; (void)align_offset;
+    return NULL;
+#endif
 }
 
 static void fa__os_unmap(void* p, size_t size) {
@@ -399,6 +446,7 @@ struct fa__segment_s {
     fa__segment_t* prev;
     uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
     size_t map_size;
+    size_t huge_written;         /* huge: bytes from the block start the caller may have written */
     uint64_t used_mask;
     uint64_t dirty_mask;
     uint32_t page_count;         /* pages in use                                            */
@@ -605,7 +653,7 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     page->local_free = NULL;
     fa__store_relaxed(&page->xthread_free, (uintptr_t)0);
     fa__page_set_flags(page, 0);
-    page->fresh_is_zero = (seg->dirty_mask & span) == 0;
+    page->fresh_is_zero = FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & span) == 0;
     page->free_is_zero = page->fresh_is_zero;
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
@@ -1027,14 +1075,20 @@ static fa__heap_t* fa__heap_init_thread(void) {
    of their own with the header one slice (or, for alignments of a segment and more, one segment)
    before the block; fresh mappings read zero, so they are never cleared.
    ===================================================================================================== */
+/* The one place the allocator clears memory: [p, p + n) unless it is known to read zero already.
+   memset even for big recycled ranges: measured on the reference machine, MADV_DONTNEED plus the page
+   faults of a caller that then uses the memory costs 5-20x a memset at every size up to the 2 MiB
+   the page tiers recycle; huge blocks are fresh mappings and never reach this with known_zero false. */
+static void fa__zero_range(void* p, size_t n, bool known_zero) {
+    if (known_zero || n == 0) return;
+    FASTALLOC_MEMSET(p, 0, n);
+    FA__XSTAT(bytes_zeroed, n);
+}
+
+/* A block popped from a known-zero free list is dirty only in its link word. */
 static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
-    if (page->free_is_zero) {
-        block->next = NULL;
-        FA__XSTAT(bytes_zeroed, sizeof(fa__block_t));
-    } else {
-        FASTALLOC_MEMSET(block, 0, page->block_size);
-        FA__XSTAT(bytes_zeroed, page->block_size);
-    }
+    if (page->free_is_zero) fa__zero_range(block, sizeof(fa__block_t), false);
+    else fa__zero_range(block, page->block_size, false);
 }
 
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
@@ -1067,6 +1121,7 @@ static void* fa__huge_alloc(size_t size, size_t align) {
     seg->pages[idx].slice_offset = (uint8_t)idx;
     seg->pages[0].in_use = 1;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
+    seg->huge_written = size;
     return (uint8_t*)seg + offset;
 }
 
@@ -1095,7 +1150,11 @@ static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool
     }
     if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
     fa__heap_heartbeat(heap);
-    if (size > FA__LARGE_MAX) return fa__huge_alloc(size, 1);
+    if (size > FA__LARGE_MAX) {
+        void* p = fa__huge_alloc(size, 1);
+        if (p != NULL && zero) fa__zero_range(p, size, FASTALLOC_ZERO_TRACKING);
+        return p;
+    }
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(ENOMEM);
     return fa__page_pop(page, zero);
@@ -1131,7 +1190,9 @@ static void* fa__malloc_aligned_impl(size_t size, size_t align, bool zero) {
         }
     }
     if (fa__heap_ready() == NULL) return fa__fail(ENOMEM);
-    return fa__huge_alloc(size, align);
+    void* p = fa__huge_alloc(size, align);
+    if (p != NULL && zero) fa__zero_range(p, size, FASTALLOC_ZERO_TRACKING);
+    return p;
 }
 
 /* =====================================================================================================
@@ -1213,28 +1274,116 @@ FASTALLOC_API size_t fa_usable_size(const void* p) {
    whole usable size except what the caller wrote, so rezalloc growth within the usable size needs
    no work. realloc stays in place while the new size fits and wastes at most half the block.
    ===================================================================================================== */
-static void* fa__realloc_impl(void* p, size_t size, bool zero) {
-    if (p == NULL) return fa__malloc_inline(size, zero);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
-    size_t usable = fa_usable_size(p);
-    if (size <= usable && size >= usable / 2) {
-        if (zero && size < usable) {
-            FASTALLOC_MEMSET((uint8_t*)p + size, 0, usable - size);
-            FA__XSTAT(bytes_zeroed, usable - size);
-        }
-        return p;
+/* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
+   free list, or a fresh huge mapping), so the caller zeroes only what is not. */
+static void* fa__malloc_for_move(size_t size, size_t align, bool* known_zero) {
+    void* q = align != 0 ? fa__malloc_aligned_impl(size, align, false) : fa__malloc_inline(size, false);
+    if (q == NULL) return NULL;
+    fa__segment_t* seg = fa__ptr_segment(q);
+    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE || fa__segment_page_of(seg, q)->free_is_zero);
+    return q;
+}
+
+/* Grows the single block of a large page over the free slices after it. Returns the new usable
+   size (0: not possible); the grown part is zeroed here when `zero` and not known zero. */
+static size_t fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
+    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return 0;
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    uint8_t* start = fa__page_start(page);
+    size_t idx = (size_t)(page - seg->pages), need_bytes = (size_t)(p - start) + size;
+    if (page->reserved != 1 || need_bytes > FA__LARGE_MAX) return 0;
+    size_t need = (need_bytes + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE, have = page->slice_count;
+    if (idx + need > FA__SLICES) return 0;
+    uint64_t extra = fa__span_bits(idx + have, need - have);
+    if ((seg->used_mask & extra) != 0 || !fa__os_commit(start + have * FA__SLICE_SIZE, (need - have) * FA__SLICE_SIZE)) return 0;
+    if (page->retire_expire != 0) fa__heap_unretain(seg->heap, page);
+    size_t old_end = page->block_size, span_end = have * FA__SLICE_SIZE;
+    if (zero) {
+        fa__zero_range(start + old_end, span_end - old_end, page->fresh_is_zero);
+        fa__zero_range(start + span_end, (need - have) * FA__SLICE_SIZE, FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & extra) == 0);
     }
-    uint8_t* q = (uint8_t*)fa__malloc_inline(size, false);
+    for (size_t i = have; i < need; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
+    seg->used_mask |= extra;
+    seg->dirty_mask |= extra;
+    page->slice_count = (uint8_t)need;
+    page->block_size = (uint32_t)(need * FA__SLICE_SIZE);
+    return page->block_size - (size_t)(p - start);
+}
+
+/* Resizes a huge block through the OS (no copy). Growth asks for a quarter more than needed:
+   virtual only until touched, and it makes growth by small steps amortised. */
+static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align) {
+    size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
+    size_t want = size > old_size - offset ? size + size / 4 : size;
+    if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
+    if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
+    size_t new_size = offset + fa__align_up(want, fa__os_page_size);
+    size_t map_align = align > FA__SEGMENT_SIZE ? align : FA__SEGMENT_SIZE;
+    size_t map_offset = align >= FA__SEGMENT_SIZE ? FA__SEGMENT_SIZE : 0;
+    if (map_offset != offset) map_offset = 0, map_align = FA__SEGMENT_SIZE;
+    fa__debug_segment_track(seg, false);
+    fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, map_align, map_offset);
+    if (moved == NULL) { fa__debug_segment_track(seg, true); return NULL; }
+    moved->map_size = new_size;
+    moved->cookie = fa__segment_cookie(moved);
+    fa__debug_segment_track(moved, true);
+    return (uint8_t*)moved + offset;
+}
+
+/* A huge block now holds `size` bytes for the caller: with zero, clear what it wrote past that
+   (pages the OS added read zero already). Only [0, size) may be dirty from here on. */
+static void* fa__huge_settle(uint8_t* p, size_t size, bool zero) {
+    fa__segment_t* seg = fa__ptr_segment(p);
+    size_t written = seg->huge_written < fa_usable_size(p) ? seg->huge_written : fa_usable_size(p);
+    if (zero && written > size) fa__zero_range(p + size, written - size, false);
+    if (zero && written < size) fa__zero_range(p + written, size - written, FASTALLOC_ZERO_TRACKING); /* OS-added */
+    seg->huge_written = size;
+    return p;
+}
+
+/* One realloc serves fa_realloc, fa_rezalloc, fa_recalloc and the aligned forms (align 0: none).
+   zero keeps the promise that bytes past the old size read zero, resting on the invariant that a
+   zeroing allocation's block reads zero over its whole usable size except what the caller wrote:
+   growth within the block needs no work, shrinking in place clears what the caller gives up (the
+   block cannot tell shrinking from growing, so it clears [size, usable): at most one size class of
+   slack more), and a move copies the old usable size and clears the rest unless the new block is
+   known zero. Huge blocks remember how far the caller wrote, so they clear exactly what it gives up,
+   and grow or shrink through the OS without copying. Every byte is copied or cleared at most once. */
+static void* fa__realloc_impl(void* p, size_t size, size_t align, bool zero) {
+    if (align != 0 && !fa__is_pow2(align)) return fa__fail(EINVAL);
+    if (p == NULL) return align != 0 ? fa__malloc_aligned_impl(size, align, zero) : fa__malloc_inline(size, zero);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    uint8_t* old = (uint8_t*)p;
+    fa__segment_t* seg = fa__ptr_segment(old);
+    size_t usable = fa_usable_size(old);
+    bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
+    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) {
+        if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
+            uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align) : old;
+            return fa__huge_settle(same != NULL ? same : old, size, zero);
+        }
+        uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align) : NULL;
+        if (moved != NULL) return fa__huge_settle(moved, size, zero);
+    } else if (keeps_alignment && size <= usable && size >= usable / 2) {
+        if (zero) fa__zero_range(old + size, usable - size, false);
+        return old;
+    } else if (keeps_alignment && size > usable && fa__large_grow_in_place(seg, old, size, zero) != 0) {
+        return old;
+    }
+    bool known_zero = false;
+    uint8_t* q = (uint8_t*)fa__malloc_for_move(size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
+                                               align, &known_zero);
     if (q == NULL) return NULL;
     size_t copy = usable < size ? usable : size;
-    FASTALLOC_MEMCPY(q, p, copy);
+    FASTALLOC_MEMCPY(q, old, copy);
     FA__XSTAT(bytes_copied, copy);
     if (zero) {
         size_t q_usable = fa_usable_size(q);
-        FASTALLOC_MEMSET(q + copy, 0, q_usable - copy);
-        FA__XSTAT(bytes_zeroed, q_usable - copy);
+        if (!known_zero) fa__zero_range(q + copy, q_usable - copy, false);
+        else if (copy < sizeof(fa__block_t)) fa__zero_range(q + copy, sizeof(fa__block_t) - copy, false);
     }
-    fa_free(p);
+    if (fa__ptr_segment(q)->kind == FA__SEGMENT_HUGE) fa__huge_settle(q, size, false);
+    fa_free(old);
     return q;
 }
 
@@ -1368,6 +1517,7 @@ FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
     out->os_map_calls = fa__load_relaxed(&fa__stats.os_map_calls);
     out->os_unmap_calls = fa__load_relaxed(&fa__stats.os_unmap_calls);
     out->os_purge_calls = fa__load_relaxed(&fa__stats.os_purge_calls);
+    out->os_remap_calls = fa__load_relaxed(&fa__stats.os_remap_calls);
     out->segments_live = fa__load_relaxed(&fa__stats.segments_live);
     out->segments_abandoned = fa__load_relaxed(&fa__stats.segments_abandoned);
     out->pages_acquired = fa__load_relaxed(&fa__stats.pages_acquired);
@@ -1390,13 +1540,15 @@ FASTALLOC_API void* fa_calloc(size_t count, size_t size) {
 
 FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, false); }
 FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, true); }
-FASTALLOC_API void* fa_realloc(void* p, size_t size) { return fa__realloc_impl(p, size, false); }
-FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { return fa__realloc_impl(p, size, true); }
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, false); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, true); }
+FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) { return fa__realloc_impl(p, size, alignment, false); }
+FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) { return fa__realloc_impl(p, size, alignment, true); }
 
 FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
-    return fa__realloc_impl(p, total, true);
+    return fa__realloc_impl(p, total, 0, true);
 }
 
 static size_t fa__strnlen(const char* s, size_t max) {
