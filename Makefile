@@ -37,7 +37,7 @@ HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
 VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug stats
 TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS)) $(if $(HAVE_CXX),$(BUILD)/cpp)
 
-.PHONY: all test test-deps test-build examples bench bench-instr clean
+.PHONY: all test test-deps test-build examples bench bench-instr lib clean
 
 all: test-build examples
 
@@ -64,6 +64,18 @@ $(foreach v,gcc clang asan tsan debug stats,$(eval $(call VARIANT_RULE,$(v))))
 $(BUILD)/cpp/cpp_test: tests/cpp_impl.cpp tests/cpp_user.cpp $(HEADER)
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -g -pthread $(WARN) -I. -Itests tests/cpp_impl.cpp tests/cpp_user.cpp -o $@
+
+# ---- libfastalloc: the drop-in malloc (LD_PRELOAD=build/lib/libfastalloc.so program) -----------
+LIB_SRC := examples/override/libfastalloc.c
+lib: $(BUILD)/lib/libfastalloc.so $(BUILD)/lib/libfastalloc.a
+$(BUILD)/lib/libfastalloc.so: $(LIB_SRC) fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -shared $< -o $@
+$(BUILD)/lib/libfastalloc.o: $(LIB_SRC) fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -c $< -o $@
+$(BUILD)/lib/libfastalloc.a: $(BUILD)/lib/libfastalloc.o
+	ar rcs $@ $<
 
 # ---- examples ------------------------------------------------------------------------------------
 EXAMPLE_SRC := $(wildcard examples/*.c)

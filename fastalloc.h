@@ -29,6 +29,11 @@
      FASTALLOC_DEBUG            impl  full invariant checks on every slow path and every free:
                                       double free, foreign pointers and list corruption abort
                                       through FASTALLOC_ASSERT. Slow; for tests and debugging.
+     FASTALLOC_OVERRIDE         impl  also define malloc, free, calloc, realloc, reallocarray,
+                                      aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
+                                      malloc_usable_size, malloc_trim, glibc's __libc_* names and, in
+                                      C++, every operator new/delete: fastalloc becomes the
+                                      process's allocator (see `make lib` for LD_PRELOAD)
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
                                       OS-level counters are always kept.
      FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB). Segments are
@@ -273,22 +278,14 @@ FA__INLINE unsigned fa__msb(size_t n) { return 63u - (unsigned)__builtin_clzll((
 FA__INLINE unsigned fa__ctz64(uint64_t n) { return (unsigned)__builtin_ctzll((unsigned long long)n); }
 static void* fa__fail(int err) { errno = err; return NULL; }
 
-/* A cheap, unique-per-live-thread id: the thread pointer. A thread's id can be reused after it
-   exits, which is why abandoned segments get owner id 0 rather than keeping the dead thread's. */
-FA__INLINE uintptr_t fa__thread_id(void) {
-#if defined(__x86_64__) && defined(__linux__)
-    uintptr_t tid;
-    __asm__("movq %%fs:0, %0" : "=r"(tid));
-    return tid;
-#elif defined(__aarch64__)
-    uintptr_t tid;
-    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tid));
-    return tid;
-#else
-    static FA__TLS int anchor;
-    return (uintptr_t)&anchor;
-#endif
-}
+/* Owner ids: handed out once per thread from a counter, never reused, so neither a thread that
+   exits nor a fork (whose child may give a new thread a dead thread's stack and thread pointer) can
+   make one thread take another's segments for its own. 0 is a thread that has no heap yet, 1 marks
+   segments without an owner (abandoned or huge): no thread ever holds either of those. */
+#define FA__NO_OWNER ((uintptr_t)1)
+static uintptr_t fa__thread_id_counter = FA__NO_OWNER;
+static FA__TLS uintptr_t fa__tls_thread_id;
+FA__INLINE uintptr_t fa__thread_id(void) { return fa__tls_thread_id; }
 
 /* One global lock guards the rare shared state: abandoned segments and the heap pool. */
 static int fa__global_lock_word;
@@ -440,7 +437,7 @@ struct fa__page_s {
 };
 
 struct fa__segment_s {
-    uintptr_t thread_id;         /* atomic: owner's fa__thread_id, 0 when abandoned or huge   */
+    uintptr_t thread_id;         /* atomic: owner's fa__thread_id, FA__NO_OWNER if none       */
     fa__heap_t* heap;            /* atomic: owner heap, NULL when abandoned or huge           */
     fa__segment_t* next;         /* heap's segment list, or the abandoned list               */
     fa__segment_t* prev;
@@ -495,6 +492,7 @@ static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_of
     if (seg == NULL) return NULL;
     if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
     seg->cookie = fa__segment_cookie(seg);
+    seg->thread_id = FA__NO_OWNER;
     seg->map_size = size;
     seg->kind = kind;
     seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;
@@ -517,7 +515,7 @@ static void fa__abandoned_push(fa__segment_t* seg) {
     fa__lock();
     seg->next = fa__abandoned_segments;
     seg->prev = NULL;
-    fa__abandoned_segments = seg;
+    fa__store_relaxed(&fa__abandoned_segments, seg);   /* also peeked at without the lock */
     FA__STAT(segments_abandoned, 1);
     fa__unlock();
 }
@@ -801,18 +799,21 @@ static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_
 
 /* A page whose blocks are all out leaves its bin queue; from now on the first other-thread free
    into it tells this heap (delayed free), so the page is found again without scanning. */
-static void fa__page_to_full(fa__heap_t* heap, fa__page_t* page) {
-    fa__queue_remove(heap, &heap->queues[page->bin], page);
-    fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_IN_FULL));
-    fa__queue_push_back(heap, &heap->queues[FA__BIN_FULL], page);
-    fa__page_set_delay(page, FA__DELAY_USE);
-}
-
 static void fa__page_unfull(fa__heap_t* heap, fa__page_t* page) {
     fa__page_set_delay(page, FA__DELAY_NONE);
     fa__queue_remove(heap, &heap->queues[FA__BIN_FULL], page);
     fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
     fa__queue_push_back(heap, &heap->queues[page->bin], page);
+}
+
+/* Frees that landed between the last collect and the switch to USE told nobody: if there are any,
+   the page is not full after all and goes straight back (to the end of its bin queue). */
+static void fa__page_to_full(fa__heap_t* heap, fa__page_t* page) {
+    fa__queue_remove(heap, &heap->queues[page->bin], page);
+    fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_IN_FULL));
+    fa__queue_push_back(heap, &heap->queues[FA__BIN_FULL], page);
+    fa__page_set_delay(page, FA__DELAY_USE);
+    if ((fa__load_acquire(&page->xthread_free) & ~FA__DELAY_MASK) != 0) fa__page_unfull(heap, page);
 }
 
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
@@ -858,8 +859,8 @@ static void fa__page_free(fa__heap_t* heap, fa__page_t* page) {
 
 /* Retire hysteresis: a page that empties is kept, still in its queue, for a few heartbeats (fewer
    for medium and large pages) so alloc/free churn reuses it instead of handing it back and taking
-   it again. Up to FA__RETAIN_BIN_BYTES per bin and FA__RETAINED_MAX per heap; the last page of a
-   bin is always kept. Emptying again while kept just re-arms it. */
+   it again. Up to FA__RETAIN_BIN_BYTES per bin (but always the last page of a bin) and never more
+   than FA__RETAINED_MAX per heap. Emptying again while kept just re-arms it. */
 static void fa__page_retire(fa__page_t* page) {
     uint8_t cycles = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
                                                                   : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
@@ -904,7 +905,7 @@ static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) {
 /* A segment whose last page went back: keep one per heap against map/unmap churn. */
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_unlink(heap, seg);
-    fa__store_relaxed(&seg->thread_id, (uintptr_t)0);
+    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     if (heap->segment_cache == NULL) heap->segment_cache = seg;
     else fa__segment_unmap(seg);
 }
@@ -919,10 +920,11 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
 
 /* Adopts one abandoned segment: its pages join this heap's queues, empty ones go back. */
 static bool fa__heap_reclaim_one(fa__heap_t* heap) {
+    if (fa__load_relaxed(&fa__abandoned_segments) == NULL) return false;
     fa__lock();
     fa__segment_t* seg = fa__abandoned_segments;
     if (seg != NULL) {
-        fa__abandoned_segments = seg->next;
+        fa__store_relaxed(&fa__abandoned_segments, seg->next);
         __atomic_sub_fetch(&fa__stats.segments_abandoned, 1, __ATOMIC_RELAXED);
     }
     fa__unlock();
@@ -965,6 +967,7 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
                 return page;
             }
             fa__page_to_full(heap, page);
+            if (next == NULL && !(page->flags & FA__PAGE_IN_FULL)) next = page;  /* came straight back */
             page = next;
         }
         page = fa__page_fresh(heap, bin);
@@ -1033,7 +1036,8 @@ static void fa__heap_abandon(fa__heap_t* heap) {
     while (heap->segments != NULL) {
         fa__segment_t* seg = heap->segments;
         fa__segment_unlink(heap, seg);
-        fa__store_relaxed(&seg->thread_id, (uintptr_t)0);
+        fa__segment_purge(seg);   /* nobody may adopt it for a while: its free slices go back now */
+        fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
         fa__store_release(&seg->heap, (fa__heap_t*)NULL);
         fa__abandoned_push(seg);
     }
@@ -1051,17 +1055,24 @@ static void fa__thread_exit(void* value) {
     fa__heap_abandon(heap);
 }
 
+/* fork() copies the global lock in whatever state another thread left it: hold it across the fork. */
+static void fa__fork_prepare(void) { fa__lock(); }
+static void fa__fork_parent(void) { fa__unlock(); }
+static void fa__fork_child(void) { fa__unlock(); }
+
 static void fa__process_init(void) {
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0) fa__os_page_size = (size_t)page;
     pthread_key_create(&fa__thread_key, fa__thread_exit);
+    pthread_atfork(fa__fork_prepare, fa__fork_parent, fa__fork_child);
 }
 
 static fa__heap_t* fa__heap_init_thread(void) {
     pthread_once(&fa__process_once, fa__process_init);
     fa__heap_t* heap = fa__heap_create();
     if (heap == NULL) return NULL;
-    heap->thread_id = fa__thread_id();
+    if (fa__tls_thread_id == 0) fa__tls_thread_id = __atomic_add_fetch(&fa__thread_id_counter, 1, __ATOMIC_RELAXED);
+    heap->thread_id = fa__tls_thread_id;
     fa__tls_heap = heap;
     pthread_setspecific(fa__thread_key, heap);
     return heap;
@@ -1568,6 +1579,125 @@ FASTALLOC_API char* fa_strndup(const char* s, size_t n) {
 }
 
 FASTALLOC_API char* fa_strdup(const char* s) { return fa_strndup(s, (size_t)-1); }
+/* =====================================================================================================
+   MALLOC OVERRIDE (FASTALLOC_OVERRIDE)
+   The C library's allocation entry points on top of the fa_ functions, for LD_PRELOAD or for linking
+   fastalloc in as the program's malloc. glibc routes its own internal allocations through these
+   symbols too (its __libc_* names are provided for programs that call them directly), so a process
+   must never mix fastalloc and glibc blocks: define this in one translation unit of the final binary.
+   POSIX rules: posix_memalign returns the error instead of setting errno and leaves *out alone on
+   failure; memalign rounds a non-power-of-two alignment up, as glibc does.
+   ===================================================================================================== */
+#ifdef FASTALLOC_OVERRIDE
+#include <stdlib.h>
+#if defined(__GLIBC__)
+#  include <malloc.h>
+#endif
+/* glibc declares these noexcept in C++; a definition must say the same. */
+#if defined(__cplusplus) && defined(__GLIBC__)
+#  define FA__LIBC_NOEXCEPT noexcept
+#else
+#  define FA__LIBC_NOEXCEPT
+#endif
+#ifdef __cplusplus
+extern "C" {
+#endif
+static size_t fa__round_pow2(size_t n) { return n <= 1 ? 1 : (size_t)1 << (fa__msb(n - 1) + 1); }
+
+void* malloc(size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_inline(size, false); }
+void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { return fa_calloc(count, size); }
+void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { return fa__realloc_impl(p, size, 0, false); }
+void free(void* p) FA__LIBC_NOEXCEPT { fa_free(p); }
+void cfree(void* p) FA__LIBC_NOEXCEPT { fa_free(p); }
+size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { return fa_usable_size(p); }
+int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; fa_collect(true); return 1; }
+
+void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
+    return fa__realloc_impl(p, total, 0, false);
+}
+
+void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_aligned_impl(size, alignment, false); }
+
+void* memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
+    if (alignment > FA__PTRDIFF_MAX / 2 + 1) return fa__fail(EINVAL);
+    return fa__malloc_aligned_impl(size, fa__round_pow2(alignment), false);
+}
+
+int posix_memalign(void** out, size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
+    if (!fa__is_pow2(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
+    int saved = errno;
+    void* p = fa__malloc_aligned_impl(size, alignment, false);
+    if (p == NULL) { errno = saved; return ENOMEM; }
+    *out = p;
+    return 0;
+}
+
+void* valloc(size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_aligned_impl(size, fa__os_page_size, false); }
+
+void* pvalloc(size_t size) FA__LIBC_NOEXCEPT {
+    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    return fa__malloc_aligned_impl(fa__align_up(size == 0 ? 1 : size, fa__os_page_size), fa__os_page_size, false);
+}
+
+#if defined(__GLIBC__)
+void* __libc_malloc(size_t size) FA__LIBC_NOEXCEPT { return malloc(size); }
+void* __libc_calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { return calloc(count, size); }
+void* __libc_realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { return realloc(p, size); }
+void __libc_free(void* p) FA__LIBC_NOEXCEPT { free(p); }
+void __libc_cfree(void* p) FA__LIBC_NOEXCEPT { free(p); }
+void* __libc_memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { return memalign(alignment, size); }
+void* __libc_valloc(size_t size) FA__LIBC_NOEXCEPT { return valloc(size); }
+void* __libc_pvalloc(size_t size) FA__LIBC_NOEXCEPT { return pvalloc(size); }
+int __posix_memalign(void** out, size_t alignment, size_t size) FA__LIBC_NOEXCEPT { return posix_memalign(out, alignment, size); }
+#endif
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#ifdef __cplusplus
+#include <new>
+/* operator new: retry through the new_handler, then throw, as the standard asks. */
+static void* fa__new(size_t size, size_t alignment) {
+    for (;;) {
+        void* p = alignment <= 16 ? fa_malloc(size) : fa_malloc_aligned(size, alignment);
+        if (p != NULL) return p;
+        std::new_handler handler = std::get_new_handler();
+        if (handler == NULL) throw std::bad_alloc();
+        handler();
+    }
+}
+static void* fa__new_nothrow(size_t size, size_t alignment) noexcept {
+    try { return fa__new(size, alignment); } catch (...) { return NULL; }
+}
+void* operator new(size_t size) { return fa__new(size, 0); }
+void* operator new[](size_t size) { return fa__new(size, 0); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept { return fa__new_nothrow(size, 0); }
+void* operator new[](size_t size, const std::nothrow_t&) noexcept { return fa__new_nothrow(size, 0); }
+void operator delete(void* p) noexcept { fa_free(p); }
+void operator delete[](void* p) noexcept { fa_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { fa_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { fa_free(p); }
+#if __cplusplus >= 201402L
+void operator delete(void* p, size_t) noexcept { fa_free(p); }
+void operator delete[](void* p, size_t) noexcept { fa_free(p); }
+#endif
+#if __cplusplus >= 201703L
+void* operator new(size_t size, std::align_val_t al) { return fa__new(size, (size_t)al); }
+void* operator new[](size_t size, std::align_val_t al) { return fa__new(size, (size_t)al); }
+void* operator new(size_t size, std::align_val_t al, const std::nothrow_t&) noexcept { return fa__new_nothrow(size, (size_t)al); }
+void* operator new[](size_t size, std::align_val_t al, const std::nothrow_t&) noexcept { return fa__new_nothrow(size, (size_t)al); }
+void operator delete(void* p, std::align_val_t) noexcept { fa_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { fa_free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { fa_free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { fa_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { fa_free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { fa_free(p); }
+#endif
+#endif /* __cplusplus */
+#endif /* FASTALLOC_OVERRIDE */
+
 #endif /* FASTALLOC_IMPLEMENTATION_DONE */
 #endif /* FASTALLOC_IMPLEMENTATION */
 
