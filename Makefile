@@ -47,12 +47,13 @@ test: test-deps
 	@$(MAKE) --no-print-directory test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats) \
-	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp)
+	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
+	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)"
 
 test-deps:
 	@bash tests/deps.sh
 
-test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples
+test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
 
 define VARIANT_RULE
 $(BUILD)/$(1)/%: tests/%.c $(HEADER)

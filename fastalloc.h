@@ -1123,7 +1123,7 @@ static void* fa__huge_alloc(size_t size, size_t align) {
     size_t offset = fa__align_up(header, align), map_align = FA__SEGMENT_SIZE, map_offset = 0;
     if (align >= FA__SEGMENT_SIZE) { offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return fa__fail(ENOMEM);
-    size_t body = fa__align_up(size, fa__os_page_size);
+    size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
     fa__segment_t* seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
     if (seg == NULL) return fa__fail(ENOMEM);
     /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
@@ -1553,8 +1553,13 @@ FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) { return fa
 FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, true); }
 FASTALLOC_API void* fa_realloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, false); }
 FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, true); }
-FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) { return fa__realloc_impl(p, size, alignment, false); }
-FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) { return fa__realloc_impl(p, size, alignment, true); }
+/* Internally alignment 0 means "none"; for callers it is not a power of two. */
+FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
+    return alignment == 0 ? fa__fail(EINVAL) : fa__realloc_impl(p, size, alignment, false);
+}
+FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
+    return alignment == 0 ? fa__fail(EINVAL) : fa__realloc_impl(p, size, alignment, true);
+}
 
 FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
     size_t total;

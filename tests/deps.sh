@@ -5,6 +5,7 @@ set -u
 missing=()
 command -v clang >/dev/null 2>&1 || missing+=(clang)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
+# The LD_PRELOAD suite runs real programs; tests/preload/run.sh installs or skips them one by one.
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/deps.sh: installing ${missing[*]} with apt-get"

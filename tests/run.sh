@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# run.sh DIR... — run every test_* and cpp_test executable in the given build directories, in order.
+# run.sh DIR|"COMMAND"... — run every test_* and cpp_test executable in the given build directories,
+# in order; an argument that is not a directory is run as a shell command (a suite script) and
+# judged the same way.
 #
 # Each binary runs under a timeout (FA_TEST_TIMEOUT seconds, default 300). Its last
 # "N passed, N failed" line on stdout is added to the total. A binary that crashes, times out,
@@ -27,6 +29,8 @@ for dir in "$@"; do
         for f in "$dir"/test_* "$dir"/cpp_test; do
             [ -f "$f" ] && [ -x "$f" ] && bins+=("$f")
         done
+    elif [ -n "$dir" ]; then
+        bins+=("$dir")
     fi
     if [ "${#bins[@]}" -eq 0 ]; then
         echo "=== $dir: no test binaries ==="
@@ -37,7 +41,11 @@ for dir in "$@"; do
     for bin in "${bins[@]}"; do
         echo "=== $bin ==="
         start=$(date +%s.%N)
-        timeout -k 10 "$timeout_s" "$bin" 2>&1 | tee "$out"
+        if [ -d "$dir" ]; then
+            timeout -k 10 "$timeout_s" "$bin" 2>&1 | tee "$out"
+        else
+            timeout -k 10 "$timeout_s" bash -c "$bin" 2>&1 | tee "$out"
+        fi
         rc=${PIPESTATUS[0]}
         secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
