@@ -1,0 +1,580 @@
+#define FASTALLOC_IMPLEMENTATION
+#include "fastalloc.h"
+#include "harness.h"
+
+/* test_churn.c — alloc/free churn.
+   - steady churn: allocate N blocks, free them all, thousands of rounds, at 16, 64, 256, 1024 and
+     8192 bytes and a mixed set of 5 sizes, N within one page and N over 2-4 pages; callocs read
+     zero on the dirty blocks and reallocs keep contents. After the first round no page is acquired
+     (stats) and no OS call is made; every byte written survives until its free.
+   - one-object churn: malloc/free of one block a million times, no page and no OS call after
+     the first.
+   - cross-thread churn: one thread allocates batches, another verifies and frees them; mapped
+     memory stays bounded and the allocating thread's page count stabilises.
+   - resident memory after a peak: 1 GiB of small blocks, freed: fa_collect(true) gives it back;
+     so does, without fa_collect, the purge that follows FASTALLOC_PURGE_DELAY_MS of quiet (in a
+     forked child). Sanitizer builds use 64 MiB.
+   - thread exit residue: a thread leaves half of 100 MiB of small blocks behind; after
+     fa_collect(true) and freeing the rest from main, mapped memory returns to where it was and
+     nothing stays abandoned. */
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define GiB ((size_t)1 << 30)
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SLICE (64 * KiB) /* default page (slice) size of small blocks */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CT_SANITIZED 1
+#endif
+#endif
+#ifndef CT_SANITIZED
+#define CT_SANITIZED 0
+#endif
+#if CT_SANITIZED || defined(FASTALLOC_DEBUG)
+#define CT_SLOW 1
+#else
+#define CT_SLOW 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CT_TSAN 1
+#endif
+#endif
+#ifndef CT_TSAN
+#define CT_TSAN 0
+#endif
+#ifdef FASTALLOC_DEBUG
+#define CT_DEBUG 1
+#else
+#define CT_DEBUG 0
+#endif
+
+static fa_stats_t snap(void) {
+    fa_stats_t s;
+    fa_stats_get(&s);
+    return s;
+}
+
+static size_t scaled(size_t normal, size_t slow) { return harness_scale(CT_SLOW ? slow : normal, 10); }
+
+/* ---- a cheap position-dependent pattern (one add per word) ---------------------------------- */
+
+static uint64_t word_at(uint64_t key, size_t i) { return key + (uint64_t)i * 0x9E3779B97F4A7C15ULL; }
+
+/* Byte i is byte (i % 8) of the little-endian word word_at(key, i - i % 8), so any prefix of a
+   filled block verifies on its own. */
+static unsigned char byte_at(uint64_t key, size_t i) {
+    return (unsigned char)(word_at(key, i & ~(size_t)7) >> ((i & 7) * 8));
+}
+
+static void cheap_fill(void* p, size_t n, uint64_t key) {
+    unsigned char* b = (unsigned char*)p;
+    size_t i = 0;
+    if (HARNESS_LE)
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w = word_at(key, i);
+            memcpy(b + i, &w, 8);
+        }
+    for (; i < n; i++) b[i] = byte_at(key, i);
+}
+
+static bool cheap_verify(const void* p, size_t n, uint64_t key) {
+    const unsigned char* b = (const unsigned char*)p;
+    size_t i = 0;
+    if (HARNESS_LE)
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, b + i, 8);
+            if (w != word_at(key, i)) return false;
+        }
+    for (; i < n; i++)
+        if (b[i] != byte_at(key, i)) return false;
+    return true;
+}
+
+/* ---- 1. steady churn ------------------------------------------------------------------------ */
+
+/* The size a block of `s` bytes is realloc'd to during a round: the next size of the set (mixed),
+   or a quarter more / a third less (single size), so reallocs both move and stay in place. */
+static size_t realloc_target(const size_t* sizes, size_t nsizes, size_t i, size_t s) {
+    if (nsizes > 1) return sizes[(i + 1) % nsizes];
+    return (i / 16) % 2 ? s + s / 4 : s - s / 3;
+}
+
+/* Rounds of: allocate n blocks (sizes cycling over `sizes`; every 16th a calloc that must read
+   zero, every 16th another one realloc'd after filling), fill each completely, verify them all,
+   free them all (forward or backward). The same work every round, so after round 0 the heap has
+   every page it needs: no page may be acquired and no OS call made. */
+static void steady_churn(const char* what, const size_t* sizes, size_t nsizes, size_t n, size_t rounds) {
+    void** v = (void**)malloc(n * sizeof(void*));
+    size_t* len = (size_t*)malloc(n * sizeof(size_t));
+    CHECK(v != NULL && len != NULL);
+    if (!v || !len) { free(v); free(len); return; }
+    fa_collect(true); /* start from a heap with nothing kept: everything the churn needs is its own */
+    fa_stats_t base = snap(), first = base;
+    size_t nulls = 0, not_zero = 0, corrupt = 0, realloc_lost = 0;
+    for (size_t r = 0; r < rounds; r++) {
+        if (r == 1) first = snap();
+        for (size_t i = 0; i < n; i++) {
+            size_t s = sizes[i % nsizes];
+            uint64_t key = ((uint64_t)r << 32) ^ (uint64_t)i;
+            unsigned char* p = (unsigned char*)(i % 16 == 9 ? fa_calloc(1, s) : fa_malloc(s));
+            v[i] = p;
+            len[i] = s;
+            if (!p) { nulls++; continue; }
+            if (i % 16 == 9 && harness_first_nonzero(p, s) != HARNESS_OK) not_zero++;
+            cheap_fill(p, s, key);
+            if (i % 16 == 5) {
+                size_t t = realloc_target(sizes, nsizes, i, s);
+                unsigned char* q = (unsigned char*)fa_realloc(p, t);
+                if (!q) { nulls++; continue; }
+                if (!cheap_verify(q, s < t ? s : t, key)) realloc_lost++;
+                cheap_fill(q, t, key);
+                v[i] = q;
+                len[i] = t;
+            }
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t i = r % 2 ? n - 1 - k : k;
+            if (!v[i]) continue;
+            if (!cheap_verify(v[i], len[i], ((uint64_t)r << 32) ^ (uint64_t)i)) corrupt++;
+            fa_free(v[i]);
+        }
+    }
+    fa_stats_t end = snap();
+    CHECKF(nulls == 0 && not_zero == 0 && corrupt == 0 && realloc_lost == 0,
+           "%s: %zu NULL, %zu dirty callocs, %zu corrupted blocks, %zu reallocs lost data", what, nulls, not_zero,
+           corrupt, realloc_lost);
+    CHECKF(end.os_map_calls == first.os_map_calls && end.os_unmap_calls == first.os_unmap_calls &&
+               end.os_purge_calls == first.os_purge_calls,
+           "%s (n=%zu, %zu rounds): OS calls after the first round: %zu maps, %zu unmaps, %zu purges", what, n,
+           rounds, end.os_map_calls - first.os_map_calls, end.os_unmap_calls - first.os_unmap_calls,
+           end.os_purge_calls - first.os_purge_calls);
+#ifdef FASTALLOC_STATS
+    CHECKF(first.pages_acquired > base.pages_acquired, "%s: round 0 acquired no page", what);
+    CHECKF(end.pages_acquired == first.pages_acquired,
+           "%s (n=%zu, %zu rounds): %zu pages acquired after the first round (%zu retired)", what, n, rounds,
+           end.pages_acquired - first.pages_acquired, end.pages_retired - first.pages_retired);
+#else
+    (void)base;
+#endif
+    free(v);
+    free(len);
+}
+
+/* Blocks of one size class that fit in one small page. */
+static size_t per_page(size_t size) { return SLICE / size; }
+
+static void test_steady_churn(void) {
+    harness_section("steady churn");
+    size_t rounds = scaled(10000, 1000);
+    static const size_t sizes[] = {16, 64, 256, 1024, 8192};
+    char what[96];
+    for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+        size_t s = sizes[i];
+        /* The debug build's double-free check walks the page's free lists on every free, which
+           makes thousands of blocks per page quadratic: there one page holds at most 512 and
+           the multi-page runs of the smallest sizes are skipped. */
+        size_t one = per_page(s) / 2;
+        if (CT_DEBUG && one > 512) one = 512;
+        snprintf(what, sizeof what, "churn %zu B x one page", s);
+        steady_churn(what, &sizes[i], 1, one, rounds);
+        /* over two and a half pages (three pages) */
+        size_t n = per_page(s) * 5 / 2;
+        if (CT_DEBUG && n > 2000) {
+            printf("note: %zu-byte multi-page churn skipped in the debug build (%zu blocks)\n", s, n);
+            continue;
+        }
+        snprintf(what, sizeof what, "churn %zu B x 2.5 pages", s);
+        steady_churn(what, &sizes[i], 1, n, rounds);
+    }
+    /* a repeating set of five sizes; the biggest spans three pages, the others one or two */
+    static const size_t mixed[] = {32, 100, 500, 2000, 6000};
+    steady_churn("churn mixed sizes", mixed, ARRAY_LEN(mixed), 5 * 25, rounds);
+    steady_churn("churn mixed sizes, one page each", mixed, ARRAY_LEN(mixed), 5 * 5, rounds);
+}
+
+/* ---- 2. one-object churn -------------------------------------------------------------------- */
+
+static void test_one_object_churn(void) {
+    harness_section("one-object churn");
+    static const size_t sizes[] = {16, 100, 1024, 4000, 8192, 20000, 100000, 1 * MiB};
+    size_t iters = harness_scale(CT_SANITIZED ? 200000 : 1000000, 10);
+    for (size_t k = 0; k < ARRAY_LEN(sizes); k++) {
+        size_t s = sizes[k];
+        fa_collect(true);
+        fa_stats_t base = snap(), first = base;
+        size_t nulls = 0, corrupt = 0;
+        for (size_t i = 0; i < iters; i++) {
+            uint64_t* p = (uint64_t*)fa_malloc(s);
+            if (i == 0) first = snap();
+            if (!p) { nulls++; continue; }
+            p[0] = i;
+            p[s / 8 - 1] = ~(uint64_t)i;
+            if (p[0] != i || p[s / 8 - 1] != ~(uint64_t)i) corrupt++;
+            fa_free(p);
+        }
+        fa_stats_t end = snap();
+        CHECKF(nulls == 0 && corrupt == 0, "one-object churn %zu B: %zu NULL, %zu corrupt", s, nulls, corrupt);
+        CHECKF(end.os_map_calls == first.os_map_calls && end.os_unmap_calls == first.os_unmap_calls &&
+                   end.os_purge_calls == first.os_purge_calls,
+               "one-object churn %zu B x%zu: %zu maps, %zu unmaps, %zu purges after the first", s, iters,
+               end.os_map_calls - first.os_map_calls, end.os_unmap_calls - first.os_unmap_calls,
+               end.os_purge_calls - first.os_purge_calls);
+#ifdef FASTALLOC_STATS
+        CHECKF(end.pages_acquired == first.pages_acquired && first.pages_acquired == base.pages_acquired + 1,
+               "one-object churn %zu B x%zu: %zu pages acquired by the first malloc, %zu after", s, iters,
+               first.pages_acquired - base.pages_acquired, end.pages_acquired - first.pages_acquired);
+#else
+        (void)base;
+#endif
+    }
+}
+
+/* ---- 3. cross-thread churn ------------------------------------------------------------------ */
+
+enum { XBATCH = 256, XSLOTS = 8 };
+
+typedef struct {
+    void* p[XBATCH];
+    uint32_t size[XBATCH];
+    uint64_t key;
+} batch_t;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch_t slots[XSLOTS];
+    size_t produced, consumed; /* batches; slot = count % XSLOTS */
+    bool done;
+} xq;
+
+static size_t x_rounds;
+static size_t x_pages_mid, x_pages_end, x_max_mapped, x_nulls;
+
+static void* x_producer(void* arg) {
+    (void)arg;
+    static const uint32_t sizes[] = {16, 24, 48, 64, 100, 128, 256, 400, 1000, 2000, 4096, 8000};
+    for (size_t r = 0; r < x_rounds; r++) {
+        pthread_mutex_lock(&xq.mu);
+        while (xq.produced - xq.consumed == XSLOTS) pthread_cond_wait(&xq.cv, &xq.mu);
+        batch_t* b = &xq.slots[xq.produced % XSLOTS];
+        pthread_mutex_unlock(&xq.mu);
+        b->key = (uint64_t)r * 0x100000001B3ULL;
+        for (size_t i = 0; i < XBATCH; i++) {
+            uint32_t s = sizes[(r + i * 7) % ARRAY_LEN(sizes)];
+            b->size[i] = s;
+            b->p[i] = fa_malloc(s);
+            if (b->p[i]) cheap_fill(b->p[i], s, b->key + i);
+            else x_nulls++;
+        }
+        fa_stats_t st = snap();
+        if (st.mapped_bytes > x_max_mapped) x_max_mapped = st.mapped_bytes;
+        if (r == x_rounds / 2) x_pages_mid = st.pages_acquired;
+        pthread_mutex_lock(&xq.mu);
+        xq.produced++;
+        pthread_cond_broadcast(&xq.cv);
+        pthread_mutex_unlock(&xq.mu);
+    }
+    x_pages_end = snap().pages_acquired;
+    pthread_mutex_lock(&xq.mu);
+    xq.done = true;
+    pthread_cond_broadcast(&xq.cv);
+    pthread_mutex_unlock(&xq.mu);
+    return NULL;
+}
+
+static size_t x_corrupt, x_freed;
+
+static void* x_consumer(void* arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&xq.mu);
+        /* the first quarter runs with the queue full (as many batches live as it allows), so the
+           producer's pages reach their high-water mark there, not at the whim of the scheduler */
+        while (xq.consumed == xq.produced && !xq.done) pthread_cond_wait(&xq.cv, &xq.mu);
+        while (xq.consumed < x_rounds / 4 && xq.produced - xq.consumed < XSLOTS && !xq.done)
+            pthread_cond_wait(&xq.cv, &xq.mu);
+        if (xq.consumed == xq.produced) { pthread_mutex_unlock(&xq.mu); break; }
+        batch_t* b = &xq.slots[xq.consumed % XSLOTS];
+        pthread_mutex_unlock(&xq.mu);
+        for (size_t i = 0; i < XBATCH; i++) {
+            if (!b->p[i]) continue;
+            if (!cheap_verify(b->p[i], b->size[i], b->key + i)) x_corrupt++;
+            fa_free(b->p[i]);
+            x_freed++;
+        }
+        pthread_mutex_lock(&xq.mu);
+        xq.consumed++;
+        pthread_cond_broadcast(&xq.cv);
+        pthread_mutex_unlock(&xq.mu);
+    }
+    return NULL;
+}
+
+static void test_cross_thread_churn(void) {
+    harness_section("cross-thread churn");
+    x_rounds = harness_scale(CT_TSAN ? 2000 : CT_SLOW ? 3000 : 20000, 10);
+    pthread_mutex_init(&xq.mu, NULL);
+    pthread_cond_init(&xq.cv, NULL);
+    fa_collect(true);
+    size_t base_mapped = snap().mapped_bytes;
+    x_max_mapped = base_mapped;
+    pthread_t a, b;
+    CHECK(pthread_create(&b, NULL, x_consumer, NULL) == 0);
+    CHECK(pthread_create(&a, NULL, x_producer, NULL) == 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    CHECKF(x_nulls == 0 && x_corrupt == 0 && x_freed == x_rounds * XBATCH,
+           "cross-thread churn: %zu NULL, %zu corrupt, %zu of %zu freed", x_nulls, x_corrupt, x_freed,
+           x_rounds * XBATCH);
+    /* live: at most XSLOTS batches of < 1 MiB each */
+    CHECKF(x_max_mapped < base_mapped + 64 * MiB, "cross-thread churn: mapped up to %zu MiB (from %zu MiB)",
+           x_max_mapped / MiB, base_mapped / MiB);
+#ifdef FASTALLOC_STATS
+    CHECKF(x_pages_end - x_pages_mid < 10, "cross-thread churn: producer acquired %zu pages in the last half (%zu rounds)",
+           x_pages_end - x_pages_mid, x_rounds - x_rounds / 2);
+#endif
+    fa_collect(true); /* adopt what the producer left */
+    pthread_mutex_destroy(&xq.mu);
+    pthread_cond_destroy(&xq.cv);
+}
+
+/* ---- 4. resident memory after a peak -------------------------------------------------------- */
+
+static size_t rss_bytes(void) {
+    FILE* f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long size = 0, resident = 0;
+    int ok = fscanf(f, "%lu %lu", &size, &resident) == 2;
+    fclose(f);
+    long psz = sysconf(_SC_PAGESIZE);
+    return ok && psz > 0 ? (size_t)resident * (size_t)psz : 0;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) { }
+}
+
+/* The pointer array lives in its own mapping, outside the allocator and out of the measurement. */
+typedef struct {
+    void** ptrs;
+    size_t count, map_bytes;
+} ptr_array_t;
+
+static bool ptrs_map(ptr_array_t* a, size_t count) {
+    a->count = count;
+    a->map_bytes = count * sizeof(void*);
+    void* m = mmap(NULL, a->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    a->ptrs = m == MAP_FAILED ? NULL : (void**)m;
+    return a->ptrs != NULL;
+}
+
+static void ptrs_unmap(ptr_array_t* a) {
+    if (a->ptrs) munmap(a->ptrs, a->map_bytes);
+    a->ptrs = NULL;
+}
+
+static size_t peak_total(void) { return CT_SLOW ? 64 * MiB : GiB; }
+
+/* Small blocks of 48, 56 and 64 bytes, `total` bytes together; each holds its index. Returns the
+   number allocated (count on success). */
+static size_t alloc_small_blocks(ptr_array_t* a, size_t total) {
+    size_t want = total / 56;
+    if (!ptrs_map(a, want)) return 0;
+    for (size_t i = 0; i < want; i++) {
+        uint64_t* p = (uint64_t*)fa_malloc(48 + (i % 3) * 8);
+        a->ptrs[i] = p;
+        if (!p) return i;
+        p[0] = i;
+        p[5] = ~(uint64_t)i;
+    }
+    return want;
+}
+
+/* Frees the blocks [from, to) with index step `step`; returns how many held the wrong index. */
+static size_t free_small_blocks(ptr_array_t* a, size_t from, size_t step) {
+    size_t bad = 0;
+    for (size_t i = from; i < a->count; i += step) {
+        uint64_t* p = (uint64_t*)a->ptrs[i];
+        if (!p) continue;
+        if (p[0] != i || p[5] != ~(uint64_t)i) bad++;
+        fa_free(p);
+        a->ptrs[i] = NULL;
+    }
+    return bad;
+}
+
+/* A few thousand mallocs and frees of mixed sizes (16 B to 4 KiB, at most 64 live), through the
+   slow path (new size classes, page changes): lets a pending purge run. */
+static void some_activity(void) {
+    enum { N = 4000, LIVE = 64 };
+    void* v[LIVE] = {NULL};
+    for (size_t i = 0; i < N; i++) {
+        fa_free(v[i % LIVE]);
+        v[i % LIVE] = fa_malloc(16 + (i * 37) % 4000);
+    }
+    for (size_t i = 0; i < LIVE; i++) fa_free(v[i]);
+}
+
+static void test_rss_after_collect(void) {
+    harness_section("rss after peak, collect");
+    size_t total = peak_total();
+    if (CT_SANITIZED) printf("note: sanitizer build, peak of %zu MiB (shadow memory distorts RSS)\n", total / MiB);
+    fa_collect(true);
+    size_t rss0 = rss_bytes(), mapped0 = snap().mapped_bytes;
+    CHECK(rss0 > 0);
+    ptr_array_t a;
+    size_t got = alloc_small_blocks(&a, total);
+    CHECKF(a.ptrs != NULL && got == a.count, "allocated %zu of %zu small blocks", got, a.count);
+    if (!a.ptrs) return;
+    size_t rss_peak = rss_bytes();
+    CHECKF(rss_peak >= rss0 + total / 2, "resident %zu MiB at the peak, %zu MiB before: the blocks were not touched?",
+           rss_peak / MiB, rss0 / MiB);
+    size_t bad = free_small_blocks(&a, 0, 1);
+    CHECK_EQ_SZ(bad, 0);
+    fa_collect(true);
+    ptrs_unmap(&a);
+    size_t rss1 = rss_bytes(), mapped1 = snap().mapped_bytes;
+    CHECKF(rss1 <= rss0 + 8 * MiB, "resident %zu MiB before, %zu MiB at the peak, %zu MiB after free + fa_collect(true)",
+           rss0 / MiB, rss_peak / MiB, rss1 / MiB);
+    CHECKF(mapped1 <= mapped0 + 8 * MiB, "mapped %zu MiB before, %zu MiB after", mapped0 / MiB, mapped1 / MiB);
+}
+
+/* Same peak in a forked child, without fa_collect: free everything, stay quiet past the purge
+   delay, then do a little work. The child reports its numbers through a pipe. */
+static void test_rss_after_purge_delay(void) {
+    harness_section("rss after peak, purge delay");
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid < 0) return;
+    if (pid == 0) {
+        close(fds[0]);
+        /* rss0, rss_peak, rss1, mapped0, mapped1, bad, purges after the free, purges at the end */
+        size_t res[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        res[0] = rss_bytes();
+        res[3] = snap().mapped_bytes;
+        ptr_array_t a;
+        size_t got = alloc_small_blocks(&a, peak_total());
+        res[5] = a.ptrs == NULL || got != a.count;
+        if (a.ptrs) {
+            res[1] = rss_bytes();
+            res[5] += free_small_blocks(&a, 0, 1);
+            ptrs_unmap(&a);
+        }
+        res[6] = snap().os_purge_calls;
+        sleep_ms(50); /* well past FASTALLOC_PURGE_DELAY_MS (10 ms) */
+        some_activity();
+        res[2] = rss_bytes();
+        res[4] = snap().mapped_bytes;
+        res[7] = snap().os_purge_calls;
+        ssize_t w = write(fds[1], res, sizeof res);
+        _exit(w == (ssize_t)sizeof res ? 0 : 3);
+    }
+    close(fds[1]);
+    size_t res[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ssize_t got = read(fds[0], res, sizeof res);
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == (ssize_t)sizeof res,
+           "child: status %d, %zd bytes reported", status, got);
+    if (got != (ssize_t)sizeof res) return;
+    CHECKF(res[5] == 0, "child: %zu allocation failures or corrupted blocks", res[5]);
+    CHECKF(res[1] >= res[0] + peak_total() / 2, "child: resident %zu MiB at the peak, %zu MiB before", res[1] / MiB,
+           res[0] / MiB);
+    /* ThreadSanitizer keeps the shadow of purged memory resident (munmap releases it, madvise
+       does not): there the bound is looser, 8 MiB plus an eighth of the peak's growth */
+    size_t slack = 8 * MiB + (CT_TSAN && res[1] > res[0] ? (res[1] - res[0]) / 8 : 0);
+    CHECKF(res[2] <= res[0] + slack,
+           "child: resident %zu MiB before, %zu MiB at the peak, %zu MiB after free, 50 ms and some activity "
+           "(bound %zu MiB)", res[0] / MiB, res[1] / MiB, res[2] / MiB, (res[0] + slack) / MiB);
+    /* the purge itself ran (without it, what stays resident is about one segment plus the spare,
+       too close to the bound above to tell) */
+    CHECKF(res[7] > res[6], "child: no purge after 50 ms of quiet and some activity (%zu purge calls before, %zu after)",
+           res[6], res[7]);
+    CHECKF(res[4] <= res[3] + 16 * MiB, "child: mapped %zu MiB before, %zu MiB after", res[3] / MiB, res[4] / MiB);
+}
+
+/* ---- 5. thread exit residue ----------------------------------------------------------------- */
+
+static size_t residue_total(void) { return CT_SLOW ? 32 * MiB : 100 * MiB; }
+
+typedef struct {
+    ptr_array_t a;
+    size_t got, bad;
+} residue_t;
+
+/* Allocates the blocks, frees every other one, exits with the rest still live. */
+static void* residue_thread(void* arg) {
+    residue_t* r = (residue_t*)arg;
+    r->got = alloc_small_blocks(&r->a, residue_total());
+    if (r->a.ptrs) r->bad = free_small_blocks(&r->a, 0, 2);
+    return NULL;
+}
+
+static void residue_scenario(bool collect_first) {
+    fa_collect(true);
+    fa_stats_t before = snap();
+    residue_t r;
+    memset(&r, 0, sizeof r);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, residue_thread, &r) == 0);
+    pthread_join(t, NULL);
+    CHECKF(r.a.ptrs != NULL && r.got == r.a.count && r.bad == 0, "residue thread: %zu of %zu allocated, %zu bad",
+           r.got, r.a.count, r.bad);
+    if (!r.a.ptrs) return;
+    fa_stats_t left = snap();
+    CHECKF(left.segments_abandoned > 0, "the exited thread left no segment (%zu abandoned)", left.segments_abandoned);
+    if (collect_first) {
+        fa_collect(true); /* adopts the abandoned segments: main owns the live half now */
+        CHECK_EQ_SZ(snap().segments_abandoned, 0);
+    }
+    size_t bad = free_small_blocks(&r.a, 1, 2);
+    CHECK_EQ_SZ(bad, 0);
+    ptrs_unmap(&r.a);
+    fa_collect(true);
+    fa_stats_t after = snap();
+    CHECKF(after.mapped_bytes <= before.mapped_bytes + 8 * MiB,
+           "thread exit residue (%s): mapped %zu MiB before, %zu MiB with the residue, %zu MiB after",
+           collect_first ? "collect, then free" : "free, then collect", before.mapped_bytes / MiB,
+           left.mapped_bytes / MiB, after.mapped_bytes / MiB);
+    CHECK_EQ_SZ(after.segments_abandoned, 0);
+}
+
+static void test_thread_exit_residue(void) {
+    harness_section("thread exit residue");
+    residue_scenario(true);
+    residue_scenario(false);
+}
+
+int main(void) {
+    test_steady_churn();
+    test_one_object_churn();
+    test_cross_thread_churn();
+    test_thread_exit_residue();
+    test_rss_after_collect();
+    test_rss_after_purge_delay();
+    return harness_finish();
+}
