@@ -1148,13 +1148,9 @@ static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
     return false;
 }
 
-/* Sizes above the direct table start here too: their bin's first page serves them like the fast
-   path would, so only real page changes count as heartbeats, whatever the size. */
-static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
-    if (size <= FA__LARGE_MAX) {
-        fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
-        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
-    }
+/* Everything the page at hand cannot serve: first use of a thread, errors, huge blocks, and finding
+   or making a page (with the heartbeat). */
+static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
     if (fa__unlikely(heap == &fa__heap_empty)) {
         heap = fa__heap_init_thread();
         if (heap == NULL) return fa__fail(ENOMEM);
@@ -1169,6 +1165,17 @@ static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(ENOMEM);
     return fa__page_pop(page, zero);
+}
+
+/* The fast path's miss, kept small so it stays cheap: sizes above the direct table are served by
+   their bin's first page like the fast path would, and a dry page is refilled in place, so only real
+   page changes reach fa__malloc_slow and count as heartbeats, whatever the size. */
+static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
+    if (fa__likely(size <= FA__LARGE_MAX)) {
+        fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
+        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
+    }
+    return fa__malloc_slow(heap, size, zero);
 }
 
 FA__INLINE void* fa__malloc_inline(size_t size, bool zero) {

@@ -191,8 +191,16 @@ if busy "$load_start" || busy "$load_end" 1; then   # the benchmark itself adds 
 fi
 glibc_ver=$(ldd --version 2>/dev/null | sed -n '1s/^ldd //p')
 cpu=$(sed -n '/^model name/{s/^[^:]*: *//p;q}' /proc/cpuinfo 2>/dev/null || true)
+# Identify what was measured: FA_BIN's own hash, and whether fastalloc.h changed after it was built.
 fa_hdr=$here/../fastalloc.h
-fa_sum=$( [ -f "$fa_hdr" ] && sha256sum "$fa_hdr" | cut -c1-12 || echo n/a)
+fa_sum="FA_BIN sha256 $(sha256sum "$FA_BIN" | cut -c1-12)"
+if [ -f "$fa_hdr" ]; then
+    fa_sum+=", fastalloc.h now sha256 $(sha256sum "$fa_hdr" | cut -c1-12)"
+    if [ "$fa_hdr" -nt "$FA_BIN" ]; then
+        fa_sum+=" (**newer than FA_BIN: the numbers are for an older fastalloc.h**)"
+        echo "run.sh: WARNING: $fa_hdr is newer than $FA_BIN; rebuild FA_BIN to measure the current code" >&2
+    fi
+fi
 peers_desc=""
 for i in "${!names[@]}"; do
     if [ -n "${preload[$i]}" ]; then
@@ -233,7 +241,7 @@ with open(os.path.join(out, "rss.tsv")) as f:
 ratios = {a: [] for a in names}
 lines = []
 lines.append("# fastalloc micro-benchmarks\n")
-lines.append("%s · %s · %s · fastalloc.h sha256 %s · hyperfine %s%s\n" % (
+lines.append("%s · %s · %s · %s · hyperfine %s%s\n" % (
     datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), os.environ["CPU"], os.environ["GLIBC_VER"],
     os.environ["FA_SUM"], os.environ["HF_OPTS"], " · QUICK (tiny N)" if os.environ["QUICK_MODE"] == "1" else ""))
 lines.append(os.environ["LOAD_NOTE"] + "\n")
