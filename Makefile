@@ -1,7 +1,8 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
 #   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++), one total line
-#   make bench        the hyperfine benchmark against glibc and the peers (QUICK=1 for a short run)
+#   make bench        the hyperfine suite against glibc, mimalloc, jemalloc, tcmalloc (QUICK=1: smoke run)
 #   make bench-instr  instructions per operation under callgrind
+#   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
 #   make examples     build examples/
 #   make clean
 
@@ -48,7 +49,8 @@ test: test-deps
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
-	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)"
+	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
+	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench"
 
 test-deps:
 	@bash tests/deps.sh
@@ -89,23 +91,41 @@ $(BUILD)/examples/%: examples/%.c fastalloc.h
 # ---- benchmarks ----------------------------------------------------------------------------------
 # Every bench/*.c is built twice from the same source: with fastalloc compiled in (_fa) and against
 # the system allocator (_sys); the peers (mimalloc, jemalloc, tcmalloc) are preloaded into _sys.
+# The suite's workload programs (bench/w_*.c) also get two fastalloc ablation builds:
+# _fa_retire0 (FASTALLOC_RETIRE_CYCLES=0) and _fa_notrack (FASTALLOC_ZERO_TRACKING=0).
+#   make bench             the suite (bench/suite.sh): bench/results/latest.md and latest.png
+#   make bench QUICK=1     a smoke run of every workload x allocator (tiny N), ends "N passed, N failed"
+#   make bench-instr       instructions per operation under callgrind: bench/results/instr.md
+#   make bench-micro       the first micro-benchmark (bench/run.sh on bench/micro.c)
 BENCH_SRC := $(wildcard bench/*.c)
-BENCH_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench/$(b)_fa $(BUILD)/bench/$(b)_sys)
+SUITE_SRC := $(wildcard bench/w_*.c)
+BENCH_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench/$(b)_fa $(BUILD)/bench/$(b)_sys) \
+             $(foreach b,$(notdir $(SUITE_SRC:.c=)),$(BUILD)/bench/$(b)_fa_retire0 $(BUILD)/bench/$(b)_fa_notrack)
 BENCH_FLAGS := -O2 -DNDEBUG -g -pthread $(WARN) -I.
-.PHONY: bench-build
+BENCH_DEPS  := bench/common.h
+.PHONY: bench-build bench-micro
 bench-build: $(BENCH_BIN)
-$(BUILD)/bench/%_fa: bench/%.c fastalloc.h
+$(BUILD)/bench/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC $< -o $@
-$(BUILD)/bench/%_sys: bench/%.c
+$(BUILD)/bench/%_fa_retire0: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_RETIRE_CYCLES=0 $< -o $@
+$(BUILD)/bench/%_fa_notrack: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_ZERO_TRACKING=0 $< -o $@
+$(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) $< -o $@
 
 bench: bench-build
-	@bash bench/run.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
+	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench
 
 bench-instr: bench-build
-	@bash bench/instr.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
+	@bash bench/suite_instr.sh $(BUILD)/bench
+
+bench-micro: bench-build
+	@bash bench/run.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# bench/suite.sh -- the benchmark suite behind `make bench`: fastalloc against glibc, mimalloc,
+# jemalloc and tcmalloc on the bench/w_*.c workloads, plus two fastalloc ablations.
+#
+# usage: bench/suite.sh BINDIR        (BINDIR holds w_*_fa, w_*_sys, w_*_fa_retire0, w_*_fa_notrack)
+# env:
+#   QUICK=1     smoke test: N/200, --runs 1 --warmup 0, fastalloc + glibc + the ablation builds
+#               only; results go to BINDIR/quick/ (latest.md is left alone). Ends with the line
+#               "N passed, N failed" (every workload x allocator run that exits 0 with the glibc
+#               run's checksum passes) and exits non-zero when anything failed.
+#   RUNS=5 WARMUP=1   hyperfine --runs / --warmup (full mode)
+#   TIMEOUT=5   seconds one run may take; a slower allocator is stopped, shown as "> TIMEOUT s" and
+#               left out of the hyperfine runs (its ratio is then a lower bound, marked >)
+#   SLOW=1.5    an allocator whose checked run takes longer than this many seconds is timed by that
+#               single run instead of hyperfine (marked ¹), to keep `make bench` within minutes
+#   ONLY=REGEX  run only the workloads whose name matches
+#   OUT=DIR     where results go (default bench/results)
+#   MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO   a peer library to use instead of the system one
+#
+# How it measures. Each workload program is built per allocator from one source (see
+# bench/common.h): fastalloc compiled in (_fa), and the system build (_sys) into which the peers
+# are LD_PRELOADed, so glibc, mimalloc, jemalloc and tcmalloc run the same machine code. Every
+# command starts as `env [-u LD_PRELOAD | LD_PRELOAD=lib] BIN WORKLOAD N` without a shell
+# (hyperfine -N), so all pay the same exec cost. Per workload: one checked run per allocator
+# under `timeout` and `/usr/bin/time -f %M` (checksum, exit status, peak RSS, stderr metrics), then
+# one hyperfine invocation over the allocators that passed (JSON + markdown export). Churn and
+# zero workloads then run a second hyperfine: fastalloc against its ablation build.
+set -uo pipefail
+
+die() { echo "suite.sh: $*" >&2; exit 1; }
+say() { echo "suite.sh: $*" >&2; }
+
+[ $# -eq 1 ] || die "usage: bench/suite.sh BINDIR"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BINDIR=$(realpath "$1") || die "no directory $1"
+QUICK=${QUICK:-0}
+[ "$QUICK" = 0 ] || QUICK=1
+TIMEOUT=${TIMEOUT:-5}
+SLOW=${SLOW:-1.5}
+ONLY=${ONLY:-}
+if [ "$QUICK" = 1 ]; then
+    OUT=${OUT:-$BINDIR/quick}
+    hf_opts=(--runs 1 --warmup 0)
+else
+    OUT=${OUT:-$here/results}
+    hf_opts=(--runs "${RUNS:-5}" --warmup "${WARMUP:-1}")
+fi
+mkdir -p "$OUT" && OUT=$(realpath "$OUT")
+t_start=$(date +%s)
+
+# ---- tools and peers: install with apt-get when root, else say what to run -------------------
+is_root() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=0
+apt_install() {   # apt_install PKG...: true when apt-get succeeded
+    is_root || return 1
+    [ "$QUICK" = 1 ] && return 1        # the smoke test (make test) never installs anything
+    say "installing $* with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ $apt_updated = 0 ]; then apt-get update -qq >&2 || true; apt_updated=1; fi
+    apt-get install -y -qq "$@" >&2
+}
+todo=()   # install commands we could not run ourselves
+
+command -v python3 >/dev/null || apt_install python3 || die "python3 is required: apt-get install -y python3"
+command -v hyperfine >/dev/null || apt_install hyperfine || true
+HAVE_HF=0; command -v hyperfine >/dev/null && HAVE_HF=1
+if [ $HAVE_HF = 0 ]; then
+    todo+=("sudo apt-get install -y hyperfine")
+    [ "$QUICK" = 1 ] || die "hyperfine is required; run: sudo apt-get install -y hyperfine"
+    say "hyperfine missing: QUICK mode runs the checked runs only"
+fi
+[ -x /usr/bin/time ] || apt_install time || true
+TIME_BIN=/usr/bin/time
+if [ ! -x $TIME_BIN ]; then
+    TIME_BIN=; todo+=("sudo apt-get install -y time")
+    say "/usr/bin/time missing: peak RSS will be n/a (sudo apt-get install -y time)"
+fi
+HAVE_GP=0
+if [ "$QUICK" = 0 ]; then
+    command -v gnuplot >/dev/null || apt_install gnuplot-nox || true
+    if command -v gnuplot >/dev/null; then HAVE_GP=1
+    else todo+=("sudo apt-get install -y gnuplot-nox"); say "gnuplot missing: no chart"; fi
+fi
+
+multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+find_lib() {   # find_lib OVERRIDE NAME...: first existing file
+    local c n
+    [ -n "$1" ] && [ -f "$1" ] && { realpath "$1"; return 0; }
+    shift
+    for n in "$@"; do
+        for c in "/usr/lib/$multiarch/$n" "/usr/lib/$n" "/usr/local/lib/$n" "/usr/lib64/$n"; do
+            [ -f "$c" ] && { realpath "$c"; return 0; }
+        done
+        c=$(ldconfig -p 2>/dev/null | awk -v s="$n" '$1 == s && !f { print $NF; f = 1 }')
+        [ -n "$c" ] && [ -f "$c" ] && { realpath "$c"; return 0; }
+    done
+    return 1
+}
+
+names=(fastalloc glibc); libs=("" ""); kinds=(fa sys)
+skipped=()
+probe_bin=$BINDIR/w_churn_sys
+add_peer() {   # add_peer NAME OVERRIDE DEB_RUNTIME DEB_DEV SONAME...
+    local name=$1 over=$2 rt=$3 dev=$4 lib
+    shift 4
+    if ! lib=$(find_lib "$over" "$@"); then
+        apt_install "$rt" || apt_install "$dev" || true
+        lib=$(find_lib "$over" "$@") || {
+            skipped+=("$name (not installed: sudo apt-get install -y $rt)")
+            todo+=("sudo apt-get install -y $rt"); return 0; }
+    fi
+    # The preload must really take over malloc in the system build, not only load.
+    if ! LD_DEBUG=bindings LD_PRELOAD="$lib" "$probe_bin" pingpong-16 1 2>&1 >/dev/null |
+            grep -F "binding file $probe_bin" | grep -F "symbol \`malloc'" | grep -qF "to $lib"; then
+        skipped+=("$name (LD_PRELOAD=$lib does not interpose malloc)"); return 0
+    fi
+    names+=("$name"); libs+=("$lib"); kinds+=(sys)
+}
+if [ "$QUICK" = 0 ]; then
+    add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc2.0 libmimalloc-dev libmimalloc.so.2 libmimalloc.so libmimalloc.so.3
+    add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc2 libjemalloc-dev libjemalloc.so.2 libjemalloc.so
+    add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc-minimal4 libgoogle-perftools-dev \
+        libtcmalloc_minimal.so.4 libtcmalloc_minimal.so
+fi
+if [ ${#todo[@]} -gt 0 ]; then
+    say "missing pieces; to get the full suite run:"
+    printf '    %s\n' "${todo[@]}" | sort -u >&2
+fi
+
+# ---- workloads: "set program workload ablation [ablation-N]" ---------------------------------
+# ablation: the fastalloc variant build compared with the default one ("-": none). calloc-huge's
+# notrack run clears each GiB, so its ablation uses N=8.
+workloads=(
+    "churn w_churn pingpong-16 retire0"   "churn w_churn pingpong-256 retire0"
+    "churn w_churn lifo-64 retire0"       "churn w_churn lifo-256 retire0"
+    "churn w_churn fifo-16 retire0"       "churn w_churn fifo-256 retire0"
+    "churn w_churn pool retire0"          "churn w_churn multisize retire0"
+    "churn w_churn multipage-16 retire0"  "churn w_churn multipage-64 retire0"
+    "churn w_churn multipage-256 retire0" "churn w_churn prodcons-64 retire0"
+    "zero w_zero calloc-small notrack"    "zero w_zero calloc-fresh notrack"
+    "zero w_zero calloc-medium notrack"   "zero w_zero calloc-large notrack"
+    "zero w_zero calloc-huge notrack 8"   "zero w_zero realloc-vector notrack"
+    "zero w_zero string-append notrack"   "zero w_zero rezalloc-chain notrack"
+    "threads w_threads larson-2 -"        "threads w_threads larson-4 -"
+    "threads w_threads prodcons-2 -"      "threads w_threads prodcons-4 -"
+    "threads w_threads falseshare-2 -"    "threads w_threads falseshare-4 -"
+    "frag w_frag frag -"                  "app w_frag hashmap -"
+)
+
+for p in w_churn w_zero w_threads w_frag; do
+    for k in fa sys fa_retire0 fa_notrack; do
+        [ -x "$BINDIR/${p}_$k" ] || die "missing $BINDIR/${p}_$k (run: make bench-build)"
+    done
+done
+
+# ---- machine and load ------------------------------------------------------------------------
+ncpu=$(nproc 2>/dev/null || echo 1)
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+busy() { awk -v l="$1" -v o="${2:-0}" -v n="$ncpu" 'BEGIN { exit !(l - o > n * 0.5) }'; }
+# Other work running right now: procs_running sampled 5 times (minus this sampler), averaged.
+running_now() {
+    local i s=0
+    for i in 1 2 3 4 5; do
+        s=$(( s + $(awk '/^procs_running/ { print $2 - 1 }' /proc/stat) )); sleep 0.2
+    done
+    awk -v s="$s" 'BEGIN { printf "%.1f", s / 5 }'
+}
+run_start=$(running_now)
+busy "$run_start" && say "WARNING: $run_start other processes running on $ncpu CPUs before starting: timings will be noisy"
+
+# ---- running ---------------------------------------------------------------------------------
+tsv=$OUT/suite.tsv
+printf 'set\tworkload\tallocator\tstatus\tn\tpeak_rss_kib\tseconds\tchecksum\tmetrics\n' > "$tsv"
+abl_tsv=$OUT/ablation.tsv
+printf 'workload\tvariant\tn\tkind\tvariant_secs\tdefault_secs\n' > "$abl_tsv"
+tmp=$(mktemp -d /tmp/fa-suite.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0; fail_list=()
+
+cmd_words() {   # cmd_words LIB BIN ARGS...: the env command, one word per line
+    if [ -z "$1" ]; then printf '%s\n' env -u LD_PRELOAD; else printf '%s\n' env "LD_PRELOAD=$1"; fi
+    shift; printf '%s\n' "$@"
+}
+
+# checked_run TAG LIB BIN W N -> sets r_status r_rss r_secs r_sum r_metrics
+checked_run() {
+    local tag=$1 lib=$2 bin=$3 w=$4 n=$5 rc
+    local -a cmd
+    mapfile -t cmd < <(cmd_words "$lib" "$bin" "$w" "$n")
+    if [ -n "$TIME_BIN" ]; then
+        $TIME_BIN -f '%M %e' -o "$tmp/$tag.time" timeout -k 2 "$TIMEOUT" "${cmd[@]}" \
+            > "$tmp/$tag.out" 2> "$tmp/$tag.err"
+        rc=$?
+        read -r r_rss r_secs < <(tail -n 1 "$tmp/$tag.time")
+    else
+        local t0; t0=$(date +%s.%N)
+        timeout -k 2 "$TIMEOUT" "${cmd[@]}" > "$tmp/$tag.out" 2> "$tmp/$tag.err"
+        rc=$?
+        r_rss=n/a; r_secs=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    fi
+    r_sum=$(sed -n 's/^checksum //p' "$tmp/$tag.out" | head -n 1)
+    r_metrics=$(grep -E '^[a-z_]+: [0-9]+$' "$tmp/$tag.err" | tr -d ' ' | paste -sd, -)
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then r_status=timeout
+    elif [ $rc -ne 0 ] || [ -z "$r_sum" ]; then
+        r_status=fail
+        say "FAILED: $(basename "$bin") $w $n ${lib:+(LD_PRELOAD=$lib)}: exit $rc"
+        sed 's/^/    /' "$tmp/$tag.err" | head -n 5 >&2
+    else r_status=ok; fi
+    [[ $r_rss =~ ^[0-9]+$ ]] || r_rss=n/a
+    [ -n "$r_secs" ] || r_secs=0
+}
+
+# hyperfine_run JSONBASE N W NAME:LIB:BIN...
+hyperfine_run() {
+    local base=$1 n=$2 w=$3 spec name lib bin
+    shift 3
+    local -a args=()
+    for spec in "$@"; do
+        IFS=: read -r name lib bin <<< "$spec"
+        local -a cmd; mapfile -t cmd < <(cmd_words "$lib" "$bin" "$w" "$n")
+        args+=(--command-name "$name" "${cmd[*]}")
+    done
+    hyperfine -N --style none "${hf_opts[@]}" --export-json "$base.json" \
+        --export-markdown "$base.hf.md" "${args[@]}" > "$tmp/hf.log" 2>&1 || {
+        say "hyperfine FAILED for $w:"; tail -n 5 "$tmp/hf.log" >&2; return 1; }
+}
+
+declare -A defn
+for p in w_churn w_zero w_threads w_frag; do
+    while read -r w n; do defn[$p.$w]=$n; done < <("$BINDIR/${p}_sys" list)
+done
+
+echo "suite.sh: ${#names[@]} allocators (${names[*]}), $( [ "$QUICK" = 1 ] && echo QUICK || echo "hyperfine ${hf_opts[*]}"), timeout ${TIMEOUT}s; results in $OUT" >&2
+[ ${#skipped[@]} -gt 0 ] && say "skipped peers: ${skipped[*]}"
+for spec in "${workloads[@]}"; do
+    read -r set prog w abl abl_n <<< "$spec"
+    [ -n "$ONLY" ] && ! [[ $w =~ $ONLY ]] && continue
+    n=${defn[$prog.$w]:-}
+    [ -n "$n" ] || die "$prog has no workload $w"
+    if [ "$QUICK" = 1 ]; then n=$(( (n + 199) / 200 )); [ -n "$abl_n" ] && abl_n=1; fi
+    rm -f "$OUT/$w.json" "$OUT/$w.hf.md" "$OUT/$w.ablation.json" "$OUT/$w.ablation.hf.md"
+
+    # checked runs (glibc first: its checksum is the reference)
+    order=(1 0); for i in "${!names[@]}"; do [ "$i" -gt 1 ] && order+=("$i"); done
+    ref=; hf_specs=(); line="$w:"
+    for i in "${order[@]}"; do
+        name=${names[$i]}; bin=$BINDIR/${prog}_${kinds[$i]}
+        checked_run "$w.$name" "${libs[$i]}" "$bin" "$w" "$n"
+        [ "$name" = glibc ] && ref=$r_sum
+        if [ "$r_status" = ok ] && [ -n "$ref" ] && [ "$r_sum" != "$ref" ]; then
+            r_status=fail; say "FAILED: $name $w: checksum $r_sum != glibc's $ref"
+        fi
+        case $r_status in
+            ok) passed=$((passed + 1)) ;;
+            timeout) [ "$QUICK" = 1 ] && { failed=$((failed + 1)); fail_list+=("$w/$name timeout"); } ;;
+            *) failed=$((failed + 1)); fail_list+=("$w/$name") ;;
+        esac
+        if [ "$r_status" = ok ] && { [ "$QUICK" = 1 ] || awk -v s="$r_secs" -v l="$SLOW" 'BEGIN { exit !(s <= l) }'; }; then
+            hf_specs+=("$name:${libs[$i]}:$bin")
+        elif [ "$r_status" = ok ]; then
+            r_status=single
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$w" "$name" "$r_status" "$n" "$r_rss" \
+            "$r_secs" "$r_sum" "$r_metrics" >> "$tsv"
+        line+=" $name ${r_secs}s"
+    done
+    if [ $HAVE_HF = 1 ] && [ ${#hf_specs[@]} -gt 0 ]; then
+        hyperfine_run "$OUT/$w" "$n" "$w" "${hf_specs[@]}" ||
+            { failed=$((failed + 1)); fail_list+=("$w/hyperfine"); }
+    fi
+
+    # ablation: fastalloc default against the variant build, same N (or abl_n)
+    if [ "$abl" != - ]; then
+        an=${abl_n:-$n}
+        checked_run "$w.fa-abl" "" "$BINDIR/${prog}_fa" "$w" "$an"; fa_ok=$r_status; fa_sum=$r_sum; fa_secs=$r_secs
+        checked_run "$w.$abl" "" "$BINDIR/${prog}_fa_$abl" "$w" "$an"
+        if [ "$r_status" = ok ] && [ "$fa_ok" = ok ] && [ "$r_sum" = "$fa_sum" ] &&
+           { [ "$an" != "$n" ] || [ "$r_sum" = "$ref" ] || [ -z "$ref" ]; }; then
+            passed=$((passed + 1))
+            # A variant slower than SLOW is timed by its checked run alone (marked ¹ in the report).
+            kind=hf
+            [ "$QUICK" = 0 ] && awk -v s="$r_secs" -v l="$SLOW" 'BEGIN { exit !(s > l) }' && kind=single
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$abl" "$an" "$kind" "$r_secs" "$fa_secs" >> "$abl_tsv"
+            if [ $HAVE_HF = 1 ] && [ $kind = hf ]; then
+                hyperfine_run "$OUT/$w.ablation" "$an" "$w" "fastalloc::$BINDIR/${prog}_fa" \
+                    "fastalloc-$abl::$BINDIR/${prog}_fa_$abl" ||
+                    { failed=$((failed + 1)); fail_list+=("$w/ablation-hyperfine"); }
+            fi
+            line+=" | $abl ${r_secs}s"
+        else
+            failed=$((failed + 1)); fail_list+=("$w/fastalloc-$abl ($r_status)")
+        fi
+    fi
+    echo "$line" >&2
+done
+
+load_end=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+elapsed=$(( $(date +%s) - t_start ))
+
+# ---- report ----------------------------------------------------------------------------------
+if [ "$QUICK" = 0 ]; then
+    cpu=$(sed -n '/^model name/{s/^[^:]*: *//p;q}' /proc/cpuinfo 2>/dev/null)
+    glibc=$(ldd --version 2>/dev/null | sed -n '1s/.* //p')
+    run_end=$(running_now)
+    load_note="load average ${load_start} at start, ${load_end} at end (includes this suite's own runs); other runnable processes ${run_start} at start, ${run_end} at end"
+    if busy "$run_start" || busy "$run_end"; then
+        load_note="$load_note — **WARNING: the machine was busy (other runnable processes above half the $ncpu CPUs): timings are noisy**"
+        say "WARNING: machine busy during the run ($load_note)"
+    fi
+    hdr_sum=$(sha256sum "$here/../fastalloc.h" 2>/dev/null | cut -c1-12)
+    peers=""
+    for i in "${!names[@]}"; do [ -n "${libs[$i]}" ] && peers+="${names[$i]}=${libs[$i]} "; done
+    OUT="$OUT" NAMES="${names[*]}" MACHINE="${cpu:-unknown CPU}, $ncpu cores, glibc ${glibc:-?}, $(date '+%Y-%m-%d %H:%M %Z')" \
+    LOAD_NOTE="$load_note" HF="hyperfine ${hf_opts[*]}" TIMEOUT="$TIMEOUT" SLOW="$SLOW" \
+    HDR="$hdr_sum" PEERS="$peers" SKIPPED="${skipped[*]+${skipped[*]}}" ELAPSED="$elapsed" \
+        python3 "$here/report.py" || { failed=$((failed + 1)); fail_list+=("report"); }
+    if [ $HAVE_GP = 1 ] && [ -s "$OUT/ratios.dat" ]; then
+        gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$OUT/latest.png'" "$here/plot.gp" ||
+            { say "gnuplot failed"; failed=$((failed + 1)); fail_list+=("plot"); }
+    fi
+    say "wrote $OUT/latest.md$( [ $HAVE_GP = 1 ] && echo " and $OUT/latest.png") in ${elapsed}s"
+fi
+[ ${#fail_list[@]} -gt 0 ] && say "failures: ${fail_list[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
