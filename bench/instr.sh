@@ -46,28 +46,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 names=(fastalloc glibc)
 preload=("" "")
 bins=("$FA_BIN" "$SYS_BIN")
-multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-find_lib() {
-    local c
-    for c in "$1" "/usr/lib/$multiarch/$2" "/usr/lib/$multiarch/$3" "/usr/lib/$2" "/usr/local/lib/$2" \
-             "$(ldconfig -p 2>/dev/null | awk -v s="$3" '$1 == s && !f { print $NF; f = 1 }')"; do
-        [ -n "$c" ] && [ -f "$c" ] && { realpath "$c"; return 0; }
-    done
-    return 1
-}
-add_peer() {
-    local lib
-    if ! lib=$(find_lib "$2" "$3" "$4"); then
-        echo "instr.sh: SKIPPING $1: $3 not found. Install with: sudo apt-get install -y $5" >&2
-        return 0
-    fi
-    if ! LD_DEBUG=bindings LD_PRELOAD="$lib" "$SYS_BIN" pingpong 16 1 2>&1 >/dev/null |
-            grep -F "binding file $SYS_BIN" | grep -F "symbol \`malloc'" | grep -F "to $lib" >/dev/null; then
-        echo "instr.sh: SKIPPING $1: LD_PRELOAD=$lib does not interpose malloc in $SYS_BIN" >&2
-        return 0
-    fi
-    names+=("$1"); preload+=("$lib"); bins+=("$SYS_BIN")
-}
+skipped=()
+source "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
 add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc.so libmimalloc.so.2 "libmimalloc-dev"
 add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc.so libjemalloc.so.2 "libjemalloc-dev"
 add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc_minimal.so libtcmalloc_minimal.so.4 "libgoogle-perftools-dev"

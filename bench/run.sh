@@ -83,39 +83,8 @@ env_args() {
     else printf '%s\0' env "LD_PRELOAD=${preload[$1]}"; fi
 }
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-
-# find_lib OVERRIDE BASENAME SONAME: prints the first existing candidate.
-find_lib() {
-    local c
-    for c in "$1" "/usr/lib/$multiarch/$2" "/usr/lib/$multiarch/$3" "/usr/lib/$2" "/usr/local/lib/$2" \
-             "$(ldconfig -p 2>/dev/null | awk -v s="$3" '$1 == s && !f { print $NF; f = 1 }')"; do
-        [ -n "$c" ] && [ -f "$c" ] && { realpath "$c"; return 0; }
-    done
-    return 1
-}
-
-# add_peer NAME OVERRIDE BASENAME SONAME APT_PACKAGES
 skipped=()
-add_peer() {
-    local name=$1 lib
-    if ! lib=$(find_lib "$2" "$3" "$4"); then
-        skipped+=("$name: $3 not found (looked in /usr/lib/$multiarch, /usr/lib, /usr/local/lib, ldconfig); install with: apt-get install -y $5")
-        echo "run.sh: SKIPPING $name: $3 not found. Install with: sudo apt-get install -y $5" >&2
-        return 0
-    fi
-    # Make sure the preload really takes over malloc in SYS_BIN (not only loads).
-    if ! LD_DEBUG=bindings LD_PRELOAD="$lib" "$SYS_BIN" pingpong 16 1 2>&1 >/dev/null |
-            grep -F "binding file $SYS_BIN" | grep -F "symbol \`malloc'" | grep -F "to $lib" >/dev/null; then
-        skipped+=("$name: LD_PRELOAD=$lib does not take over malloc in $SYS_BIN")
-        echo "run.sh: SKIPPING $name: LD_PRELOAD=$lib does not interpose malloc in $SYS_BIN" >&2
-        return 0
-    fi
-    names+=("$name")
-    preload+=("$lib")
-    bins+=("$SYS_BIN")
-    echo "run.sh: $name = LD_PRELOAD $lib" >&2
-}
+source "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
 add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc.so libmimalloc.so.2 "libmimalloc-dev (runtime: libmimalloc2.0)"
 add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc.so libjemalloc.so.2 "libjemalloc-dev (runtime: libjemalloc2)"
 add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc_minimal.so libtcmalloc_minimal.so.4 "libgoogle-perftools-dev (runtime: libtcmalloc-minimal4)"
