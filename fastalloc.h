@@ -137,6 +137,22 @@ FASTALLOC_API void   fa_collect(bool force);
 FASTALLOC_API void   fa_thread_done(void);
 FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
 
+/* Regions and first-class heaps (see FIRST-CLASS HEAPS AND REGIONS above). */
+typedef struct fa_heap_s fa_heap_t;
+FASTALLOC_API bool       fa_init_region(void* mem, size_t size);
+FASTALLOC_API fa_heap_t* fa_heap_new(void);
+FASTALLOC_API fa_heap_t* fa_heap_new_in_region(void* mem, size_t size);
+FASTALLOC_API void       fa_heap_destroy(fa_heap_t* heap);
+FASTALLOC_API void       fa_heap_reset(fa_heap_t* heap);
+FASTALLOC_API void       fa_heap_delete(fa_heap_t* heap);
+FASTALLOC_API void       fa_heap_collect(fa_heap_t* heap);
+FASTALLOC_API void*      fa_heap_malloc(fa_heap_t* heap, size_t size);
+FASTALLOC_API void*      fa_heap_zalloc(fa_heap_t* heap, size_t size);
+FASTALLOC_API void*      fa_heap_calloc(fa_heap_t* heap, size_t count, size_t size);
+FASTALLOC_API void*      fa_heap_realloc(fa_heap_t* heap, void* p, size_t size);
+FASTALLOC_API void*      fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment);
+FASTALLOC_API size_t     fa_heap_usable_size(const fa_heap_t* heap, const void* p);
+
 #ifdef __cplusplus
 }
 #endif
@@ -149,68 +165,130 @@ FASTALLOC_API void   fa_stats_get(fa_stats_t* out);
    CONFIG AND PLATFORM
    Invariants: sizes are powers of two; a segment holds 8 to 64 slices, so one 64-bit word maps
    its slices; the segment header fits in its first slices and leaves room for the largest page.
-   Every libc call goes through a macro the user may override.
+   The switches nest: FASTALLOC_NO_LIBC implies FASTALLOC_NO_OS, which (like FASTALLOC_LOCK) implies
+   FASTALLOC_SINGLE_THREAD. Every libc call goes through a macro the user may override; with
+   FASTALLOC_NO_LIBC nothing outside this file is called at all.
    ===================================================================================================== */
-#if defined(__linux__) && !defined(_GNU_SOURCE)
+#if defined(FASTALLOC_NO_LIBC) && !defined(FASTALLOC_NO_OS)
+#  define FASTALLOC_NO_OS
+#endif
+#if (defined(FASTALLOC_NO_OS) || defined(FASTALLOC_LOCK)) && !defined(FASTALLOC_SINGLE_THREAD)
+#  define FASTALLOC_SINGLE_THREAD
+#endif
+#if defined(FASTALLOC_LOCK) != defined(FASTALLOC_UNLOCK)
+#  error "fastalloc: define both FASTALLOC_LOCK() and FASTALLOC_UNLOCK(), or neither"
+#endif
+#ifndef FASTALLOC_LOCK
+#  define FASTALLOC_LOCK()   ((void)0)
+#  define FASTALLOC_UNLOCK() ((void)0)
+#endif
+#if defined(FASTALLOC_OVERRIDE) && defined(FASTALLOC_NO_LIBC)
+#  error "fastalloc: FASTALLOC_OVERRIDE replaces the C library's malloc, and FASTALLOC_NO_LIBC says there is none"
+#endif
+
+#if defined(__linux__) && !defined(_GNU_SOURCE) && !defined(FASTALLOC_NO_OS)
 #  define _GNU_SOURCE       /* MAP_ANONYMOUS, madvise, mremap under strict -std=c11 */
 #endif
 #include <stdint.h>
-#include <errno.h>
-#include <string.h>
-#include <assert.h>
-#if defined(_WIN32)
-#  error "fastalloc: no Windows backend yet (the OS layer below is the only part to port)"
+#ifndef FASTALLOC_NO_LIBC
+#  include <errno.h>
+#  include <string.h>
+#  include <assert.h>
 #endif
-#include <sys/mman.h>
-#include <unistd.h>
-#include <pthread.h>
-#include <sched.h>
-#include <time.h>
+#ifndef FASTALLOC_NO_OS
+#  if defined(_WIN32)
+#    error "fastalloc: no Windows backend yet (the OS layer below is the only part to port; FASTALLOC_NO_OS works anywhere)"
+#  endif
+#  include <sys/mman.h>
+#  include <unistd.h>
+#  include <time.h>
 /* When libc headers were included before this one under strict -std=cNN, _DEFAULT_SOURCE came too
    late: supply the Linux values (x86, Arm and RISC-V share them). */
-#if defined(__linux__) && !defined(MAP_ANONYMOUS)
-#  define MAP_ANONYMOUS 0x20
-#endif
-#if defined(__linux__) && !defined(MAP_NORESERVE)
-#  define MAP_NORESERVE 0x4000
-#endif
-#if defined(__linux__) && !defined(MADV_DONTNEED)
-#  define MADV_DONTNEED 4
-#  ifdef __cplusplus
-extern "C"
+#  if defined(__linux__) && !defined(MAP_ANONYMOUS)
+#    define MAP_ANONYMOUS 0x20
 #  endif
+#  if defined(__linux__) && !defined(MAP_NORESERVE)
+#    define MAP_NORESERVE 0x4000
+#  endif
+#  if defined(__linux__) && !defined(MADV_DONTNEED)
+#    define MADV_DONTNEED 4
+#    ifdef __cplusplus
+extern "C"
+#    endif
 int madvise(void* addr, size_t length, int advice);
-#endif
-#if defined(__linux__) && !defined(MREMAP_MAYMOVE)
-#  define MREMAP_MAYMOVE 1
-#  define MREMAP_FIXED 2
-#  ifdef __cplusplus
-extern "C"
 #  endif
+#  if defined(__linux__) && !defined(MREMAP_MAYMOVE)
+#    define MREMAP_MAYMOVE 1
+#    define MREMAP_FIXED 2
+#    ifdef __cplusplus
+extern "C"
+#    endif
 void* mremap(void* old_address, size_t old_size, size_t new_size, int flags, ...);
-#endif
-#if defined(__linux__) && !defined(CLOCK_MONOTONIC)
-#  define CLOCK_MONOTONIC 1
-#  ifdef __cplusplus
-extern "C"
 #  endif
+#  if defined(__linux__) && !defined(CLOCK_MONOTONIC)
+#    define CLOCK_MONOTONIC 1
+#    ifdef __cplusplus
+extern "C"
+#    endif
 int clock_gettime(int clock, struct timespec* now);
+#  endif
+#endif
+#ifndef FASTALLOC_SINGLE_THREAD
+#  include <pthread.h>
+#  include <sched.h>
 #endif
 
+/* Error codes: errno's where the C library has one; the usual values otherwise. */
+#if defined(ENOMEM) && defined(EINVAL) && defined(EBUSY)
+#  define FA__ENOMEM ENOMEM
+#  define FA__EINVAL EINVAL
+#  define FA__EBUSY  EBUSY
+#else
+#  define FA__ENOMEM 12
+#  define FA__EINVAL 22
+#  define FA__EBUSY  16
+#endif
+#ifndef FASTALLOC_SET_ERRNO
+#  ifdef FASTALLOC_NO_LIBC
+#    define FASTALLOC_SET_ERRNO(e) ((void)(e))
+#  else
+#    define FASTALLOC_SET_ERRNO(e) ((void)(errno = (e)))
+#  endif
+#endif
 #ifndef FASTALLOC_ASSERT
-#  define FASTALLOC_ASSERT(c) assert(c)
+#  ifdef FASTALLOC_NO_LIBC
+#    define FASTALLOC_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#  else
+#    define FASTALLOC_ASSERT(c) assert(c)
+#  endif
 #endif
 #ifndef FASTALLOC_MEMSET
-#  define FASTALLOC_MEMSET(d, c, n) memset((d), (c), (n))
+#  ifdef FASTALLOC_NO_LIBC
+#    define FASTALLOC_MEMSET(d, c, n) fa__fill_bytes((d), (c), (n))
+#  else
+#    define FASTALLOC_MEMSET(d, c, n) memset((d), (c), (n))
+#  endif
 #endif
 #ifndef FASTALLOC_MEMCPY
-#  define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
+#  ifdef FASTALLOC_NO_LIBC
+#    define FASTALLOC_MEMCPY(d, s, n) fa__copy_bytes((d), (s), (n))
+#  else
+#    define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
+#  endif
 #endif
 #ifndef FASTALLOC_SEGMENT_SHIFT
-#  define FASTALLOC_SEGMENT_SHIFT 22
+#  ifdef FASTALLOC_NO_OS
+#    define FASTALLOC_SEGMENT_SHIFT 16   /* regions: 64 KiB segments of 1 KiB slices */
+#  else
+#    define FASTALLOC_SEGMENT_SHIFT 22
+#  endif
 #endif
 #ifndef FASTALLOC_PAGE_SHIFT
-#  define FASTALLOC_PAGE_SHIFT 16
+#  ifdef FASTALLOC_NO_OS
+#    define FASTALLOC_PAGE_SHIFT 10
+#  else
+#    define FASTALLOC_PAGE_SHIFT 16
+#  endif
 #endif
 #ifndef FASTALLOC_RETIRE_CYCLES
 #  define FASTALLOC_RETIRE_CYCLES 16
@@ -224,8 +302,12 @@ int clock_gettime(int clock, struct timespec* now);
 #if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT < 3
 #  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - PAGE_SHIFT <= 6)"
 #endif
-#if FASTALLOC_PAGE_SHIFT < 12
-#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 12 (4 KiB slices)"
+/* Slices are the unit memory goes back to the OS in, so with an OS they are at least its page. */
+#if FASTALLOC_PAGE_SHIFT < 12 && !defined(FASTALLOC_NO_OS)
+#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 12 (4 KiB slices); 10 with FASTALLOC_NO_OS"
+#endif
+#if FASTALLOC_PAGE_SHIFT < 10
+#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 10 (1 KiB slices)"
 #endif
 #if FASTALLOC_PURGE_DELAY_MS < -1
 #  error "fastalloc: FASTALLOC_PURGE_DELAY_MS is -1 (never), 0 (next heartbeat) or a delay in ms"
@@ -260,46 +342,110 @@ int clock_gettime(int clock, struct timespec* now);
 #define fa__unlikely(x) __builtin_expect(!!(x), 0)
 #define FA__NOINLINE    __attribute__((noinline))
 #define FA__INLINE      static inline __attribute__((always_inline))
-#define FA__TLS         __thread __attribute__((tls_model("initial-exec")))
 #define FA__STATIC_ASSERT(c, name) typedef char fa__static_assert_##name[(c) ? 1 : -1]
 
+#ifdef FASTALLOC_SINGLE_THREAD
+/* One thread of control (tasks sharing it take turns under FASTALLOC_LOCK, which orders memory):
+   no thread-local storage, and "atomics" are plain loads and stores, so cores without exclusive
+   access instructions need no runtime support. */
+#  define FA__TLS
+#  define fa__load_relaxed(p)      (*(p))
+#  define fa__load_acquire(p)      (*(p))
+#  define fa__store_relaxed(p, v)  ((void)(*(p) = (v)))
+#  define fa__store_release(p, v)  ((void)(*(p) = (v)))
+#  define fa__exchange(p, v)       __extension__({ __typeof__(*(p)) fa__old_ = *(p); *(p) = (v); fa__old_; })
+#  define fa__cas(p, expected, v)  __extension__({ bool fa__ok_ = *(p) == *(expected); \
+                                       if (fa__ok_) *(p) = (v); else *(expected) = *(p); fa__ok_; })
+#  define fa__add_fetch(p, v)      (*(p) += (v))
+#  define fa__sub_fetch(p, v)      (*(p) -= (v))
+#  define fa__yield()              ((void)0)
+#else
 /* Atomics are the GCC/Clang builtins: they work in C and C++ alike, and ThreadSanitizer knows them. */
-#define fa__load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
-#define fa__load_acquire(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define fa__store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define fa__store_release(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define fa__exchange(p, v)       __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
-#define fa__cas(p, expected, v)  __atomic_compare_exchange_n((p), (expected), (v), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-#define fa__add_relaxed(p, v)    __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#  define FA__TLS                  __thread __attribute__((tls_model("initial-exec")))
+#  define fa__load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
+#  define fa__load_acquire(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#  define fa__store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#  define fa__store_release(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#  define fa__exchange(p, v)       __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#  define fa__cas(p, expected, v)  __atomic_compare_exchange_n((p), (expected), (v), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#  define fa__add_fetch(p, v)      __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#  define fa__sub_fetch(p, v)      __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+#  define fa__yield()              sched_yield()
+#endif
 
 FA__INLINE size_t fa__align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 FA__INLINE bool fa__is_pow2(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
 FA__INLINE unsigned fa__msb(size_t n) { return 63u - (unsigned)__builtin_clzll((unsigned long long)n); }
 FA__INLINE unsigned fa__ctz64(uint64_t n) { return (unsigned)__builtin_ctzll((unsigned long long)n); }
-static void* fa__fail(int err) { errno = err; return NULL; }
+static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
+
+#ifdef FASTALLOC_NO_LIBC
+/* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
+   would turn the loops back into calls to the very functions a freestanding program may lack. */
+typedef uintptr_t __attribute__((may_alias)) fa__word_t;
+#  if defined(__GNUC__) && !defined(__clang__)
+#    define FA__NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#  else
+#    define FA__NO_LIBCALLS
+#  endif
+static FA__NO_LIBCALLS __attribute__((unused)) void* fa__fill_bytes(void* dst, int c, size_t n) {
+    unsigned char* d = (unsigned char*)dst;
+    fa__word_t word = (fa__word_t)(unsigned char)c * (UINTPTR_MAX / 255u);
+    for (; n != 0 && ((uintptr_t)d & (sizeof(fa__word_t) - 1)) != 0; n--) *d++ = (unsigned char)c;
+    for (; n >= sizeof(fa__word_t); n -= sizeof(fa__word_t), d += sizeof(fa__word_t)) *(fa__word_t*)(void*)d = word;
+    for (; n != 0; n--) *d++ = (unsigned char)c;
+    return dst;
+}
+static FA__NO_LIBCALLS __attribute__((unused)) void* fa__copy_bytes(void* dst, const void* src, size_t n) {
+    unsigned char* d = (unsigned char*)dst;
+    const unsigned char* s = (const unsigned char*)src;
+    if ((((uintptr_t)d ^ (uintptr_t)s) & (sizeof(fa__word_t) - 1)) == 0) {
+        for (; n != 0 && ((uintptr_t)d & (sizeof(fa__word_t) - 1)) != 0; n--) *d++ = *s++;
+        for (; n >= sizeof(fa__word_t); n -= sizeof(fa__word_t), d += sizeof(fa__word_t), s += sizeof(fa__word_t))
+            *(fa__word_t*)(void*)d = *(const fa__word_t*)(const void*)s;
+    }
+    for (; n != 0; n--) *d++ = *s++;
+    return dst;
+}
+#endif
 
 /* Owner ids: handed out once per thread from a counter, never reused, so neither a thread that
    exits nor a fork (whose child may give a new thread a dead thread's stack and thread pointer) can
-   make one thread take another's segments for its own. 0 is a thread that has no heap yet, 1 marks
+   make one thread take another's segments for its own. 0 is a thread that has no id yet, 1 marks
    segments without an owner (abandoned or huge): no thread ever holds either of those. */
 #define FA__NO_OWNER ((uintptr_t)1)
 static uintptr_t fa__thread_id_counter = FA__NO_OWNER;
 static FA__TLS uintptr_t fa__tls_thread_id;
 FA__INLINE uintptr_t fa__thread_id(void) { return fa__tls_thread_id; }
+static uintptr_t fa__thread_id_ensure(void) {
+    if (fa__tls_thread_id == 0) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)1);
+    return fa__tls_thread_id;
+}
 
-/* One global lock guards the rare shared state: abandoned segments and the heap pool. */
+/* One global lock guards the rare shared state: abandoned segments, the heap pool, region windows
+   and the huge blocks of heaps. A single thread of control needs none. */
+#ifdef FASTALLOC_SINGLE_THREAD
+static void fa__lock(void) { }
+static void fa__unlock(void) { }
+#else
 static int fa__global_lock_word;
 static void fa__lock(void) {
     while (fa__exchange(&fa__global_lock_word, 1) != 0) {
-        while (fa__load_relaxed(&fa__global_lock_word) != 0) sched_yield();
+        while (fa__load_relaxed(&fa__global_lock_word) != 0) fa__yield();
     }
 }
 static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }
+#endif
+
+/* Public entry points run under the user's lock hooks (FASTALLOC_LOCK); internal code never calls
+   a public function, so the hooks are never taken twice. */
+#define FA__SERIALIZED(type, expr) do { FASTALLOC_LOCK(); type fa__result_ = (expr); FASTALLOC_UNLOCK(); return fa__result_; } while (0)
+#define FA__SERIALIZED_VOID(stmt)  do { FASTALLOC_LOCK(); stmt; FASTALLOC_UNLOCK(); } while (0)
 
 /* Process-wide counters (see fa_stats_t). FA__STAT counts always; FA__XSTAT only with FASTALLOC_STATS
    because it sits on paths that run per allocation. */
 static fa_stats_t fa__stats;
-#define FA__STAT(field, n) ((void)fa__add_relaxed(&fa__stats.field, (size_t)(n)))
+#define FA__STAT(field, n) ((void)fa__add_fetch(&fa__stats.field, (size_t)(n)))
 #ifdef FASTALLOC_STATS
 #  define FA__XSTAT(field, n) FA__STAT(field, n)
 #else
@@ -311,13 +457,15 @@ static fa_stats_t fa__stats;
    The only code that talks to the operating system. Four calls: map (reserve + commit, aligned so
    that (p + align_offset) is a multiple of align, and report that the memory reads zero), unmap,
    purge (hand physical memory back, keep the address range; returns whether it now reads zero)
-   and commit (make a purged range usable again). A Windows (VirtualAlloc) or static-region backend
-   replaces exactly these.
+   and commit (make a purged range usable again), plus remap and a clock. A Windows (VirtualAlloc)
+   backend replaces exactly these. Caller memory (REGIONS, next) is the other source of segments;
+   with FASTALLOC_NO_OS it is the only one and these calls are stubs that fail or do nothing.
    ===================================================================================================== */
 static size_t fa__os_page_size = 4096;
 
+#ifndef FASTALLOC_NO_OS
 static void fa__os_note_mapped(ptrdiff_t delta) {
-    size_t now = __atomic_add_fetch(&fa__stats.mapped_bytes, (size_t)delta, __ATOMIC_RELAXED);
+    size_t now = fa__add_fetch(&fa__stats.mapped_bytes, (size_t)delta);
     size_t peak = fa__load_relaxed(&fa__stats.mapped_peak);
     while (now > peak && !fa__cas(&fa__stats.mapped_peak, &peak, now)) { }
 }
@@ -388,21 +536,40 @@ static uint64_t fa__os_clock_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
+#else
+static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+    (void)size; (void)align; (void)align_offset; *is_zero = false;
+    return NULL;
+}
+static void* fa__os_remap(void* p, size_t old_size, size_t new_size, size_t align, size_t align_offset) {
+    (void)p; (void)old_size; (void)new_size; (void)align; (void)align_offset;
+    return NULL;
+}
+static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
+static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
+static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
+static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
+#endif
 
 /* =====================================================================================================
    SEGMENTS
-   A segment is FA__SEGMENT_SIZE bytes aligned to its size, cut into FA__SLICES slices. Slice 0 on
-   holds the header, which keeps all page metadata away from user blocks. A block's segment is
-   ((p - 1) & ~mask): blocks never start at a segment's base, and a huge block aligned to the segment
-   size may start exactly one segment after its header. used_mask has a bit per slice owned by a page
-   (or the header, or past the end); dirty_mask a bit per slice that may hold non-zero bytes.
-   Only the owning thread changes a segment; other threads touch only page->xthread_free. Huge
-   segments hold one block, belong to no thread, and any thread unmaps them on free.
+   A segment is FA__SEGMENT_SIZE bytes starting at a segment boundary, cut into FA__SLICES slices.
+   Slice 0 on holds the header, which keeps all page metadata away from user blocks. A block's
+   segment is the boundary at or below (p - 1): blocks never start at a segment's base, and a huge
+   block aligned to the segment size may start exactly one segment after its header. Boundaries are
+   multiples of the segment size, counted from fa__segment_phase when there is no OS (every segment
+   then lives in a caller's region, and the first region's start is a boundary: it needs no
+   alignment). used_mask has a bit per slice owned by a page (or the header, or past the end of a
+   region); dirty_mask a bit per slice that may hold non-zero bytes. Only the owning thread changes
+   a segment; other threads touch only page->xthread_free. Huge segments hold one block and any
+   thread releases them on free. A segment's memory goes back where it came from: the OS, or the
+   region it records.
    ===================================================================================================== */
 typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
 typedef struct fa__page_s fa__page_t;
 typedef struct fa__segment_s fa__segment_t;
-typedef struct fa__heap_s fa__heap_t;
+typedef struct fa_heap_s fa__heap_t;
+typedef struct fa__region_s fa__region_t;
 
 /* States of the low two bits of page->xthread_free: where a cross-thread free goes. */
 enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list                          */
@@ -414,7 +581,7 @@ enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list         
 enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
 enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
 
-/* 64 bytes, so the free path finds a page with shifts alone. A page's first block is at the start
+/* 64 bytes on 64-bit targets, so the free path finds a page with shifts alone. A page's first block is at the start
    of its first slice (fa__page_start) and its heap is its segment's heap. */
 struct fa__page_s {
     fa__block_t* free;           /* malloc pops here                                        */
@@ -438,11 +605,13 @@ struct fa__page_s {
 
 struct fa__segment_s {
     uintptr_t thread_id;         /* atomic: owner's fa__thread_id, FA__NO_OWNER if none       */
-    fa__heap_t* heap;            /* atomic: owner heap, NULL when abandoned or huge           */
-    fa__segment_t* next;         /* heap's segment list, or the abandoned list               */
+    fa__heap_t* heap;            /* atomic: owner heap; NULL when abandoned, or huge and not
+                                    a first-class heap's (those track their huge blocks)     */
+    fa__segment_t* next;         /* heap's segment list, the abandoned list, a heap's huge list */
     fa__segment_t* prev;
     uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
-    size_t map_size;
+    size_t map_size;             /* bytes from the header on that belong to the segment      */
+    fa__region_t* region;        /* where the memory came from; NULL: the OS                 */
     size_t huge_written;         /* huge: bytes from the block start the caller may have written */
     uint64_t used_mask;
     uint64_t dirty_mask;
@@ -455,13 +624,24 @@ struct fa__segment_s {
 #define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
 #define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
 FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
-FA__STATIC_ASSERT(sizeof(fa__page_t) == 64, page_descriptor_is_64_bytes);
+FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
 FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 
 static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
 
+#ifdef FASTALLOC_NO_OS
+static uintptr_t fa__segment_phase;      /* fixed by the first region */
+static bool fa__segment_phase_fixed;
+#  define FA__PHASE fa__segment_phase
+#else
+#  define FA__PHASE ((uintptr_t)0)
+#endif
+/* The segment boundary at or below address a. */
+FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) {
+    return ((a - FA__PHASE) & ~(uintptr_t)FA__SEGMENT_MASK) + FA__PHASE;
+}
 FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
-    return (fa__segment_t*)(((uintptr_t)p - 1) & ~(uintptr_t)FA__SEGMENT_MASK);
+    return (fa__segment_t*)fa__segment_floor((uintptr_t)p - 1);
 }
 FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
     fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> FASTALLOC_PAGE_SHIFT];
@@ -485,33 +665,43 @@ static int fa__span_find(uint64_t free_bits, size_t count) {
 }
 
 static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
+static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 
-static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
-    bool is_zero = false;
-    fa__segment_t* seg = (fa__segment_t*)fa__os_map(size, align, align_offset, &is_zero);
-    if (seg == NULL) return NULL;
+/* Writes the header of a segment of `size` bytes at `mem`. Slices past `size` (the end of a region)
+   count as used, so no page is ever placed there. */
+static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
+    fa__segment_t* seg = (fa__segment_t*)mem;
     if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
+    size_t slices = size / FA__SLICE_SIZE;
     seg->cookie = fa__segment_cookie(seg);
     seg->thread_id = FA__NO_OWNER;
     seg->map_size = size;
+    seg->region = region;
     seg->kind = kind;
-    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;
+    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
     FA__STAT(segments_live, 1);
     fa__debug_segment_track(seg, true);
     return seg;
 }
 
-static void fa__segment_unmap(fa__segment_t* seg) {
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
+    bool is_zero = false;
+    void* mem = fa__os_map(size, align, align_offset, &is_zero);
+    return mem == NULL ? NULL : fa__segment_init(mem, size, kind, is_zero, NULL);
+}
+
+static void fa__segment_free(fa__segment_t* seg) {
     fa__debug_segment_track(seg, false);
-    __atomic_sub_fetch(&fa__stats.segments_live, 1, __ATOMIC_RELAXED);
-    fa__os_unmap(seg, seg->map_size);
+    fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
+    if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
+    else fa__os_unmap(seg, seg->map_size);
 }
 
 /* Segments of exited threads, waiting for a heap to adopt them. */
 static fa__segment_t* fa__abandoned_segments;
 
-static void fa__abandoned_push(fa__segment_t* seg) {
+static __attribute__((unused)) void fa__abandoned_push(fa__segment_t* seg) {
     fa__lock();
     seg->next = fa__abandoned_segments;
     seg->prev = NULL;
@@ -520,8 +710,11 @@ static void fa__abandoned_push(fa__segment_t* seg) {
     fa__unlock();
 }
 
-/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. */
+/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
+   region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
+   back old contents rather than zeros. */
 static void fa__segment_purge(fa__segment_t* seg) {
+    if (seg->region != NULL) return;
     uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
     while (todo != 0) {
         size_t first = fa__ctz64(todo), last = first;
@@ -531,6 +724,120 @@ static void fa__segment_purge(fa__segment_t* seg) {
             seg->dirty_mask &= ~run;
         todo &= ~run;
     }
+}
+
+/* =====================================================================================================
+   REGIONS
+   Caller memory as a source of segments beside the OS. A region is cut at segment boundaries into
+   windows: a window holds one segment, a run of windows one huge block. Its bookkeeping (this
+   struct, a bit per window and, for a region heap, the heap itself) sits at the region's end, so
+   nothing lives outside the caller's memory and the OS is never asked for anything. Windows start
+   at the first segment boundary in the region (without an OS, the first region's start is one) and
+   the last may be partial: its slices past `limit` are never used. Region memory is never purged
+   and never assumed to read zero. Window bits change under the global lock: any thread may free a
+   huge block.
+   ===================================================================================================== */
+struct fa__region_s {
+    uint8_t* base;               /* first window                                            */
+    uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
+    size_t window_count;         /* windows that begin below limit                          */
+    size_t windows_used;
+    uint64_t* window_bits;       /* a bit per window, set while in use                      */
+};
+#define FA__REGION_ALIGN ((uintptr_t)64)
+#define FA__REGION_MIN_WINDOW ((FA__HEADER_SLICES + 1) * FA__SLICE_SIZE)   /* a header and one page */
+
+/* Lays out a region over [mem, mem + size) with `extra` bytes for the caller (a heap) inside its
+   bookkeeping, returned in *extra_at. NULL when not even one segment with one page fits. */
+static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, void** extra_at) {
+    uintptr_t lo = (uintptr_t)mem, hi;
+    if (mem == NULL || __builtin_add_overflow(lo, (uintptr_t)size, &hi)
+        || lo > UINTPTR_MAX - FA__SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
+    uintptr_t start = (lo + FA__REGION_ALIGN - 1) & ~(FA__REGION_ALIGN - 1);
+#ifdef FASTALLOC_NO_OS
+    uintptr_t phase = fa__segment_phase_fixed ? fa__segment_phase : (start & FA__SEGMENT_MASK);
+#else
+    uintptr_t phase = 0;
+#endif
+    uintptr_t base = ((start - phase + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK) + phase;
+    if (base >= hi) return NULL;
+    size_t windows = (size_t)((hi - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
+    size_t bits_at = fa__align_up(sizeof(fa__region_t), sizeof(uint64_t));
+    size_t own = fa__align_up(bits_at + (windows + 63) / 64 * sizeof(uint64_t), FA__REGION_ALIGN);
+    if (hi - base < own + extra) return NULL;
+    uintptr_t meta = (hi - own - extra) & ~(FA__REGION_ALIGN - 1);
+    if (meta < base || meta - base < FA__REGION_MIN_WINDOW) return NULL;
+    fa__region_t* region = (fa__region_t*)meta;
+    region->base = (uint8_t*)base;
+    region->limit = (uint8_t*)meta;
+    region->window_count = (size_t)((meta - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
+    region->windows_used = 0;
+    region->window_bits = (uint64_t*)(meta + bits_at);
+    FASTALLOC_MEMSET(region->window_bits, 0, (region->window_count + 63) / 64 * sizeof(uint64_t));
+    *extra_at = (void*)(meta + own);
+#ifdef FASTALLOC_NO_OS
+    fa__segment_phase = phase;
+    fa__segment_phase_fixed = true;
+#endif
+    return region;
+}
+
+FA__INLINE bool fa__region_window_free(const fa__region_t* region, size_t i) {
+    return ((region->window_bits[i / 64] >> (i % 64)) & 1) == 0;
+}
+
+static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bool used) {
+    for (size_t i = first; i < first + count; i++) {
+        uint64_t bit = (uint64_t)1 << (i % 64);
+        if (used) region->window_bits[i / 64] |= bit;
+        else region->window_bits[i / 64] &= ~bit;
+    }
+    region->windows_used = used ? region->windows_used + count : region->windows_used - count;
+}
+
+/* Takes the first run of free windows that can hold a segment: with block == 0 a normal one (one
+   window with room for a header and a page); otherwise a huge one whose block of `block` bytes
+   starts at *offset, past the header and inside the first window (the free path finds the header
+   from there), at a multiple of `align`. Returns the first window and the segment's size in *size. */
+static uint8_t* fa__region_take(fa__region_t* region, size_t block, size_t align, size_t* offset, size_t* size) {
+    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
+    uint8_t* found = NULL;
+    fa__lock();
+    for (size_t i = 0; i < region->window_count && found == NULL; i++) {
+        if (!fa__region_window_free(region, i)) continue;
+        uint8_t* window = region->base + i * FA__SEGMENT_SIZE;
+        size_t room = (size_t)(region->limit - window), off = 0;
+        size_t need = room < FA__SEGMENT_SIZE ? room : FA__SEGMENT_SIZE;
+        if (block == 0 && need < FA__REGION_MIN_WINDOW) continue;
+        if (block != 0) {
+            off = (size_t)(fa__align_up((uintptr_t)window + header, align) - (uintptr_t)window);
+            if (off > FA__SEGMENT_SIZE || off > room || block > room - off) continue;
+            need = off + fa__align_up(block, FA__SLICE_SIZE);
+            if (need > room) need = room;
+        }
+        size_t count = (need + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, run = 1;
+        while (run < count && fa__region_window_free(region, i + run)) run++;
+        if (run < count) { i += run; continue; }
+        fa__region_mark(region, i, count, true);
+        found = window;
+        *offset = off;
+        *size = need;
+    }
+    fa__unlock();
+    return found;
+}
+
+static void fa__region_release(fa__region_t* region, const void* start, size_t size) {
+    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__SEGMENT_SIZE;
+    fa__lock();
+    fa__region_mark(region, first, (size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, false);
+    fa__unlock();
+}
+
+static fa__segment_t* fa__region_segment(fa__region_t* region) {
+    size_t offset, size;
+    uint8_t* window = fa__region_take(region, 0, 1, &offset, &size);
+    return window == NULL ? NULL : fa__segment_init(window, size, FA__SEGMENT_NORMAL, false, region);
 }
 
 /* =====================================================================================================
@@ -566,7 +873,7 @@ static size_t fa__page_slices_for(size_t block_size) {
 }
 
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
-    return (fa__segment_t*)((uintptr_t)page & ~(uintptr_t)FA__SEGMENT_MASK);
+    return (fa__segment_t*)fa__segment_floor((uintptr_t)page);
 }
 FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
     fa__segment_t* seg = fa__page_segment(page);
@@ -624,7 +931,7 @@ static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free);
     for (;;) {
         if ((tf & FA__DELAY_MASK) == FA__DELAY_FREEING) {
-            sched_yield();
+            fa__yield();
             tf = fa__load_relaxed(&page->xthread_free);
             continue;
         }
@@ -676,14 +983,18 @@ static void fa__page_unsetup(fa__page_t* page) {
 
 /* =====================================================================================================
    HEAPS
-   A heap belongs to one thread (fa__tls_heap). It keeps a queue of pages per bin plus one queue of
-   full pages, and a direct table from word count to the first page of the matching bin for sizes up
-   to 1 KiB, so small malloc is: load page, pop free, bump used. A thread starts on fa__heap_empty,
-   whose direct table points at a page with no free block: its first malloc drops into the slow path,
-   which creates the real heap, so the fast path never tests for initialisation.
+   A heap keeps a queue of pages per bin plus one queue of full pages, and a direct table from word
+   count to the first page of the matching bin for sizes up to 1 KiB, so small malloc is: load page,
+   pop free, bump used. Each thread has a thread heap (fa__tls_heap). A thread starts on
+   fa__heap_empty, whose direct table points at a page with no free block: its first malloc drops
+   into the slow path, which creates the real heap, so the fast path never tests for initialisation.
+   First-class heaps (fa_heap_new*) belong to the thread that made them and own their segments
+   outright, so destroying one releases its segments whole and resetting one empties its pages in
+   place, without looking at a single block; they also list their huge blocks. A thread heap lists
+   the first-class heaps of its thread, which are deleted (merged into it) when the thread ends.
    Only the owner touches a heap, except `delayed_free`, onto which other threads push blocks freed
-   into its full pages. On thread exit the heap is abandoned: empty pages go back, the rest of its
-   segments join a global list that other heaps reclaim; heap structs are pooled, never unmapped.
+   into its full pages. On thread exit the thread heap is abandoned: empty pages go back, the rest of
+   its segments join a global list that other heaps adopt; thread heap structs are pooled.
    ===================================================================================================== */
 typedef struct fa__page_queue_s {
     fa__page_t* first;
@@ -691,19 +1002,29 @@ typedef struct fa__page_queue_s {
     size_t retained_bytes;            /* of this bin's pages in heap->retained */
 } fa__page_queue_t;
 
-struct fa__heap_s {
+enum { FA__HEAP_THREAD = 0, FA__HEAP_USER = 1 };                      /* heap->kind */
+enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };  /* where the struct lives */
+
+struct fa_heap_s {
     fa__page_t* direct[FA__DIRECT_SLOTS];
     fa__page_queue_t queues[FA__BIN_FULL + 1];
     uintptr_t thread_id;
     fa__block_t* delayed_free;        /* atomic */
     fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
-    fa__segment_t* segment_cache;     /* one empty segment kept against map/unmap churn */
+    fa__segment_t* segment_cache;     /* one empty OS segment kept against map/unmap churn */
+    fa__region_t* region;             /* where new segments come from; NULL: the OS */
+    fa__segment_t* huge;              /* first-class heaps: their huge blocks (global lock) */
+    fa__heap_t* user_heaps;           /* thread heaps: the thread's first-class heaps */
+    fa__heap_t* sibling_next;         /* first-class heaps: links of that list */
+    fa__heap_t* sibling_prev;
     size_t heartbeat;
     size_t quick_refills;             /* since the last heartbeat */
     uint64_t purge_at;                /* clock_ms after which free slices are purged; 0: none */
     size_t retained_count;
     fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
     fa__heap_t* pool_next;
+    uint8_t kind;                     /* FA__HEAP_* */
+    uint8_t home;                     /* FA__HOME_* */
 };
 
 static fa__page_t fa__page_empty;
@@ -712,21 +1033,28 @@ static fa__page_t fa__page_empty;
 FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
-                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, 0, 0, 0, 0, { NULL }, NULL };
+                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                     0, 0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL };
 #undef FA__E8
 #undef FA__E
 static FA__TLS fa__heap_t* fa__tls_heap = &fa__heap_empty;
+static fa__region_t* fa__default_region;   /* fa_init_region: where thread heaps take memory */
+static bool fa__thread_heaps_made;         /* fa_init_region must come before the first one */
 
-static fa__heap_t* fa__heap_pool;          /* free heap structs, under the global lock */
+static fa__heap_t* fa__heap_pool;          /* free thread heap structs, under the global lock */
 static uint8_t* fa__heap_chunk;
 static size_t fa__heap_chunk_left;
 
-static void fa__heap_reset(fa__heap_t* heap) {
+static void fa__heap_clear(fa__heap_t* heap, uint8_t kind, uint8_t home, fa__region_t* region) {
     FASTALLOC_MEMSET(heap, 0, sizeof(*heap));
     for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
+    heap->kind = kind;
+    heap->home = home;
+    heap->region = region;
+    heap->thread_id = fa__thread_id_ensure();
 }
 
-static fa__heap_t* fa__heap_create(void) {
+static fa__heap_t* fa__heap_pool_take(void) {
     fa__heap_t* heap;
     fa__lock();
     heap = fa__heap_pool;
@@ -747,15 +1075,7 @@ static fa__heap_t* fa__heap_create(void) {
         }
     }
     fa__unlock();
-    if (heap != NULL) fa__heap_reset(heap);
     return heap;
-}
-
-static void fa__heap_pool_return(fa__heap_t* heap) {
-    fa__lock();
-    heap->pool_next = fa__heap_pool;
-    fa__heap_pool = heap;
-    fa__unlock();
 }
 
 /* Points the direct-table slots of `bin` at its queue's first page. */
@@ -828,7 +1148,7 @@ static void fa__heap_schedule_purge(fa__heap_t* heap) {
 static void fa__heap_purge(fa__heap_t* heap) {
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
     if (heap->segment_cache != NULL) {
-        fa__segment_unmap(heap->segment_cache);
+        fa__segment_free(heap->segment_cache);
         heap->segment_cache = NULL;
     }
     heap->purge_at = 0;
@@ -845,6 +1165,10 @@ static void fa__heap_unretain(fa__heap_t* heap, fa__page_t* page) {
         page->retire_expire = 0;
         return;
     }
+}
+
+static void fa__heap_unretain_all(fa__heap_t* heap) {
+    while (heap->retained_count != 0) fa__heap_unretain(heap, heap->retained[0]);
 }
 
 /* Takes a page out of its queue and gives it back to its segment. */
@@ -902,33 +1226,28 @@ static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) {
     seg->next = seg->prev = NULL;
 }
 
-/* A segment whose last page went back: keep one per heap against map/unmap churn. */
+/* A segment whose last page went back. A heap keeps one OS segment against map/unmap churn; region
+   windows go straight back, so heaps sharing a region never hoard memory another one needs. */
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_unlink(heap, seg);
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
-    if (heap->segment_cache == NULL) heap->segment_cache = seg;
-    else fa__segment_unmap(seg);
+    if (heap->segment_cache == NULL && seg->region == NULL) heap->segment_cache = seg;
+    else fa__segment_free(seg);
 }
 
 static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
     fa__segment_t* seg = heap->segment_cache;
     if (seg != NULL) heap->segment_cache = NULL;
+    else if (heap->region != NULL) seg = fa__region_segment(heap->region);
     else seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
 }
 
-/* Adopts one abandoned segment: its pages join this heap's queues, empty ones go back. */
-static bool fa__heap_reclaim_one(fa__heap_t* heap) {
-    if (fa__load_relaxed(&fa__abandoned_segments) == NULL) return false;
-    fa__lock();
-    fa__segment_t* seg = fa__abandoned_segments;
-    if (seg != NULL) {
-        fa__store_relaxed(&fa__abandoned_segments, seg->next);
-        __atomic_sub_fetch(&fa__stats.segments_abandoned, 1, __ATOMIC_RELAXED);
-    }
-    fa__unlock();
-    if (seg == NULL) return false;
+/* Takes over a segment of another heap (abandoned, or of a heap being deleted): its pages join this
+   heap's queues as not full, empty ones go back. Switching every page's delay state to NONE waits
+   out any other thread that is handing a block to the old heap. */
+static void fa__heap_adopt_segment(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_link(heap, seg);
     for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
         fa__page_t* page = &seg->pages[idx];
@@ -941,6 +1260,20 @@ static bool fa__heap_reclaim_one(fa__heap_t* heap) {
         fa__queue_push_back(heap, &heap->queues[page->bin], page);
     }
     if (seg->page_count == 0) fa__segment_release(heap, seg);
+}
+
+/* Adopts one abandoned segment. */
+static bool fa__heap_reclaim_one(fa__heap_t* heap) {
+    if (fa__load_relaxed(&fa__abandoned_segments) == NULL) return false;
+    fa__lock();
+    fa__segment_t* seg = fa__abandoned_segments;
+    if (seg != NULL) {
+        fa__store_relaxed(&fa__abandoned_segments, seg->next);
+        fa__sub_fetch(&fa__stats.segments_abandoned, (size_t)1);
+    }
+    fa__unlock();
+    if (seg == NULL) return false;
+    fa__heap_adopt_segment(heap, seg);
     return true;
 }
 
@@ -1025,14 +1358,63 @@ static void fa__heap_collect_pages(fa__heap_t* heap, bool free_empty) {
     }
 }
 
-/* Thread exit: no heap may outlive its thread, and no memory may be stranded with it. */
+/* ---- huge blocks of first-class heaps ------------------------------------------------------------ */
+/* A first-class heap lists its huge blocks (through the segments' links) so that reset and destroy
+   can release them; the thread heaps' huge blocks belong to nobody. Any thread may free a huge
+   block, so the list changes under the global lock. */
+static void fa__huge_track(fa__heap_t* heap, fa__segment_t* seg) {
+    if (heap == NULL || heap->kind != FA__HEAP_USER) return;
+    fa__lock();
+    fa__store_relaxed(&seg->heap, heap);
+    seg->prev = NULL;
+    seg->next = heap->huge;
+    if (heap->huge != NULL) heap->huge->prev = seg;
+    heap->huge = seg;
+    fa__unlock();
+}
+
+/* Takes a huge block off its heap's list; returns that heap (NULL: it had none). */
+static fa__heap_t* fa__huge_untrack(fa__segment_t* seg) {
+    if (fa__load_relaxed(&seg->heap) == NULL) return NULL;
+    fa__lock();
+    fa__heap_t* heap = seg->heap;
+    if (heap != NULL) {
+        if (seg->prev != NULL) seg->prev->next = seg->next; else heap->huge = seg->next;
+        if (seg->next != NULL) seg->next->prev = seg->prev;
+        seg->next = seg->prev = NULL;
+        fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
+    }
+    fa__unlock();
+    return heap;
+}
+
+/* Detaches every huge block from the heap: to be released (free_them) or left to nobody. */
+static void fa__heap_drop_huge(fa__heap_t* heap, bool free_them) {
+    fa__lock();
+    fa__segment_t* seg = heap->huge;
+    heap->huge = NULL;
+    for (fa__segment_t* s = seg; s != NULL; s = s->next) fa__store_relaxed(&s->heap, (fa__heap_t*)NULL);
+    fa__unlock();
+    while (free_them && seg != NULL) {
+        fa__segment_t* next = seg->next;
+        fa__segment_free(seg);
+        seg = next;
+    }
+}
+
+/* ---- thread heaps: creation, exit ---------------------------------------------------------------- */
+static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into);
+static void fa__heap_free_struct(fa__heap_t* heap);
+
+/* A thread heap whose thread is gone: no heap may outlive its thread, and no memory may be stranded
+   with it. */
 static void fa__heap_abandon(fa__heap_t* heap) {
     for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
         for (fa__page_t* page = heap->queues[bin].first; page != NULL; page = page->next)
             fa__page_set_delay(page, FA__DELAY_NEVER);
     fa__heap_delayed_free_all(heap);           /* no FREEING state remains: all blocks go */
     fa__heap_collect_pages(heap, true);
-    while (heap->retained_count != 0) fa__heap_unretain(heap, heap->retained[0]); /* revived ones */
+    fa__heap_unretain_all(heap);               /* revived ones */
     while (heap->segments != NULL) {
         fa__segment_t* seg = heap->segments;
         fa__segment_unlink(heap, seg);
@@ -1041,50 +1423,204 @@ static void fa__heap_abandon(fa__heap_t* heap) {
         fa__store_release(&seg->heap, (fa__heap_t*)NULL);
         fa__abandoned_push(seg);
     }
-    if (heap->segment_cache != NULL) fa__segment_unmap(heap->segment_cache);
-    fa__heap_pool_return(heap);
+    if (heap->segment_cache != NULL) fa__segment_free(heap->segment_cache);
+    fa__heap_free_struct(heap);
 }
 
+#ifndef FASTALLOC_SINGLE_THREAD
 static pthread_key_t fa__thread_key;
 static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
 
+static void fa__thread_heap_done(fa__heap_t* heap);
 static void fa__thread_exit(void* value) {
     fa__heap_t* heap = (fa__heap_t*)value;
     if (heap == NULL || heap != fa__tls_heap) return;
-    fa__tls_heap = &fa__heap_empty;
-    fa__heap_abandon(heap);
+    fa__thread_heap_done(heap);
 }
 
 /* fork() copies the global lock in whatever state another thread left it: hold it across the fork. */
 static void fa__fork_prepare(void) { fa__lock(); }
 static void fa__fork_parent(void) { fa__unlock(); }
 static void fa__fork_child(void) { fa__unlock(); }
+#endif
 
 static void fa__process_init(void) {
+#ifndef FASTALLOC_NO_OS
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0) fa__os_page_size = (size_t)page;
+#endif
+#ifndef FASTALLOC_SINGLE_THREAD
     pthread_key_create(&fa__thread_key, fa__thread_exit);
     pthread_atfork(fa__fork_prepare, fa__fork_parent, fa__fork_child);
+#endif
+}
+
+static void fa__heap_make_default(fa__heap_t* heap) {
+    fa__tls_heap = heap;
+#ifndef FASTALLOC_SINGLE_THREAD
+    pthread_setspecific(fa__thread_key, heap == &fa__heap_empty ? NULL : heap);
+#endif
+}
+
+/* The thread is done (it exits, or said so with fa_thread_done): its first-class heaps are merged
+   into its thread heap, which is then abandoned; the thread starts over if it allocates again. */
+static __attribute__((unused)) void fa__thread_heap_done(fa__heap_t* heap) {
+    while (heap->user_heaps != NULL) fa__heap_merge(heap->user_heaps, heap);
+    fa__heap_make_default(&fa__heap_empty);
+    fa__heap_abandon(heap);
 }
 
 static fa__heap_t* fa__heap_init_thread(void) {
+#ifdef FASTALLOC_SINGLE_THREAD
+    static bool initialised;
+    if (!initialised) { fa__process_init(); initialised = true; }
+#else
     pthread_once(&fa__process_once, fa__process_init);
-    fa__heap_t* heap = fa__heap_create();
+#endif
+    fa__heap_t* heap = fa__heap_pool_take();
     if (heap == NULL) return NULL;
-    if (fa__tls_thread_id == 0) fa__tls_thread_id = __atomic_add_fetch(&fa__thread_id_counter, 1, __ATOMIC_RELAXED);
-    heap->thread_id = fa__tls_thread_id;
-    fa__tls_heap = heap;
-    pthread_setspecific(fa__thread_key, heap);
+    fa__heap_clear(heap, FA__HEAP_THREAD, FA__HOME_POOL, fa__load_relaxed(&fa__default_region));
+    fa__store_relaxed(&fa__thread_heaps_made, true);
+    fa__heap_make_default(heap);
     return heap;
+}
+
+static fa__heap_t* fa__heap_ready(void) {
+    fa__heap_t* heap = fa__tls_heap;
+    return heap != &fa__heap_empty ? heap : fa__heap_init_thread();
+}
+
+/* ---- first-class heaps --------------------------------------------------------------------------- */
+static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero);
+static void fa__free_impl(void* p);
+
+/* Joins the thread heap's list (threads only: a single thread never ends). */
+static void fa__heap_link_user(fa__heap_t* heap, fa__heap_t* thread_heap) {
+#ifndef FASTALLOC_SINGLE_THREAD
+    heap->sibling_prev = NULL;
+    heap->sibling_next = thread_heap->user_heaps;
+    if (thread_heap->user_heaps != NULL) thread_heap->user_heaps->sibling_prev = heap;
+    thread_heap->user_heaps = heap;
+#else
+    (void)heap; (void)thread_heap;
+#endif
+}
+
+static void fa__heap_unlink_user(fa__heap_t* heap) {
+#ifndef FASTALLOC_SINGLE_THREAD
+    fa__heap_t* thread_heap = fa__tls_heap;
+    if (heap->sibling_prev != NULL) heap->sibling_prev->sibling_next = heap->sibling_next;
+    else thread_heap->user_heaps = heap->sibling_next;
+    if (heap->sibling_next != NULL) heap->sibling_next->sibling_prev = heap->sibling_prev;
+#else
+    (void)heap;
+#endif
+}
+
+static void fa__heap_free_struct(fa__heap_t* heap) {
+    if (heap->kind == FA__HEAP_USER) fa__heap_unlink_user(heap);
+    if (heap->home == FA__HOME_POOL) {
+        fa__lock();
+        heap->pool_next = fa__heap_pool;
+        fa__heap_pool = heap;
+        fa__unlock();
+    } else if (heap->home == FA__HOME_BLOCK) {
+        fa__free_impl(heap);
+    }   /* FA__HOME_REGION: the struct is part of its region's bookkeeping */
+}
+
+/* A first-class heap on the OS (or the default region): its struct is a block of the thread heap. */
+static fa__heap_t* fa__heap_new_user(void) {
+    fa__heap_t* thread_heap = fa__heap_ready();
+    if (thread_heap == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
+    fa__heap_t* heap = (fa__heap_t*)fa__heap_malloc_impl(thread_heap, sizeof(fa__heap_t), false);
+    if (heap == NULL) return NULL;
+    fa__heap_clear(heap, FA__HEAP_USER, FA__HOME_BLOCK, thread_heap->region);
+    fa__heap_link_user(heap, thread_heap);
+    return heap;
+}
+
+/* A region and a heap over it, the heap's struct in the region's bookkeeping. With threads, the
+   thread heap must exist (it lists the new heap); a single thread needs none. */
+static fa__heap_t* fa__heap_new_region(void* mem, size_t size, uint8_t kind) {
+    fa__heap_t* thread_heap = NULL;
+#ifndef FASTALLOC_SINGLE_THREAD
+    if (kind == FA__HEAP_USER && (thread_heap = fa__heap_ready()) == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
+#endif
+    void* at = NULL;
+    fa__region_t* region = fa__region_create(mem, size, fa__align_up(sizeof(fa__heap_t), 64), &at);
+    if (region == NULL) return (fa__heap_t*)fa__fail(FA__EINVAL);
+    fa__heap_t* heap = (fa__heap_t*)at;
+    fa__heap_clear(heap, kind, FA__HOME_REGION, region);
+    if (kind == FA__HEAP_USER) fa__heap_link_user(heap, thread_heap);
+    return heap;
+}
+
+/* fa_heap_delete: every page, segment and pending free of `from` moves to `into`; no block moves. */
+static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into) {
+    fa__heap_unretain_all(from);
+    while (from->segments != NULL) {
+        fa__segment_t* seg = from->segments;
+        fa__segment_unlink(from, seg);
+        fa__heap_adopt_segment(into, seg);
+    }
+    fa__heap_delayed_free_all(from);    /* adopting waited out every handoff: none is left behind */
+    if (from->segment_cache != NULL) {
+        if (into->segment_cache == NULL) into->segment_cache = from->segment_cache;
+        else fa__segment_free(from->segment_cache);
+    }
+    fa__heap_drop_huge(from, false);
+    fa__heap_schedule_purge(into);
+    fa__heap_free_struct(from);
+}
+
+/* fa_heap_reset: every page stays with the heap, empty, its blocks to be handed out again; huge
+   blocks and pending frees are dropped. Work is per page, never per block. */
+static void fa__heap_empty_pages(fa__heap_t* heap) {
+    fa__store_relaxed(&heap->delayed_free, (fa__block_t*)NULL);
+    fa__heap_drop_huge(heap, true);
+    fa__heap_unretain_all(heap);
+    fa__page_t* all = NULL;
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
+        fa__page_queue_t* q = &heap->queues[bin];
+        if (q->last != NULL) { q->last->next = all; all = q->first; }
+        q->first = q->last = NULL;
+        fa__heap_update_direct(heap, bin);
+    }
+    while (all != NULL) {
+        fa__page_t* page = all;
+        all = page->next;
+        page->free = page->local_free = NULL;
+        fa__store_relaxed(&page->xthread_free, (uintptr_t)FA__DELAY_NONE);
+        page->fresh_is_zero = page->fresh_is_zero && page->capacity == 0;   /* handed-out blocks are dirty */
+        page->free_is_zero = page->fresh_is_zero;
+        page->used = page->capacity = 0;
+        fa__page_set_flags(page, 0);
+        fa__queue_push_back(heap, &heap->queues[page->bin], page);
+    }
+}
+
+/* fa_heap_destroy: every segment and huge block goes back whole. */
+static void fa__heap_release_all(fa__heap_t* heap) {
+    fa__heap_drop_huge(heap, true);
+    while (heap->segments != NULL) {
+        fa__segment_t* seg = heap->segments;
+        fa__segment_unlink(heap, seg);
+        fa__segment_free(seg);
+    }
+    if (heap->segment_cache != NULL) fa__segment_free(heap->segment_cache);
+    fa__heap_free_struct(heap);
 }
 
 /* =====================================================================================================
    MALLOC PATHS
-   Fast path: sizes up to 1 KiB index the direct table; a page with a free block pops it. Everything
-   else (empty free list, first use of a thread, bigger sizes, errors) is fa__malloc_generic, which
-   runs the heartbeat, finds or makes a page, and sets errno on failure. Huge blocks get a mapping
-   of their own with the header one slice (or, for alignments of a segment and more, one segment)
-   before the block; fresh mappings read zero, so they are never cleared.
+   Every path allocates from an explicit heap: the thread heap for fa_malloc, a first-class heap for
+   fa_heap_malloc. Fast path: sizes up to 1 KiB index the direct table; a page with a free block pops
+   it. Everything else (empty free list, first use of a thread, bigger sizes, errors) is
+   fa__malloc_generic, which runs the heartbeat, finds or makes a page, and sets errno on failure.
+   Huge blocks get a segment of their own with the header one slice (or, for alignments of a
+   segment and more, one segment) before the block: a fresh OS mapping, which reads zero and is
+   never cleared, or a run of region windows, which may hold anything.
    ===================================================================================================== */
 /* The one place the allocator clears memory: [p, p + n) unless it is known to read zero already.
    memset even for big recycled ranges: measured on the reference machine, MADV_DONTNEED plus the page
@@ -1113,27 +1649,40 @@ FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     return block;
 }
 
-static fa__heap_t* fa__heap_ready(void) {
-    fa__heap_t* heap = fa__tls_heap;
-    return heap != &fa__heap_empty ? heap : fa__heap_init_thread();
-}
-
-static void* fa__huge_alloc(size_t size, size_t align) {
-    size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
-    size_t offset = fa__align_up(header, align), map_align = FA__SEGMENT_SIZE, map_offset = 0;
-    if (align >= FA__SEGMENT_SIZE) { offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
-    if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return fa__fail(ENOMEM);
-    size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
-    fa__segment_t* seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
-    if (seg == NULL) return fa__fail(ENOMEM);
+/* A huge block for `heap` (a first-class heap lists it). zero: it reads zero over its whole usable
+   size. huge_written says how far it may be dirty: a fresh mapping only where the caller writes,
+   region memory everywhere until cleared. */
+static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
+    size_t offset;
+    fa__segment_t* seg;
+    if (heap->region != NULL) {
+        size_t span;
+        uint8_t* window = fa__region_take(heap->region, size == 0 ? 1 : size, align, &offset, &span);
+        if (window == NULL) return fa__fail(FA__ENOMEM);
+        seg = fa__segment_init(window, span, FA__SEGMENT_HUGE, false, heap->region);
+    } else {
+        size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
+        offset = fa__align_up(header, align);
+        if (align >= FA__SEGMENT_SIZE) { offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
+        if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return fa__fail(FA__ENOMEM);
+        size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
+        seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
+        if (seg == NULL) return fa__fail(FA__ENOMEM);
+    }
     /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
-       block's size is the mapping's (fa_usable_size reads map_size). */
+       block's size is the segment's (fa_usable_size reads map_size). */
     size_t idx = offset >> FASTALLOC_PAGE_SHIFT;
     seg->pages[idx].slice_offset = (uint8_t)idx;
     seg->pages[0].in_use = 1;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
-    seg->huge_written = size;
-    return (uint8_t*)seg + offset;
+    uint8_t* p = (uint8_t*)seg + offset;
+    bool fresh = seg->region == NULL;
+    size_t usable = seg->map_size - offset;
+    if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
+    seg->huge_written = zero || fresh ? size : usable;
+    fa__huge_track(heap, seg);
+    return p;
 }
 
 /* The current page ran dry but its own frees (or untouched capacity) can refill it: do that without
@@ -1153,17 +1702,13 @@ static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
 static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
     if (fa__unlikely(heap == &fa__heap_empty)) {
         heap = fa__heap_init_thread();
-        if (heap == NULL) return fa__fail(ENOMEM);
+        if (heap == NULL) return fa__fail(FA__ENOMEM);
     }
-    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     fa__heap_heartbeat(heap);
-    if (size > FA__LARGE_MAX) {
-        void* p = fa__huge_alloc(size, 1);
-        if (p != NULL && zero) fa__zero_range(p, size, FASTALLOC_ZERO_TRACKING);
-        return p;
-    }
+    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero);
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
-    if (page == NULL) return fa__fail(ENOMEM);
+    if (page == NULL) return fa__fail(FA__ENOMEM);
     return fa__page_pop(page, zero);
 }
 
@@ -1178,26 +1723,29 @@ static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool
     return fa__malloc_slow(heap, size, zero);
 }
 
-FA__INLINE void* fa__malloc_inline(size_t size, bool zero) {
-    fa__heap_t* heap = fa__tls_heap;
+FA__INLINE void* fa__heap_malloc_inline(fa__heap_t* heap, size_t size, bool zero) {
     if (fa__likely(size <= FA__DIRECT_MAX)) {
         fa__page_t* page = heap->direct[(size + 7) >> 3];
         if (fa__likely(page->free != NULL)) return fa__page_pop(page, zero);
     }
     return fa__malloc_generic(heap, size, zero);
 }
+FA__INLINE void* fa__malloc_inline(size_t size, bool zero) { return fa__heap_malloc_inline(fa__tls_heap, size, zero); }
+static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero) { return fa__heap_malloc_inline(heap, size, zero); }
 
-/* Alignment comes free when the bin's block size is a multiple of it (pages start slice-aligned);
-   otherwise over-allocate within the page tiers and mark the page, or go huge. */
-static void* fa__malloc_aligned_impl(size_t size, size_t align, bool zero) {
-    if (!fa__is_pow2(align)) return fa__fail(EINVAL);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+/* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
+   (slices are, unless segment boundaries are shifted by a phase that is not); otherwise
+   over-allocate within the page tiers and mark the page, or go huge. */
+static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     size_t fit = size < align ? align : size;
-    if (align <= 16) return fa__malloc_inline(fit, zero);
+    if (align <= 16) return fa__heap_malloc_inline(heap, fit, zero);
     if (align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX) {
-        if (fa__bin_size(fa__bin_of(fit)) % align == 0) return fa__malloc_inline(fit, zero);
+        if (fa__bin_size(fa__bin_of(fit)) % align == 0 && (FA__PHASE & (align - 1)) == 0)
+            return fa__heap_malloc_inline(heap, fit, zero);
         if (size + align - 1 <= FA__LARGE_MAX) {
-            uint8_t* p = (uint8_t*)fa__malloc_inline(size + align - 1, zero);
+            uint8_t* p = (uint8_t*)fa__heap_malloc_inline(heap, size + align - 1, zero);
             if (p == NULL) return NULL;
             uint8_t* aligned = (uint8_t*)fa__align_up((uintptr_t)p, align);
             if (aligned != p) {
@@ -1207,16 +1755,14 @@ static void* fa__malloc_aligned_impl(size_t size, size_t align, bool zero) {
             return aligned;
         }
     }
-    if (fa__heap_ready() == NULL) return fa__fail(ENOMEM);
-    void* p = fa__huge_alloc(size, align);
-    if (p != NULL && zero) fa__zero_range(p, size, FASTALLOC_ZERO_TRACKING);
-    return p;
+    if (heap == &fa__heap_empty && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
+    return fa__huge_alloc(heap, size, align, zero);
 }
 
 /* =====================================================================================================
    FREE PATHS
    Fast path: the block's segment belongs to this thread and its page is neither full nor aligned:
-   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are unmapped by
+   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are released by
    whichever thread frees them; the owner's slow case unfulls or retires the page; any other thread
    pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
    the block to the owning heap so the heap learns the page has room again.
@@ -1254,14 +1800,18 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
 }
 
 static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
-    if (seg->kind == FA__SEGMENT_HUGE) { fa__segment_unmap(seg); return; }
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        fa__huge_untrack(seg);
+        fa__segment_free(seg);
+        return;
+    }
     fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
                                                                                   : (fa__block_t*)p;
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
     else fa__free_remote(seg, page, block);
 }
 
-FASTALLOC_API void fa_free(void* p) {
+static void fa__free_impl(void* p) {
     if (fa__unlikely(p == NULL)) return;
     fa__segment_t* seg = fa__ptr_segment(p);
     fa__check_free(seg, p);
@@ -1276,7 +1826,7 @@ FASTALLOC_API void fa_free(void* p) {
     fa__free_generic(seg, page, p);
 }
 
-FASTALLOC_API size_t fa_usable_size(const void* p) {
+static size_t fa__usable_size(const void* p) {
     if (p == NULL) return 0;
     fa__segment_t* seg = fa__ptr_segment(p);
     if (seg->kind == FA__SEGMENT_HUGE) return seg->map_size - (size_t)((const uint8_t*)p - (const uint8_t*)seg);
@@ -1294,11 +1844,12 @@ FASTALLOC_API size_t fa_usable_size(const void* p) {
    ===================================================================================================== */
 /* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
    free list, or a fresh huge mapping), so the caller zeroes only what is not. */
-static void* fa__malloc_for_move(size_t size, size_t align, bool* known_zero) {
-    void* q = align != 0 ? fa__malloc_aligned_impl(size, align, false) : fa__malloc_inline(size, false);
+static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool* known_zero) {
+    void* q = align != 0 ? fa__malloc_aligned_impl(heap, size, align, false) : fa__heap_malloc_inline(heap, size, false);
     if (q == NULL) return NULL;
     fa__segment_t* seg = fa__ptr_segment(q);
-    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE || fa__segment_page_of(seg, q)->free_is_zero);
+    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
+                                                                              : fa__segment_page_of(seg, q)->free_is_zero);
     return q;
 }
 
@@ -1331,6 +1882,7 @@ static size_t fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t siz
 /* Resizes a huge block through the OS (no copy). Growth asks for a quarter more than needed:
    virtual only until touched, and it makes growth by small steps amortised. */
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align) {
+    if (seg->region != NULL) return NULL;     /* caller memory cannot be remapped: the caller copies */
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
@@ -1339,20 +1891,25 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     size_t map_align = align > FA__SEGMENT_SIZE ? align : FA__SEGMENT_SIZE;
     size_t map_offset = align >= FA__SEGMENT_SIZE ? FA__SEGMENT_SIZE : 0;
     if (map_offset != offset) map_offset = 0, map_align = FA__SEGMENT_SIZE;
+    fa__heap_t* owner = fa__huge_untrack(seg);    /* the heap's list links move with the header */
     fa__debug_segment_track(seg, false);
     fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, map_align, map_offset);
-    if (moved == NULL) { fa__debug_segment_track(seg, true); return NULL; }
-    moved->map_size = new_size;
-    moved->cookie = fa__segment_cookie(moved);
-    fa__debug_segment_track(moved, true);
-    return (uint8_t*)moved + offset;
+    fa__segment_t* now = moved != NULL ? moved : seg;
+    if (moved != NULL) {
+        moved->map_size = new_size;
+        moved->cookie = fa__segment_cookie(moved);
+    }
+    fa__debug_segment_track(now, true);
+    fa__huge_track(owner, now);
+    return moved != NULL ? (uint8_t*)moved + offset : NULL;
 }
 
 /* A huge block now holds `size` bytes for the caller: with zero, clear what it wrote past that
    (pages the OS added read zero already). Only [0, size) may be dirty from here on. */
 static void* fa__huge_settle(uint8_t* p, size_t size, bool zero) {
     fa__segment_t* seg = fa__ptr_segment(p);
-    size_t written = seg->huge_written < fa_usable_size(p) ? seg->huge_written : fa_usable_size(p);
+    size_t usable = fa__usable_size(p);
+    size_t written = seg->huge_written < usable ? seg->huge_written : usable;
     if (zero && written > size) fa__zero_range(p + size, written - size, false);
     if (zero && written < size) fa__zero_range(p + written, size - written, FASTALLOC_ZERO_TRACKING); /* OS-added */
     seg->huge_written = size;
@@ -1367,13 +1924,13 @@ static void* fa__huge_settle(uint8_t* p, size_t size, bool zero) {
    slack more), and a move copies the old usable size and clears the rest unless the new block is
    known zero. Huge blocks remember how far the caller wrote, so they clear exactly what it gives up,
    and grow or shrink through the OS without copying. Every byte is copied or cleared at most once. */
-static void* fa__realloc_impl(void* p, size_t size, size_t align, bool zero) {
-    if (align != 0 && !fa__is_pow2(align)) return fa__fail(EINVAL);
-    if (p == NULL) return align != 0 ? fa__malloc_aligned_impl(size, align, zero) : fa__malloc_inline(size, zero);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
+static void* fa__realloc_impl(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+    if (align != 0 && !fa__is_pow2(align)) return fa__fail(FA__EINVAL);
+    if (p == NULL) return align != 0 ? fa__malloc_aligned_impl(heap, size, align, zero) : fa__heap_malloc_inline(heap, size, zero);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     uint8_t* old = (uint8_t*)p;
     fa__segment_t* seg = fa__ptr_segment(old);
-    size_t usable = fa_usable_size(old);
+    size_t usable = fa__usable_size(old);
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
     if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) {
         if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
@@ -1389,19 +1946,19 @@ static void* fa__realloc_impl(void* p, size_t size, size_t align, bool zero) {
         return old;
     }
     bool known_zero = false;
-    uint8_t* q = (uint8_t*)fa__malloc_for_move(size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
+    uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
                                                align, &known_zero);
     if (q == NULL) return NULL;
     size_t copy = usable < size ? usable : size;
     FASTALLOC_MEMCPY(q, old, copy);
     FA__XSTAT(bytes_copied, copy);
     if (zero) {
-        size_t q_usable = fa_usable_size(q);
+        size_t q_usable = fa__usable_size(q);
         if (!known_zero) fa__zero_range(q + copy, q_usable - copy, false);
         else if (copy < sizeof(fa__block_t)) fa__zero_range(q + copy, sizeof(fa__block_t) - copy, false);
     }
     if (fa__ptr_segment(q)->kind == FA__SEGMENT_HUGE) fa__huge_settle(q, size, false);
-    fa_free(old);
+    fa__free_impl(old);
     return q;
 }
 
@@ -1412,21 +1969,26 @@ static void* fa__realloc_impl(void* p, size_t size, size_t align, bool zero) {
    force it first adopts every abandoned segment, so memory of exited threads is returned too.
    Other live threads' heaps are theirs alone; they return memory on their own slow paths.
    ===================================================================================================== */
-FASTALLOC_API void fa_collect(bool force) {
-    fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
-    if (heap == NULL || heap == &fa__heap_empty) return;
+static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
     fa__heap_heartbeat(heap);
-    if (force) while (fa__heap_reclaim_one(heap)) { }
+    if (adopt_abandoned) while (fa__heap_reclaim_one(heap)) { }
     fa__heap_collect_pages(heap, true);
     fa__heap_purge(heap);
 }
 
-FASTALLOC_API void fa_thread_done(void) {
-    fa__heap_t* heap = fa__tls_heap;
-    if (heap == &fa__heap_empty) return;
-    fa__tls_heap = &fa__heap_empty;
-    pthread_setspecific(fa__thread_key, NULL);
-    fa__heap_abandon(heap);
+static void fa__collect(bool force) {
+    fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
+    if (heap != NULL && heap != &fa__heap_empty) fa__heap_collect(heap, force);
+}
+
+/* With threads: the thread heap and the thread's first-class heaps go now. A single thread never
+   ends, so there it only gives memory back. */
+static void fa__thread_done(void) {
+#ifdef FASTALLOC_SINGLE_THREAD
+    fa__collect(true);
+#else
+    if (fa__tls_heap != &fa__heap_empty) fa__thread_heap_done(fa__tls_heap);
+#endif
 }
 
 /* =====================================================================================================
@@ -1521,7 +2083,20 @@ static void fa__check_free(fa__segment_t* seg, const void* p) {
         words[1] = FA__FREED_CANARY;
     }
 }
+/* The thread rule of first-class heaps: only the thread that made one uses it (any thread frees). */
+static void fa__check_heap_owner(const fa__heap_t* heap) {
+    FASTALLOC_ASSERT(heap->kind == FA__HEAP_USER && "fa_heap_*: not a heap from fa_heap_new*, or already deleted");
+    FASTALLOC_ASSERT(heap->thread_id == fa__thread_id() && "fa_heap_*: a heap is used only by the thread that made it");
+}
+static void fa__check_heap_block(const fa__heap_t* heap, const void* p) {
+    if (p == NULL) return;
+    fa__segment_t* seg = fa__ptr_segment(p);
+    FASTALLOC_ASSERT(fa__debug_segment_known(seg) && "fa_heap_usable_size: not a fastalloc pointer");
+    FASTALLOC_ASSERT(fa__load_relaxed(&seg->heap) == heap && "fa_heap_usable_size: a block of another heap");
+}
 #else
+static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
+static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
 static void fa__debug_segment_track(const fa__segment_t* seg, bool live) { (void)seg; (void)live; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__check_page(const fa__page_t* page) { (void)page; }
@@ -1546,51 +2121,137 @@ FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
 
 /* =====================================================================================================
    PUBLIC ENTRY POINTS
+   Each one runs under the user's lock hooks and calls only internal functions. Checks of arguments
+   that cost a compare live here, not on the internal paths.
    ===================================================================================================== */
-FASTALLOC_API void* fa_malloc(size_t size) { return fa__malloc_inline(size, false); }
-FASTALLOC_API void* fa_zalloc(size_t size) { return fa__malloc_inline(size, true); }
-
-FASTALLOC_API void* fa_calloc(size_t count, size_t size) {
+static void* fa__calloc_impl(fa__heap_t* heap, size_t count, size_t size) {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
-    return fa__malloc_inline(total, true);
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
+    return fa__heap_malloc_inline(heap, total, true);
 }
 
-FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, false); }
-FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) { return fa__malloc_aligned_impl(size, alignment, true); }
-FASTALLOC_API void* fa_realloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, false); }
-FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { return fa__realloc_impl(p, size, 0, true); }
 /* Internally alignment 0 means "none"; for callers it is not a power of two. */
-FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
-    return alignment == 0 ? fa__fail(EINVAL) : fa__realloc_impl(p, size, alignment, false);
-}
-FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
-    return alignment == 0 ? fa__fail(EINVAL) : fa__realloc_impl(p, size, alignment, true);
+static void* fa__realloc_aligned_impl(void* p, size_t size, size_t alignment, bool zero) {
+    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc_impl(fa__tls_heap, p, size, alignment, zero);
 }
 
-FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
+static void* fa__recalloc_impl(void* p, size_t count, size_t size) {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
-    return fa__realloc_impl(p, total, 0, true);
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
+    return fa__realloc_impl(fa__tls_heap, p, total, 0, true);
 }
 
-static size_t fa__strnlen(const char* s, size_t max) {
-    size_t n = 0;
-    while (n < max && s[n] != '\0') n++;
-    return n;
-}
-
-FASTALLOC_API char* fa_strndup(const char* s, size_t n) {
-    if (s == NULL) return (char*)fa__fail(EINVAL);
-    size_t len = fa__strnlen(s, n);
-    char* copy = (char*)fa_malloc(len + 1);
+static char* fa__strndup_impl(const char* s, size_t n) {
+    if (s == NULL) return (char*)fa__fail(FA__EINVAL);
+    size_t len = 0;
+    while (len < n && s[len] != '\0') len++;
+    char* copy = (char*)fa__malloc_inline(len + 1, false);
     if (copy == NULL) return NULL;
     FASTALLOC_MEMCPY(copy, s, len);
     copy[len] = '\0';
     return copy;
 }
 
-FASTALLOC_API char* fa_strdup(const char* s) { return fa_strndup(s, (size_t)-1); }
+FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_inline(size, false)); }
+FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_inline(size, true)); }
+FASTALLOC_API void* fa_calloc(size_t count, size_t size) { FA__SERIALIZED(void*, fa__calloc_impl(fa__tls_heap, count, size)); }
+FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, fa__malloc_aligned_impl(fa__tls_heap, size, alignment, false));
+}
+FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, fa__malloc_aligned_impl(fa__tls_heap, size, alignment, true));
+}
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, false)); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, true)); }
+FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) { FA__SERIALIZED(void*, fa__recalloc_impl(p, count, size)); }
+FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, fa__realloc_aligned_impl(p, size, alignment, false));
+}
+FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, fa__realloc_aligned_impl(p, size, alignment, true));
+}
+FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free_impl(p)); }
+FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size(p)); }
+FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup_impl(s, n)); }
+FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup_impl(s, (size_t)-1)); }
+FASTALLOC_API void fa_collect(bool force) { FA__SERIALIZED_VOID(fa__collect(force)); }
+FASTALLOC_API void fa_thread_done(void) { FA__SERIALIZED_VOID(fa__thread_done()); }
+
+/* ---- regions and first-class heaps --------------------------------------------------------------- */
+/* The default region is set once, before any thread heap exists: a heap never changes its source. */
+static bool fa__init_region(void* mem, size_t size) {
+    bool ok = false;
+    fa__lock();
+    if (fa__default_region != NULL || fa__load_relaxed(&fa__thread_heaps_made)) {
+        FASTALLOC_SET_ERRNO(FA__EBUSY);
+    } else {
+#ifdef FASTALLOC_SINGLE_THREAD
+        /* one thread heap for the program: it lives in the region too */
+        fa__heap_t* heap = fa__heap_new_region(mem, size, FA__HEAP_THREAD);
+        if (heap != NULL) {
+            fa__default_region = heap->region;
+            fa__thread_heaps_made = true;
+            fa__heap_make_default(heap);
+            ok = true;
+        }
+#else
+        void* unused;
+        fa__region_t* region = fa__region_create(mem, size, 0, &unused);
+        if (region == NULL) FASTALLOC_SET_ERRNO(FA__EINVAL);
+        else { fa__store_release(&fa__default_region, region); ok = true; }
+#endif
+    }
+    fa__unlock();
+    return ok;
+}
+
+/* NULL for a missing heap (EINVAL); in debug builds, an assertion that the caller owns it. */
+static fa__heap_t* fa__heap_arg(fa_heap_t* heap) {
+    if (heap == NULL) return (fa__heap_t*)fa__fail(FA__EINVAL);
+    fa__check_heap_owner(heap);
+    return heap;
+}
+
+/* fa_heap_delete: into the thread heap; where none can exist (FASTALLOC_NO_OS without a default
+   region) the deleted heap takes that role itself. */
+static void fa__heap_delete(fa__heap_t* heap) {
+    fa__heap_t* into = fa__heap_ready();
+    if (into != NULL) { fa__heap_merge(heap, into); return; }
+    fa__heap_unlink_user(heap);
+    fa__heap_drop_huge(heap, false);
+    heap->kind = FA__HEAP_THREAD;
+    fa__store_relaxed(&fa__thread_heaps_made, true);
+    fa__heap_make_default(heap);
+}
+
+FASTALLOC_API bool fa_init_region(void* mem, size_t size) { FA__SERIALIZED(bool, fa__init_region(mem, size)); }
+FASTALLOC_API fa_heap_t* fa_heap_new(void) { FA__SERIALIZED(fa_heap_t*, fa__heap_new_user()); }
+FASTALLOC_API fa_heap_t* fa_heap_new_in_region(void* mem, size_t size) {
+    FA__SERIALIZED(fa_heap_t*, fa__heap_new_region(mem, size, FA__HEAP_USER));
+}
+FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_release_all(heap)); }
+FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_empty_pages(heap)); }
+FASTALLOC_API void fa_heap_delete(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_delete(heap)); }
+FASTALLOC_API void fa_heap_collect(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_collect(heap, false)); }
+FASTALLOC_API void* fa_heap_malloc(fa_heap_t* heap, size_t size) {
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_inline(heap, size, false) : NULL);
+}
+FASTALLOC_API void* fa_heap_zalloc(fa_heap_t* heap, size_t size) {
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_inline(heap, size, true) : NULL);
+}
+FASTALLOC_API void* fa_heap_calloc(fa_heap_t* heap, size_t count, size_t size) {
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__calloc_impl(heap, count, size) : NULL);
+}
+FASTALLOC_API void* fa_heap_realloc(fa_heap_t* heap, void* p, size_t size) {
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc_impl(heap, p, size, 0, false) : NULL);
+}
+FASTALLOC_API void* fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__malloc_aligned_impl(heap, size, alignment, false) : NULL);
+}
+FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
+    FA__SERIALIZED(size_t, (fa__check_heap_block(heap, p), fa__usable_size(p)));
+}
+
 /* =====================================================================================================
    MALLOC OVERRIDE (FASTALLOC_OVERRIDE)
    The C library's allocation entry points on top of the fa_ functions, for LD_PRELOAD or for linking
@@ -1615,43 +2276,50 @@ FASTALLOC_API char* fa_strdup(const char* s) { return fa_strndup(s, (size_t)-1);
 extern "C" {
 #endif
 static size_t fa__round_pow2(size_t n) { return n <= 1 ? 1 : (size_t)1 << (fa__msb(n - 1) + 1); }
+static void* fa__aligned_default(size_t size, size_t alignment) { return fa__malloc_aligned_impl(fa__tls_heap, size, alignment, false); }
 
-void* malloc(size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_inline(size, false); }
-void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { return fa_calloc(count, size); }
-void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { return fa__realloc_impl(p, size, 0, false); }
-void free(void* p) FA__LIBC_NOEXCEPT { fa_free(p); }
-void cfree(void* p) FA__LIBC_NOEXCEPT { fa_free(p); }
-size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { return fa_usable_size(p); }
-int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; fa_collect(true); return 1; }
+void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_inline(size, false)); }
+void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__calloc_impl(fa__tls_heap, count, size)); }
+void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, false)); }
+void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free_impl(p)); }
+void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free_impl(p)); }
+size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED(size_t, fa__usable_size(p)); }
+int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; FA__SERIALIZED_VOID(fa__collect(true)); return 1; }
 
-void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT {
+static void* fa__reallocarray_impl(void* p, size_t count, size_t size) {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(ENOMEM);
-    return fa__realloc_impl(p, total, 0, false);
+    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
+    return fa__realloc_impl(fa__tls_heap, p, total, 0, false);
 }
+void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__reallocarray_impl(p, count, size)); }
 
-void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_aligned_impl(size, alignment, false); }
+void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, alignment)); }
 
-void* memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
-    if (alignment > FA__PTRDIFF_MAX / 2 + 1) return fa__fail(EINVAL);
-    return fa__malloc_aligned_impl(size, fa__round_pow2(alignment), false);
+static void* fa__memalign_impl(size_t alignment, size_t size) {
+    if (alignment > FA__PTRDIFF_MAX / 2 + 1) return fa__fail(FA__EINVAL);
+    return fa__aligned_default(size, fa__round_pow2(alignment));
 }
+void* memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__memalign_impl(alignment, size)); }
 
-int posix_memalign(void** out, size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
-    if (!fa__is_pow2(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
+static int fa__posix_memalign_impl(void** out, size_t alignment, size_t size) {
+    if (!fa__is_pow2(alignment) || alignment % sizeof(void*) != 0) return FA__EINVAL;
     int saved = errno;
-    void* p = fa__malloc_aligned_impl(size, alignment, false);
-    if (p == NULL) { errno = saved; return ENOMEM; }
+    void* p = fa__aligned_default(size, alignment);
+    if (p == NULL) { errno = saved; return FA__ENOMEM; }
     *out = p;
     return 0;
 }
-
-void* valloc(size_t size) FA__LIBC_NOEXCEPT { return fa__malloc_aligned_impl(size, fa__os_page_size, false); }
-
-void* pvalloc(size_t size) FA__LIBC_NOEXCEPT {
-    if (size > FA__PTRDIFF_MAX) return fa__fail(ENOMEM);
-    return fa__malloc_aligned_impl(fa__align_up(size == 0 ? 1 : size, fa__os_page_size), fa__os_page_size, false);
+int posix_memalign(void** out, size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
+    FA__SERIALIZED(int, fa__posix_memalign_impl(out, alignment, size));
 }
+
+void* valloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, fa__os_page_size)); }
+
+static void* fa__pvalloc_impl(size_t size) {
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
+    return fa__aligned_default(fa__align_up(size == 0 ? 1 : size, fa__os_page_size), fa__os_page_size);
+}
+void* pvalloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__pvalloc_impl(size)); }
 
 #if defined(__GLIBC__)
 void* __libc_malloc(size_t size) FA__LIBC_NOEXCEPT { return malloc(size); }
