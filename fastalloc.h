@@ -117,6 +117,8 @@ typedef struct fa_stats_s {
     size_t pages_retired;    /* [S] pages given back to their segment                     */
     size_t bytes_zeroed;     /* [S] bytes the allocator set to zero                        */
     size_t bytes_copied;     /* [S] bytes the allocator copied (realloc)                   */
+    size_t region_bytes;     /* bytes of caller regions in use (whole segments)            */
+    size_t region_peak;      /* highest region_bytes seen                                  */
 } fa_stats_t;
 
 FASTALLOC_API void*  fa_malloc(size_t size);
@@ -463,12 +465,15 @@ static fa_stats_t fa__stats;
    ===================================================================================================== */
 static size_t fa__os_page_size = 4096;
 
-#ifndef FASTALLOC_NO_OS
-static void fa__os_note_mapped(ptrdiff_t delta) {
-    size_t now = fa__add_fetch(&fa__stats.mapped_bytes, (size_t)delta);
-    size_t peak = fa__load_relaxed(&fa__stats.mapped_peak);
-    while (now > peak && !fa__cas(&fa__stats.mapped_peak, &peak, now)) { }
+/* Moves a byte counter and the peak that goes with it. */
+static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delta) {
+    size_t now = fa__add_fetch(counter, (size_t)delta);
+    size_t peak = fa__load_relaxed(peak_counter);
+    while (now > peak && !fa__cas(peak_counter, &peak, now)) { }
 }
+
+#ifndef FASTALLOC_NO_OS
+static void fa__os_note_mapped(ptrdiff_t delta) { fa__note_bytes(&fa__stats.mapped_bytes, &fa__stats.mapped_peak, delta); }
 
 /* Maps size bytes with (p + align_offset) a multiple of align: over-map by align, trim both ends. */
 static void* fa__os_map_aligned(size_t size, size_t align, size_t align_offset, int prot) {
@@ -755,6 +760,12 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
         || lo > UINTPTR_MAX - FA__SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
     uintptr_t start = (lo + FA__REGION_ALIGN - 1) & ~(FA__REGION_ALIGN - 1);
 #ifdef FASTALLOC_NO_OS
+    /* The first region's start becomes a boundary, unless it lies less than a header below one:
+       then a block aligned to the segment size could never start inside a header's window, so
+       skip ahead to that boundary (losing less than a header) and keep every alignment possible. */
+    const uintptr_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
+    if (!fa__segment_phase_fixed && (start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - header)
+        start = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
     uintptr_t phase = fa__segment_phase_fixed ? fa__segment_phase : (start & FA__SEGMENT_MASK);
 #else
     uintptr_t phase = 0;
@@ -793,6 +804,8 @@ static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bo
         else region->window_bits[i / 64] &= ~bit;
     }
     region->windows_used = used ? region->windows_used + count : region->windows_used - count;
+    ptrdiff_t bytes = (ptrdiff_t)(count * FA__SEGMENT_SIZE);
+    fa__note_bytes(&fa__stats.region_bytes, &fa__stats.region_peak, used ? bytes : -bytes);
 }
 
 /* Takes the first run of free windows that can hold a segment: with block == 0 a normal one (one
@@ -832,6 +845,21 @@ static void fa__region_release(fa__region_t* region, const void* start, size_t s
     fa__lock();
     fa__region_mark(region, first, (size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, false);
     fa__unlock();
+}
+
+/* Resizes a segment that starts at `start` in place: growth takes the free windows after it (up to the
+   region's limit), shrinking gives whole windows back. false: the windows it would need are taken. */
+static bool fa__region_resize(fa__region_t* region, const void* start, size_t old_size, size_t new_size) {
+    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__SEGMENT_SIZE;
+    size_t have = (old_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, need = (new_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE;
+    if (new_size > (size_t)(region->limit - (const uint8_t*)start)) return false;
+    bool ok = true;
+    fa__lock();
+    for (size_t i = have; i < need && ok; i++) ok = fa__region_window_free(region, first + i);
+    if (ok && need > have) fa__region_mark(region, first + have, need - have, true);
+    if (need < have) fa__region_mark(region, first + need, have - need, false);
+    fa__unlock();
+    return ok;
 }
 
 static fa__segment_t* fa__region_segment(fa__region_t* region) {
@@ -1343,19 +1371,31 @@ static void fa__heap_heartbeat(fa__heap_t* heap) {
 
 static void fa__check_page(const fa__page_t* page);
 
-/* Walks every page of the heap; frees the empty ones when asked, unfulls the ones with free blocks. */
-static void fa__heap_collect_pages(fa__heap_t* heap, bool free_empty) {
+/* Walks every page of the heap; frees the empty ones when asked, unfulls the ones with free blocks.
+   Returns how many pages went back. */
+static size_t fa__heap_collect_pages(fa__heap_t* heap, bool free_empty) {
+    size_t freed = 0;
     for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
         fa__page_t* page = heap->queues[bin].first;
         while (page != NULL) {
             fa__page_t* next = page->next;
             fa__page_collect_thread_free(page);
             fa__check_page(page);
-            if (page->used == 0 && free_empty) fa__page_free(heap, page);
+            if (page->used == 0 && free_empty) { fa__page_free(heap, page); freed++; }
             else if (bin == FA__BIN_FULL && page->used < page->reserved) fa__page_unfull(heap, page);
             page = next;
         }
     }
+    return freed;
+}
+
+/* Out of memory: before saying so, give back the empty pages kept for reuse (retained, or left by
+   fa_heap_reset) and the spare segment, so that memory freed in one size class serves any other.
+   Returns whether anything went back, i.e. whether trying again can help. */
+static bool fa__heap_make_room(fa__heap_t* heap) {
+    bool any = fa__heap_collect_pages(heap, true) != 0 || heap->segment_cache != NULL;
+    if (heap->segment_cache != NULL) { fa__segment_free(heap->segment_cache); heap->segment_cache = NULL; }
+    return any;
 }
 
 /* ---- huge blocks of first-class heaps ------------------------------------------------------------ */
@@ -1652,24 +1692,27 @@ FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
 /* A huge block for `heap` (a first-class heap lists it). zero: it reads zero over its whole usable
    size. huge_written says how far it may be dirty: a fresh mapping only where the caller writes,
    region memory everywhere until cleared. */
-static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero) {
-    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
-    size_t offset;
-    fa__segment_t* seg;
+/* The segment of a huge block, from the heap's region or a mapping of its own; *offset: where the
+   block starts in it. */
+static fa__segment_t* fa__huge_segment(fa__heap_t* heap, size_t size, size_t align, size_t* offset) {
     if (heap->region != NULL) {
         size_t span;
-        uint8_t* window = fa__region_take(heap->region, size == 0 ? 1 : size, align, &offset, &span);
-        if (window == NULL) return fa__fail(FA__ENOMEM);
-        seg = fa__segment_init(window, span, FA__SEGMENT_HUGE, false, heap->region);
-    } else {
-        size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
-        offset = fa__align_up(header, align);
-        if (align >= FA__SEGMENT_SIZE) { offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
-        if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return fa__fail(FA__ENOMEM);
-        size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
-        seg = fa__segment_map(offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
-        if (seg == NULL) return fa__fail(FA__ENOMEM);
+        uint8_t* window = fa__region_take(heap->region, size == 0 ? 1 : size, align, offset, &span);
+        return window == NULL ? NULL : fa__segment_init(window, span, FA__SEGMENT_HUGE, false, heap->region);
     }
+    size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
+    *offset = fa__align_up(FA__HEADER_SLICES * FA__SLICE_SIZE, align);
+    if (align >= FA__SEGMENT_SIZE) { *offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
+    if (size > FA__PTRDIFF_MAX - *offset - fa__os_page_size) return NULL;
+    size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
+    return fa__segment_map(*offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
+}
+
+static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    size_t offset;
+    fa__segment_t* seg = fa__huge_segment(heap, size, align, &offset);
+    if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment(heap, size, align, &offset);
+    if (seg == NULL) return fa__fail(FA__ENOMEM);
     /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
        block's size is the segment's (fa_usable_size reads map_size). */
     size_t idx = offset >> FASTALLOC_PAGE_SHIFT;
@@ -1708,6 +1751,7 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
     fa__heap_heartbeat(heap);
     if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero);
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
+    if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(FA__ENOMEM);
     return fa__page_pop(page, zero);
 }
@@ -1881,12 +1925,27 @@ static size_t fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t siz
 
 /* Resizes a huge block through the OS (no copy). Growth asks for a quarter more than needed:
    virtual only until touched, and it makes growth by small steps amortised. */
-static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align) {
-    if (seg->region != NULL) return NULL;     /* caller memory cannot be remapped: the caller copies */
+/* A huge block in a region resizes over the windows next to it. Those it gains may hold anything:
+   with `zero` they are cleared, so past huge_written the block still reads zero. */
+static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t size, size_t want, bool zero) {
+    size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
+    size_t new_size = offset + fa__align_up(want, FA__SLICE_SIZE);
+    if (!fa__region_resize(seg->region, seg, old_size, new_size)) {
+        new_size = offset + fa__align_up(size, FA__SLICE_SIZE);
+        if (want == size || !fa__region_resize(seg->region, seg, old_size, new_size)) return NULL;
+    }
+    if (zero && new_size > old_size) fa__zero_range((uint8_t*)seg + old_size, new_size - old_size, false);
+    seg->map_size = new_size;
+    return p;
+}
+
+/* Resizes a huge block where it is (regions), or through the OS without copying. */
+static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
+    if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
     size_t new_size = offset + fa__align_up(want, fa__os_page_size);
     size_t map_align = align > FA__SEGMENT_SIZE ? align : FA__SEGMENT_SIZE;
     size_t map_offset = align >= FA__SEGMENT_SIZE ? FA__SEGMENT_SIZE : 0;
@@ -1934,10 +1993,10 @@ static void* fa__realloc_impl(fa__heap_t* heap, void* p, size_t size, size_t ali
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
     if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) {
         if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
-            uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align) : old;
+            uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : old;
             return fa__huge_settle(same != NULL ? same : old, size, zero);
         }
-        uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align) : NULL;
+        uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : NULL;
         if (moved != NULL) return fa__huge_settle(moved, size, zero);
     } else if (keeps_alignment && size <= usable && size >= usable / 2) {
         if (zero) fa__zero_range(old + size, usable - size, false);
@@ -2117,6 +2176,8 @@ FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
     out->pages_retired = fa__load_relaxed(&fa__stats.pages_retired);
     out->bytes_zeroed = fa__load_relaxed(&fa__stats.bytes_zeroed);
     out->bytes_copied = fa__load_relaxed(&fa__stats.bytes_copied);
+    out->region_bytes = fa__load_relaxed(&fa__stats.region_bytes);
+    out->region_peak = fa__load_relaxed(&fa__stats.region_peak);
 }
 
 /* =====================================================================================================

@@ -246,4 +246,27 @@ HARNESS_UNUSED static inline size_t harness_min_align(size_t size) {
     return size >= 16 ? 16 : (size >= 8 ? 8 : 1);
 }
 
+/* ---- region builds ------------------------------------------------------------------------- */
+
+/* Built with FASTALLOC_NO_OS, a suite runs on one static region instead of the OS: it is set up
+   before main, one byte past an aligned address so that nothing relies on its alignment.
+   HARNESS_REGION_BYTES sizes it (default 1 GiB: only the pages a suite touches are ever used). */
+#if defined(FASTALLOC_NO_OS) && defined(FASTALLOC_IMPLEMENTATION) && !defined(HARNESS_NO_REGION)
+#ifndef HARNESS_REGION_BYTES
+#define HARNESS_REGION_BYTES ((size_t)1 << 30)
+#endif
+HARNESS_UNUSED static unsigned char harness_region_[HARNESS_REGION_BYTES + 64];
+__attribute__((constructor)) static void harness_region_init_(void) {
+    if (!fa_init_region(harness_region_ + 1, HARNESS_REGION_BYTES)) {
+        fprintf(stderr, "harness: fa_init_region failed (errno %d)\n", errno);
+        abort();
+    }
+}
+/* Whether [p, p + n) lies inside the harness region. */
+HARNESS_UNUSED static inline int harness_in_region(const void* p, size_t n) {
+    const unsigned char* b = (const unsigned char*)p;
+    return b >= harness_region_ + 1 && n <= HARNESS_REGION_BYTES && b - (harness_region_ + 1) <= (ptrdiff_t)(HARNESS_REGION_BYTES - n);
+}
+#endif
+
 #endif /* FA_TEST_HARNESS_H */
