@@ -1,5 +1,7 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
-#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++), one total line
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++, region builds,
+#                     freestanding check, Cortex-M4 under QEMU), one total line
+#   make test-embedded the region-mode suites on an emulated Cortex-M4 (QEMU mps2-an386)
 #   make bench        the hyperfine suite against glibc, mimalloc, jemalloc, tcmalloc (QUICK=1: smoke run)
 #   make bench-instr  instructions per operation under callgrind
 #   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
@@ -32,13 +34,21 @@ V_debug_CC   = gcc
 V_debug_FLAGS= -O1 $(BASE) -DFASTALLOC_DEBUG
 V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
+# Region builds: no OS at all (FASTALLOC_NO_OS, hence single-threaded); tests/harness.h gives each
+# suite a misaligned static region. Only the suites that need no threads and no OS run there.
+V_region_CC     = gcc
+V_region_FLAGS  = -O2 $(BASE) -DFASTALLOC_NO_OS
+V_regasan_CC    = gcc
+V_regasan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined -DFASTALLOC_NO_OS
+REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
 VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug stats
-TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS)) $(if $(HAVE_CXX),$(BUILD)/cpp)
+REGION_VARIANTS := region regasan
+TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS) $(REGION_VARIANTS)) $(if $(HAVE_CXX),$(BUILD)/cpp)
 
-.PHONY: all test test-deps test-build examples bench bench-instr lib clean
+.PHONY: all test test-deps test-build test-embedded examples bench bench-instr lib clean
 
 all: test-build examples
 
@@ -47,22 +57,31 @@ all: test-build examples
 test: test-deps
 	@$(MAKE) --no-print-directory test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
-	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats) \
+	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS)) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
+	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
+	    "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)" \
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
 	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench"
 
 test-deps:
 	@bash tests/deps.sh
 
-test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
+test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
+            $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
+            $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
 
 define VARIANT_RULE
 $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug stats,$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS),$(eval $(call VARIANT_RULE,$(v))))
+
+# The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
+# tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.
+test-embedded:
+	@bash tests/run.sh "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)"
 
 $(BUILD)/cpp/cpp_test: tests/cpp_impl.cpp tests/cpp_user.cpp $(HEADER)
 	@mkdir -p $(@D)

@@ -377,8 +377,17 @@ int clock_gettime(int clock, struct timespec* now);
 
 FA__INLINE size_t fa__align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 FA__INLINE bool fa__is_pow2(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+/* Bit scans in the target's word size: on 32-bit cores the 64-bit builtins would be libgcc calls. */
+#if SIZE_MAX > 0xffffffffu
 FA__INLINE unsigned fa__msb(size_t n) { return 63u - (unsigned)__builtin_clzll((unsigned long long)n); }
 FA__INLINE unsigned fa__ctz64(uint64_t n) { return (unsigned)__builtin_ctzll((unsigned long long)n); }
+#else
+FA__INLINE unsigned fa__msb(size_t n) { return 31u - (unsigned)__builtin_clz((unsigned)n); }
+FA__INLINE unsigned fa__ctz64(uint64_t n) {
+    uint32_t low = (uint32_t)n;
+    return low != 0 ? (unsigned)__builtin_ctz(low) : 32u + (unsigned)__builtin_ctz((uint32_t)(n >> 32));
+}
+#endif
 static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
 #ifdef FASTALLOC_NO_LIBC
@@ -562,10 +571,11 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
    Slice 0 on holds the header, which keeps all page metadata away from user blocks. A block's
    segment is the boundary at or below (p - 1): blocks never start at a segment's base, and a huge
    block aligned to the segment size may start exactly one segment after its header. Boundaries are
-   multiples of the segment size, counted from fa__segment_phase when there is no OS (every segment
-   then lives in a caller's region, and the first region's start is a boundary: it needs no
-   alignment). used_mask has a bit per slice owned by a page (or the header, or past the end of a
-   region); dirty_mask a bit per slice that may hold non-zero bytes. Only the owning thread changes
+   multiples of the segment size; without an OS every segment lives in a caller's region and they
+   are counted from that region's start instead, so no region needs any alignment (the free path
+   then finds the region first, on a list of regions). used_mask has a bit per slice owned by a page
+   (or the header, or past the end of a region); dirty_mask a bit per slice that may hold non-zero
+   bytes. Only the owning thread changes
    a segment; other threads touch only page->xthread_free. Huge segments hold one block and any
    thread releases them on free. A segment's memory goes back where it came from: the OS, or the
    region it records.
@@ -634,17 +644,33 @@ FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 
 static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
 
-#ifdef FASTALLOC_NO_OS
-static uintptr_t fa__segment_phase;      /* fixed by the first region */
-static bool fa__segment_phase_fixed;
-#  define FA__PHASE fa__segment_phase
-#else
-#  define FA__PHASE ((uintptr_t)0)
-#endif
+/* Caller memory that segments are cut from (see REGIONS). */
+struct fa__region_s {
+    uint8_t* base;               /* first window                                            */
+    uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
+    size_t window_count;         /* windows that begin below limit                          */
+    size_t windows_used;
+    uint64_t* window_bits;       /* a bit per window, set while in use                      */
+    fa__region_t* next;          /* without an OS: the list the free path searches          */
+};
+#define FA__REGION_ALIGN ((uintptr_t)64)     /* region bases: blocks need 16, 64 is a cache line */
+
 /* The segment boundary at or below address a. */
+#ifdef FASTALLOC_NO_OS
+/* Every region, newest first: a region made inside a block of another (a task's budget carved from
+   the default region) is newer than it, so the first match is the innermost. */
+static fa__region_t* fa__regions;
 FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) {
-    return ((a - FA__PHASE) & ~(uintptr_t)FA__SEGMENT_MASK) + FA__PHASE;
+    uintptr_t base = 0;
+    for (const fa__region_t* r = fa__regions; r != NULL; r = r->next)
+        if (a - (uintptr_t)r->base < (uintptr_t)(r->limit - r->base)) { base = (uintptr_t)r->base; break; }
+    return base + ((a - base) & ~(uintptr_t)FA__SEGMENT_MASK);
 }
+#  define FA__PAGE_ALIGN FA__REGION_ALIGN    /* pages start at slice multiples from a region's base */
+#else
+FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) { return a & ~(uintptr_t)FA__SEGMENT_MASK; }
+#  define FA__PAGE_ALIGN FA__SLICE_SIZE
+#endif
 FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
     return (fa__segment_t*)fa__segment_floor((uintptr_t)p - 1);
 }
@@ -737,19 +763,11 @@ static void fa__segment_purge(fa__segment_t* seg) {
    windows: a window holds one segment, a run of windows one huge block. Its bookkeeping (this
    struct, a bit per window and, for a region heap, the heap itself) sits at the region's end, so
    nothing lives outside the caller's memory and the OS is never asked for anything. Windows start
-   at the first segment boundary in the region (without an OS, the first region's start is one) and
-   the last may be partial: its slices past `limit` are never used. Region memory is never purged
+   at the first segment boundary in the region (without an OS, at the region's start) and the last
+   may be partial: its slices past `limit` are never used. Region memory is never purged
    and never assumed to read zero. Window bits change under the global lock: any thread may free a
    huge block.
    ===================================================================================================== */
-struct fa__region_s {
-    uint8_t* base;               /* first window                                            */
-    uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
-    size_t window_count;         /* windows that begin below limit                          */
-    size_t windows_used;
-    uint64_t* window_bits;       /* a bit per window, set while in use                      */
-};
-#define FA__REGION_ALIGN ((uintptr_t)64)
 #define FA__REGION_MIN_WINDOW ((FA__HEADER_SLICES + 1) * FA__SLICE_SIZE)   /* a header and one page */
 
 /* Lays out a region over [mem, mem + size) with `extra` bytes for the caller (a heap) inside its
@@ -760,17 +778,17 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
         || lo > UINTPTR_MAX - FA__SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
     uintptr_t start = (lo + FA__REGION_ALIGN - 1) & ~(FA__REGION_ALIGN - 1);
 #ifdef FASTALLOC_NO_OS
-    /* The first region's start becomes a boundary, unless it lies less than a header below one:
-       then a block aligned to the segment size could never start inside a header's window, so
-       skip ahead to that boundary (losing less than a header) and keep every alignment possible. */
+    /* The region's start is its first boundary, unless it lies less than a header below a multiple
+       of the segment size: then no block aligned to the segment size could start inside a header's
+       window, so a region big enough for such blocks skips ahead to that multiple (losing less than
+       a header) and keeps every alignment possible. */
     const uintptr_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
-    if (!fa__segment_phase_fixed && (start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - header)
+    if ((start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - header && hi - start >= 2 * FA__SEGMENT_SIZE)
         start = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
-    uintptr_t phase = fa__segment_phase_fixed ? fa__segment_phase : (start & FA__SEGMENT_MASK);
+    uintptr_t base = start;
 #else
-    uintptr_t phase = 0;
+    uintptr_t base = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
 #endif
-    uintptr_t base = ((start - phase + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK) + phase;
     if (base >= hi) return NULL;
     size_t windows = (size_t)((hi - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
     size_t bits_at = fa__align_up(sizeof(fa__region_t), sizeof(uint64_t));
@@ -786,11 +804,22 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
     region->window_bits = (uint64_t*)(meta + bits_at);
     FASTALLOC_MEMSET(region->window_bits, 0, (region->window_count + 63) / 64 * sizeof(uint64_t));
     *extra_at = (void*)(meta + own);
+    region->next = NULL;
 #ifdef FASTALLOC_NO_OS
-    fa__segment_phase = phase;
-    fa__segment_phase_fixed = true;
+    region->next = fa__regions;
+    fa__regions = region;
 #endif
     return region;
+}
+
+/* A region heap was destroyed: its memory is the caller's again. */
+static void fa__region_forget(fa__region_t* region) {
+#ifdef FASTALLOC_NO_OS
+    for (fa__region_t** at = &fa__regions; *at != NULL; at = &(*at)->next)
+        if (*at == region) { *at = region->next; break; }
+#else
+    (void)region;
+#endif
 }
 
 FA__INLINE bool fa__region_window_free(const fa__region_t* region, size_t i) {
@@ -894,9 +923,16 @@ static size_t fa__bin_size(size_t bin) {
     return ((5 + q) << (b - 2)) * 8;
 }
 
+/* Without an OS memory is scarce: a medium page is just big enough for eight blocks, not a fixed
+   FA__MEDIUM_PAGE_SLICES (in a 64 KiB region, twelve medium size classes at 8 KiB each would not
+   even fit). */
 static size_t fa__page_slices_for(size_t block_size) {
     if (block_size <= FA__SMALL_MAX) return 1;
+#ifdef FASTALLOC_NO_OS
+    if (block_size <= FA__MEDIUM_MAX) return (8 * block_size + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE;
+#else
     if (block_size <= FA__MEDIUM_MAX) return FA__MEDIUM_PAGE_SLICES;
+#endif
     return (block_size + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE;
 }
 
@@ -1059,13 +1095,16 @@ static fa__page_t fa__page_empty;
 #define FA__E  &fa__page_empty
 #define FA__E8 FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E
 FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
-static fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
+/* Never written (the slow path replaces it before anything is stored), hence const: on a
+   microcontroller its kilobyte sits in flash, not RAM. FA__EMPTY_HEAP is the pointer threads hold. */
+static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                                      0, 0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL };
 #undef FA__E8
 #undef FA__E
-static FA__TLS fa__heap_t* fa__tls_heap = &fa__heap_empty;
+#define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
+static FA__TLS fa__heap_t* fa__tls_heap = FA__EMPTY_HEAP;
 static fa__region_t* fa__default_region;   /* fa_init_region: where thread heaps take memory */
 static bool fa__thread_heaps_made;         /* fa_init_region must come before the first one */
 
@@ -1498,7 +1537,7 @@ static void fa__process_init(void) {
 static void fa__heap_make_default(fa__heap_t* heap) {
     fa__tls_heap = heap;
 #ifndef FASTALLOC_SINGLE_THREAD
-    pthread_setspecific(fa__thread_key, heap == &fa__heap_empty ? NULL : heap);
+    pthread_setspecific(fa__thread_key, heap == FA__EMPTY_HEAP ? NULL : heap);
 #endif
 }
 
@@ -1506,7 +1545,7 @@ static void fa__heap_make_default(fa__heap_t* heap) {
    into its thread heap, which is then abandoned; the thread starts over if it allocates again. */
 static __attribute__((unused)) void fa__thread_heap_done(fa__heap_t* heap) {
     while (heap->user_heaps != NULL) fa__heap_merge(heap->user_heaps, heap);
-    fa__heap_make_default(&fa__heap_empty);
+    fa__heap_make_default(FA__EMPTY_HEAP);
     fa__heap_abandon(heap);
 }
 
@@ -1527,7 +1566,7 @@ static fa__heap_t* fa__heap_init_thread(void) {
 
 static fa__heap_t* fa__heap_ready(void) {
     fa__heap_t* heap = fa__tls_heap;
-    return heap != &fa__heap_empty ? heap : fa__heap_init_thread();
+    return heap != FA__EMPTY_HEAP ? heap : fa__heap_init_thread();
 }
 
 /* ---- first-class heaps --------------------------------------------------------------------------- */
@@ -1649,6 +1688,7 @@ static void fa__heap_release_all(fa__heap_t* heap) {
         fa__segment_free(seg);
     }
     if (heap->segment_cache != NULL) fa__segment_free(heap->segment_cache);
+    if (heap->home == FA__HOME_REGION) fa__region_forget(heap->region);
     fa__heap_free_struct(heap);
 }
 
@@ -1743,7 +1783,7 @@ static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
 /* Everything the page at hand cannot serve: first use of a thread, errors, huge blocks, and finding
    or making a page (with the heartbeat). */
 static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
-    if (fa__unlikely(heap == &fa__heap_empty)) {
+    if (fa__unlikely(heap == FA__EMPTY_HEAP)) {
         heap = fa__heap_init_thread();
         if (heap == NULL) return fa__fail(FA__ENOMEM);
     }
@@ -1778,15 +1818,14 @@ FA__INLINE void* fa__malloc_inline(size_t size, bool zero) { return fa__heap_mal
 static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero) { return fa__heap_malloc_inline(heap, size, zero); }
 
 /* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
-   (slices are, unless segment boundaries are shifted by a phase that is not); otherwise
-   over-allocate within the page tiers and mark the page, or go huge. */
+   (FA__PAGE_ALIGN); otherwise over-allocate within the page tiers and mark the page, or go huge. */
 static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align, bool zero) {
     if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     size_t fit = size < align ? align : size;
     if (align <= 16) return fa__heap_malloc_inline(heap, fit, zero);
     if (align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX) {
-        if (fa__bin_size(fa__bin_of(fit)) % align == 0 && (FA__PHASE & (align - 1)) == 0)
+        if (fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= FA__PAGE_ALIGN)
             return fa__heap_malloc_inline(heap, fit, zero);
         if (size + align - 1 <= FA__LARGE_MAX) {
             uint8_t* p = (uint8_t*)fa__heap_malloc_inline(heap, size + align - 1, zero);
@@ -1799,7 +1838,7 @@ static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align
             return aligned;
         }
     }
-    if (heap == &fa__heap_empty && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
+    if (heap == FA__EMPTY_HEAP && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
     return fa__huge_alloc(heap, size, align, zero);
 }
 
@@ -2037,7 +2076,7 @@ static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
 
 static void fa__collect(bool force) {
     fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
-    if (heap != NULL && heap != &fa__heap_empty) fa__heap_collect(heap, force);
+    if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
 }
 
 /* With threads: the thread heap and the thread's first-class heaps go now. A single thread never
@@ -2046,7 +2085,7 @@ static void fa__thread_done(void) {
 #ifdef FASTALLOC_SINGLE_THREAD
     fa__collect(true);
 #else
-    if (fa__tls_heap != &fa__heap_empty) fa__thread_heap_done(fa__tls_heap);
+    if (fa__tls_heap != FA__EMPTY_HEAP) fa__thread_heap_done(fa__tls_heap);
 #endif
 }
 

@@ -210,6 +210,31 @@ static void corrupt_free_list(void) {
     fa_collect(true);
 }
 
+/* The thread rule of first-class heaps: only the thread that made a heap allocates from it, resets,
+   destroys or deletes it. */
+static fa_heap_t* g_heap;
+static void* heap_malloc_in_thread(void* arg) { (void)arg; void* p = fa_heap_malloc(g_heap, 64); return p; }
+static void* heap_destroy_in_thread(void* arg) { (void)arg; fa_heap_destroy(g_heap); return NULL; }
+static void heap_used_by_another_thread(void) {
+    g_heap = fa_heap_new();
+    pthread_t t;
+    pthread_create(&t, NULL, heap_malloc_in_thread, NULL);
+    pthread_join(t, NULL);
+}
+static void heap_destroyed_by_another_thread(void) {
+    g_heap = fa_heap_new();
+    fa_free(fa_heap_malloc(g_heap, 64));
+    pthread_t t;
+    pthread_create(&t, NULL, heap_destroy_in_thread, NULL);
+    pthread_join(t, NULL);
+}
+static void heap_usable_size_of_other_block(void) {
+    fa_heap_t* a = fa_heap_new();
+    fa_heap_t* b = fa_heap_new();
+    void* p = fa_heap_malloc(a, 100);
+    (void)fa_heap_usable_size(b, p);
+}
+
 static void test_misuse_aborts(void) {
     harness_section("debug misuse");
     struct { const char* name; void (*fn)(void); } cases[] = {
@@ -228,6 +253,9 @@ static void test_misuse_aborts(void) {
         {"foreign libc pointer (small)", foreign_libc_small},
         {"foreign libc pointer (mmap)", foreign_libc_big},
         {"corrupted free list", corrupt_free_list},
+        {"heap allocated from by another thread", heap_used_by_another_thread},
+        {"heap destroyed by another thread", heap_destroyed_by_another_thread},
+        {"fa_heap_usable_size with another heap's block", heap_usable_size_of_other_block},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         int sig = run_child(cases[i].fn);
