@@ -35,11 +35,12 @@ V_debug_FLAGS= -O1 $(BASE) -DFASTALLOC_DEBUG
 V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
 # Region builds: no OS at all (FASTALLOC_NO_OS, hence single-threaded); tests/harness.h gives each
-# suite a misaligned static region. Only the suites that need no threads and no OS run there.
+# suite a misaligned static region. Only the suites that need no threads and no OS run there; the
+# ASan+UBSan one also counts bytes zeroed and copied (FASTALLOC_STATS), so the zero suite checks them.
 V_region_CC     = gcc
 V_region_FLAGS  = -O2 $(BASE) -DFASTALLOC_NO_OS
 V_regasan_CC    = gcc
-V_regasan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined -DFASTALLOC_NO_OS
+V_regasan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined -DFASTALLOC_NO_OS -DFASTALLOC_STATS
 REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)

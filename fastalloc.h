@@ -5,7 +5,9 @@
    carved out of aligned segments, three free lists per page (allocation, local free, cross-thread
    free), lazy free-list construction, retire hysteresis for empty pages, zero tracking for calloc,
    and memory handed back to the OS. No per-block header: fa_free finds a block's page by masking
-   the pointer.
+   the pointer. The same allocator runs inside memory you hand it (a region: a static array, a linker
+   section, a budget), with or without an OS, a C library or threads, and offers first-class heaps
+   that are reset or destroyed in one call.
 
    QUICK START
        // in exactly one .c file:
@@ -16,6 +18,15 @@
        char* s = fa_malloc(100);
        fa_free(s);
 
+       // firmware: no OS, one static buffer (define FASTALLOC_NO_OS before the include above)
+       static unsigned char heap_memory[64 * 1024];
+       fa_init_region(heap_memory, sizeof heap_memory);   // then fa_malloc & co. as usual
+
+       // engines: a heap per frame, thrown away in one call
+       fa_heap_t* frame = fa_heap_new();
+       void* scratch = fa_heap_malloc(frame, 4096);
+       fa_heap_reset(frame);                               // every block gone, pages kept
+
    CONFIGURATION MACROS
    Define these before including the header. "impl" means: only the translation unit that defines
    FASTALLOC_IMPLEMENTATION reads it; "all" means: every includer must agree.
@@ -23,23 +34,44 @@
      FASTALLOC_STATIC           all   give every public function static linkage (private copy)
      FASTALLOC_API              all   declaration prefix of public functions (default: extern,
                                       or static with FASTALLOC_STATIC); e.g. __declspec(dllexport)
-     FASTALLOC_ASSERT(c)        impl  assertion used by debug checks (default: assert from <assert.h>)
-     FASTALLOC_MEMSET(d,c,n)    impl  memset replacement (default: memset)
-     FASTALLOC_MEMCPY(d,s,n)    impl  memcpy replacement (default: memcpy)
+     FASTALLOC_ASSERT(c)        impl  assertion used by debug checks (default: assert from <assert.h>;
+                                      with FASTALLOC_NO_LIBC, __builtin_trap)
+     FASTALLOC_MEMSET(d,c,n)    impl  memset replacement (default: memset; with FASTALLOC_NO_LIBC, a
+                                      word-at-a-time loop of fastalloc's own)
+     FASTALLOC_MEMCPY(d,s,n)    impl  memcpy replacement (same defaults)
+     FASTALLOC_SET_ERRNO(e)     impl  how a failure reports its code (default: errno = e; with
+                                      FASTALLOC_NO_LIBC, nothing: NULL is the only signal)
+     FASTALLOC_NO_OS            impl  no operating system: no mmap, no threads, no clock. Memory comes
+                                      only from regions (fa_init_region, fa_heap_new_in_region);
+                                      until one exists every allocation fails with ENOMEM. Implies
+                                      FASTALLOC_SINGLE_THREAD; segments default to 64 KiB of 1 KiB
+                                      slices and medium pages to eight blocks.
+     FASTALLOC_NO_LIBC          impl  no C library either: nothing outside this file is called (the
+                                      object builds with -ffreestanding -nostdlib). Implies
+                                      FASTALLOC_NO_OS. Not with FASTALLOC_OVERRIDE.
+     FASTALLOC_SINGLE_THREAD    impl  one thread of control: no thread-local storage, no atomics, no
+                                      pthreads. fa_thread_done only gives memory back.
+     FASTALLOC_LOCK()           impl  with FASTALLOC_UNLOCK(): called around every public function,
+     FASTALLOC_UNLOCK()               so tasks of an RTOS share one heap (a mutex, or masking
+                                      interrupts). Never nested. Implies FASTALLOC_SINGLE_THREAD.
      FASTALLOC_DEBUG            impl  full invariant checks on every slow path and every free:
-                                      double free, foreign pointers and list corruption abort
-                                      through FASTALLOC_ASSERT. Slow; for tests and debugging.
+                                      double free, foreign pointers, list corruption and breaches
+                                      of the heap thread rule abort through FASTALLOC_ASSERT.
+                                      Slow; for tests and debugging.
      FASTALLOC_OVERRIDE         impl  also define malloc, free, calloc, realloc, reallocarray,
                                       aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
                                       malloc_usable_size, malloc_trim, glibc's __libc_* names and, in
                                       C++, every operator new/delete: fastalloc becomes the
                                       process's allocator (see `make lib` for LD_PRELOAD)
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
-                                      OS-level counters are always kept.
-     FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB). Segments are
-                                      aligned to their size; huge blocks get their own mapping.
+                                      OS-level and region counters are always kept.
+     FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB; 16 without an OS).
+                                      Segments start at multiples of their size (without an OS: at
+                                      multiples from their region's start); huge blocks get their
+                                      own mapping, or a run of segments in a region.
      FASTALLOC_PAGE_SHIFT       impl  log2 of the slice size, the unit pages are made of (default
-                                      16: 64 KiB). At most 64 slices per segment.
+                                      16: 64 KiB; 10 without an OS). 8 to 64 slices per segment;
+                                      at least 12 (4 KiB) with an OS, 10 without.
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
                                       medium and large pages; 0 = at once)
@@ -48,7 +80,7 @@
      FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
                                       spare segment unmapped once this many ms pass without more
                                       memory going back (default 10; 0 = at the next slow path;
-                                      -1 = only in fa_collect)
+                                      -1 = only in fa_collect). Region memory is never purged.
 
    API                                                   (all functions are thread-safe)
      void*  fa_malloc(size_t size)                       size bytes, or NULL+ENOMEM
@@ -69,9 +101,32 @@
      void   fa_collect(bool force)                       give this thread's free memory back; with
                                                          force, at once and including memory of
                                                          exited threads
-     void   fa_thread_done(void)                         release this thread's heap now (for
+     void   fa_thread_done(void)                         release this thread's heaps now (for
                                                          threads whose exit cannot be seen)
      void   fa_stats_get(fa_stats_t* out)                process-wide counters
+   Regions and first-class heaps:
+     bool   fa_init_region(void* mem, size_t size)       make [mem, mem+size) the memory of every
+                                                         thread heap; before any allocation, once.
+                                                         false+EINVAL (unusable), false+EBUSY (late)
+     fa_heap_t* fa_heap_new(void)                        a heap of the calling thread; NULL+ENOMEM
+     fa_heap_t* fa_heap_new_in_region(void* mem, size_t size)   a heap living entirely in
+                                                         [mem, mem+size); NULL+EINVAL if unusable
+     void*  fa_heap_malloc(fa_heap_t* h, size_t size)    as fa_malloc, from h (NULL h: EINVAL)
+     void*  fa_heap_zalloc(fa_heap_t* h, size_t size)    as fa_zalloc, from h
+     void*  fa_heap_calloc(fa_heap_t* h, size_t count, size_t size)   as fa_calloc, from h
+     void*  fa_heap_realloc(fa_heap_t* h, void* p, size_t size)  as fa_realloc; a moved block
+                                                         comes from h
+     void*  fa_heap_malloc_aligned(fa_heap_t* h, size_t size, size_t align)   from h
+     size_t fa_heap_usable_size(const fa_heap_t* h, const void* p)   fa_usable_size of a block of
+                                                         h (debug builds check it is h's)
+     void   fa_heap_reset(fa_heap_t* h)                  free every block of h at once; h keeps its
+                                                         pages for the next round
+     void   fa_heap_destroy(fa_heap_t* h)                free every block of h at once and h itself;
+                                                         all its memory goes back (a region is the
+                                                         caller's again)
+     void   fa_heap_delete(fa_heap_t* h)                 h goes away, its blocks stay valid and now
+                                                         belong to the thread heap
+     void   fa_heap_collect(fa_heap_t* h)                give back h's empty pages (after a reset)
 
    RULES
    - fa_malloc(0) returns a unique, freeable block. fa_realloc(p, 0) returns a minimal block and
@@ -79,9 +134,36 @@
    - Blocks of 16 bytes or more are 16-byte aligned (8 when size >= 8). The whole usable size may
      be written.
    - Every failure is NULL with errno set: ENOMEM for sizes over PTRDIFF_MAX, count*size overflow
-     and exhausted memory; EINVAL for a bad alignment. A failed realloc leaves p untouched.
+     and exhausted memory (a full region included); EINVAL for a bad alignment, a missing heap or
+     an unusable region. A failed realloc leaves p untouched.
    - Passing a pointer that did not come from fastalloc, or freeing twice, is undefined; a
      FASTALLOC_DEBUG build catches both.
+
+   FIRST-CLASS HEAPS AND REGIONS
+   - Thread rule: a heap belongs to the thread that made it. Only that thread allocates from it,
+     resets, destroys, deletes or collects it (a FASTALLOC_DEBUG build aborts otherwise). Any thread
+     may fa_free its blocks; frees meant to happen before a reset or destroy must have returned
+     before it starts. With FASTALLOC_LOCK there is one thread of control and any task may use any
+     heap under the lock.
+   - Costs: reset and destroy touch each page (or segment) once, never each block; huge blocks go
+     back whole. A thread that ends deletes the heaps it made (their blocks stay valid).
+   - A region needs no alignment: fastalloc rounds its start up to 64 bytes. With an OS, segments
+     sit at multiples of FASTALLOC_SEGMENT_SIZE, so a region must hold one such boundary followed by
+     room for a segment header and a slice (what lies before the first boundary is not used; a
+     huge block takes whole segments). Without an OS segments are counted from the region's start
+     and any region from a few KiB works; 64 KiB keeps 60416 bytes for pages on Cortex-M4.
+   - All of a region heap's bookkeeping (its record, a bit per segment, the heap) lives at the end
+     of the region: no OS call and no memory outside it. Region memory is never assumed to read
+     zero and never purged. fa_heap_destroy makes it the caller's again; after fa_heap_delete it
+     belongs to fastalloc for good.
+   - Heaps that share a region (fa_heap_new after fa_init_region) each keep their empty pages for
+     a few heartbeats; fa_heap_collect hands them over at once. A heap that runs out first gives
+     back its own empty pages and tries again, so memory freed in one size class serves another.
+   - Worst-case work in region mode: fa_free is O(1) (plus one compare per region created after
+     the block's own, without an OS). A malloc that misses its page walks the pages of that size
+     class, the segments of the heap and the segment bits of the region (64 per word), and threads
+     at most 8 KiB of fresh blocks; at exhaustion it also walks the heap's pages once. Nothing is
+     proportional to the number of blocks.
 */
 #ifndef FASTALLOC_H
 #define FASTALLOC_H

@@ -23,14 +23,16 @@
 #define HEAP_TEST_BLOCKS 6000
 #endif
 
-/* Sizes across every tier: small, medium, large and, unless pages_only, huge (above half a segment). */
+/* Sizes across every tier: small, medium, large (one in ten up to the tier's top) and, unless
+   pages_only, a few huge ones (above half a segment). */
 static size_t tier_size(uint64_t* rng, bool pages_only) {
-    uint64_t x = harness_rand(rng), pick = x % 100;
-    x >>= 8;
-    if (pick < 70) return 1 + x % 512;
-    if (pick < 90) return 513 + x % (16 * KiB);
-    if (pick < 98 || pages_only) return 16 * KiB + x % (FA__LARGE_MAX - 16 * KiB);
-    return FA__LARGE_MAX + 1 + x % (2 * FA__SEGMENT_SIZE);
+    uint64_t x = harness_rand(rng), pick = x % 1000;
+    x >>= 10;
+    if (pick < 700) return 1 + x % 512;
+    if (pick < 900) return 513 + x % (16 * KiB);
+    if (pick < 990) return 16 * KiB + x % (FA__LARGE_MAX / 8);
+    if (pick < 997 || pages_only) return FA__LARGE_MAX / 2 + x % (FA__LARGE_MAX / 2);
+    return FA__LARGE_MAX + 1 + x % FA__SEGMENT_SIZE;
 }
 
 typedef struct {
@@ -163,8 +165,15 @@ static void test_reset_frames(void) {
     size_t nulls = 0, broken = 0, grew = 0;
     fa_stats_t second = snap();
     for (int frame = 0; frame < FRAMES; frame++) {
-        /* frame f repeats the mix of frame f % 4, so after four frames the heap has seen them all */
-        nulls += alloc_mix(h, v, N, 1000 + (uint64_t)(frame % 4));
+        /* frame f repeats the mix of frame f % 4, so after four frames the heap has seen them all;
+           two huge blocks a frame, which reset releases */
+        nulls += alloc_sizes(h, v, N - 2, 1000 + (uint64_t)(frame % 4), true);
+        for (size_t k = N - 2; k < N; k++) {
+            v[k].n = FA__LARGE_MAX + 1 + k;
+            v[k].p = (unsigned char*)fa_heap_malloc(h, v[k].n);
+            v[k].seed = k;
+            if (v[k].p) fill(&v[k]); else nulls++;
+        }
         broken += count_broken(v, N);
         fa_heap_reset(h);
         fa_stats_t now = snap();
@@ -177,7 +186,7 @@ static void test_reset_frames(void) {
 #ifdef FASTALLOC_STATS
     /* pages are kept across resets, not acquired again */
     fa_stats_t a = snap();
-    nulls = alloc_mix(h, v, N, 1000);
+    nulls = alloc_sizes(h, v, N, 1000, true);
     fa_heap_reset(h);
     fa_stats_t b = snap();
     CHECK_EQ_SZ(nulls, 0);

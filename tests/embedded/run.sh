@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/embedded/run.sh [BUILD_DIR] — the region-mode suites on an emulated Cortex-M4.
 #
-# Builds tests/test_region.c, test_heap.c and test_lock.c, plus examples/firmware.c, for QEMU's
+# Builds tests/test_region.c, test_heap.c, test_lock.c, tests/embedded/overhead.c (the bookkeeping
+# of a 64 KiB region, checked) and examples/firmware.c for QEMU's
 # mps2-an386 board with arm-none-eabi-gcc and newlib (semihosting: printf and exit reach the host),
 # in the firmware configuration: FASTALLOC_NO_OS (hence single-threaded), regions in the board's
 # 16 MiB of PSRAM. Each image runs under qemu-system-arm; its "N passed, N failed" line is added up.
@@ -60,10 +61,12 @@ run_image() {
     pass=$((pass + p)); fail=$((fail + f))
     echo "$([ "$f" -eq 0 ] && echo PASS || echo FAIL)  $name on Cortex-M4 (QEMU mps2-an386): $p passed, $f failed (exit $rc)"
     [ "$f" -eq 0 ] || sed 's/^/    /' "$log" | tail -20
+    grep -E '^(overhead|firmware): ' "$log" | sed 's/^/      /'   # the figures the README quotes
 }
 run_image test_region tests/test_region.c
 run_image test_heap tests/test_heap.c
 run_image test_lock tests/test_lock.c
+run_image overhead tests/embedded/overhead.c
 run_image firmware examples/firmware.c
 
 # Code size of the allocator alone, Cortex-M4 -Os, region + single-thread (and without libc).
