@@ -2,7 +2,9 @@
 #   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++, region builds,
 #                     freestanding check, Cortex-M4 under QEMU), one total line
 #   make test-embedded the region-mode suites on an emulated Cortex-M4 (QEMU mps2-an386)
-#   make bench        the hyperfine suite against glibc, mimalloc, jemalloc, tcmalloc (QUICK=1: smoke run)
+#   make bench        the hyperfine suite against glibc, mimalloc, jemalloc, tcmalloc (QUICK=1: smoke run),
+#                     then the per-frame heap benchmark (bench/frame.sh)
+#   make bench-heap   only the per-frame heap benchmark: reset / destroy / free each, vs the peers
 #   make bench-instr  instructions per operation under callgrind
 #   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
 #   make examples     build examples/
@@ -63,7 +65,8 @@ test: test-deps
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
 	    "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)" \
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
-	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench"
+	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench" \
+	    "QUICK=1 bash bench/frame.sh $(BUILD)/bench"
 
 test-deps:
 	@bash tests/deps.sh
@@ -123,7 +126,7 @@ BENCH_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench/$(b)_fa $(BUI
              $(foreach b,$(notdir $(SUITE_SRC:.c=)),$(BUILD)/bench/$(b)_fa_retire0 $(BUILD)/bench/$(b)_fa_notrack)
 BENCH_FLAGS := -O2 -DNDEBUG -g -pthread $(WARN) -I.
 BENCH_DEPS  := bench/common.h
-.PHONY: bench-build bench-micro
+.PHONY: bench-build bench-micro bench-heap
 bench-build: $(BENCH_BIN)
 $(BUILD)/bench/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
 	@mkdir -p $(@D)
@@ -140,6 +143,10 @@ $(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 
 bench: bench-build
 	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench
+	@QUICK=$(QUICK) bash bench/frame.sh $(BUILD)/bench
+
+bench-heap: bench-build
+	@bash bench/frame.sh $(BUILD)/bench
 
 bench-instr: bench-build
 	@bash bench/suite_instr.sh $(BUILD)/bench

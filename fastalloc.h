@@ -823,6 +823,60 @@ static __attribute__((unused)) void fa__abandoned_push(fa__segment_t* seg) {
     fa__unlock();
 }
 
+/* Empty OS segments between heaps: a destroyed heap leaves its segments here (up to
+   FA__POOL_SEGMENTS) and new segments come from here first, so a heap made and destroyed per task
+   does not map and fault in fresh memory every time (frame-destroy: 6.95 s without it, see
+   bench/frame.c). The purge delay purges them like any free slice; fa_collect(true) unmaps them.
+   Region segments never come here: they go back to their region. Global lock. */
+#define FA__POOL_SEGMENTS 8
+static fa__segment_t* fa__pool;
+static size_t fa__pool_count;
+
+static bool fa__pool_put(fa__segment_t* seg) {
+    if (seg->region != NULL) return false;
+    bool kept = false;
+    fa__lock();
+    if (fa__pool_count < FA__POOL_SEGMENTS) {
+        seg->next = fa__pool;
+        seg->prev = NULL;
+        fa__store_relaxed(&fa__pool, seg);   /* also peeked at without the lock */
+        fa__pool_count++;
+        kept = true;
+    }
+    fa__unlock();
+    return kept;
+}
+
+static fa__segment_t* fa__pool_take(void) {
+    if (fa__load_relaxed(&fa__pool) == NULL) return NULL;
+    fa__lock();
+    fa__segment_t* seg = fa__pool;
+    if (seg != NULL) {
+        fa__store_relaxed(&fa__pool, seg->next);
+        fa__pool_count--;
+        seg->next = NULL;
+    }
+    fa__unlock();
+    return seg;
+}
+
+static void fa__segment_purge(fa__segment_t* seg);
+
+/* Purges the pooled segments' memory, or (unmap) gives them back to the OS altogether. */
+static void fa__pool_release(bool unmap) {
+    if (fa__load_relaxed(&fa__pool) == NULL) return;
+    fa__lock();
+    fa__segment_t* seg = fa__pool;
+    if (unmap) { fa__store_relaxed(&fa__pool, (fa__segment_t*)NULL); fa__pool_count = 0; }
+    else for (fa__segment_t* s = seg; s != NULL; s = s->next) fa__segment_purge(s);
+    fa__unlock();
+    while (unmap && seg != NULL) {
+        fa__segment_t* next = seg->next;
+        fa__segment_free(seg);
+        seg = next;
+    }
+}
+
 /* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
    region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
    back old contents rather than zeros. */
@@ -1300,6 +1354,7 @@ static void fa__heap_purge(fa__heap_t* heap) {
         fa__segment_free(heap->segment_cache);
         heap->segment_cache = NULL;
     }
+    fa__pool_release(false);
     heap->purge_at = 0;
 }
 
@@ -1388,7 +1443,7 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
     fa__segment_t* seg = heap->segment_cache;
     if (seg != NULL) heap->segment_cache = NULL;
     else if (heap->region != NULL) seg = fa__region_segment(heap->region);
-    else seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
 }
@@ -1762,14 +1817,27 @@ static void fa__heap_empty_pages(fa__heap_t* heap) {
 }
 
 /* fa_heap_destroy: every segment and huge block goes back whole. */
+/* A segment the heap is done with, whatever its pages hold: emptied, then pooled or freed. */
+static void fa__segment_discard(fa__segment_t* seg) {
+    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++) seg->pages[idx].in_use = 0;
+    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
+    seg->page_count = 0;
+    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
+    fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
+    if (!fa__pool_put(seg)) fa__segment_free(seg);
+}
+
 static void fa__heap_release_all(fa__heap_t* heap) {
     fa__heap_drop_huge(heap, true);
+    bool pooled = false;
     while (heap->segments != NULL) {
         fa__segment_t* seg = heap->segments;
         fa__segment_unlink(heap, seg);
-        fa__segment_free(seg);
+        pooled |= seg->region == NULL;
+        fa__segment_discard(seg);
     }
-    if (heap->segment_cache != NULL) fa__segment_free(heap->segment_cache);
+    if (heap->segment_cache != NULL) fa__segment_discard(heap->segment_cache);
+    if (pooled && fa__tls_heap != FA__EMPTY_HEAP) fa__heap_schedule_purge(fa__tls_heap);
     if (heap->home == FA__HOME_REGION) fa__region_forget(heap->region);
     fa__heap_free_struct(heap);
 }
@@ -2159,6 +2227,7 @@ static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
 static void fa__collect(bool force) {
     fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
     if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
+    if (force) fa__pool_release(true);
 }
 
 /* With threads: the thread heap and the thread's first-class heaps go now. A single thread never

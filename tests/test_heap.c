@@ -145,11 +145,25 @@ static void test_destroy(void) {
         CHECKF(HELD(full) > HELD(before) + MiB, "round %d: %zu -> %zu bytes held", round, HELD(before), HELD(full));
         fa_heap_destroy(h);
         fa_stats_t after = snap();
-        /* what stays is at most the thread heap's spare segment and the page the heap struct used */
-        CHECKF(HELD(after) <= HELD(before) + 2 * FA__SEGMENT_SIZE, "round %d: destroy left %zu bytes held (before %zu)",
-               round, HELD(after), HELD(before));
-        CHECKF(after.segments_live <= before.segments_live + 2, "round %d: %zu segments live, %zu before", round,
-               after.segments_live, before.segments_live);
+        /* what stays is at most the thread heap's spare segment, the page the heap struct used and
+           the pool of empty segments kept for the next heap (FA__POOL_SEGMENTS) */
+        CHECKF(HELD(after) <= HELD(before) + (2 + FA__POOL_SEGMENTS) * FA__SEGMENT_SIZE,
+               "round %d: destroy left %zu bytes held (before %zu)", round, HELD(after), HELD(before));
+        /* the next heap takes its memory from that pool: nothing new is mapped */
+        fa_heap_t* next = fa_heap_new();
+        void* p = fa_heap_malloc(next, 100);
+        fa_stats_t reuse = snap();
+        CHECK(p != NULL);
+        CHECKF(reuse.os_map_calls == after.os_map_calls, "round %d: a heap after a destroy mapped %zu times", round,
+               reuse.os_map_calls - after.os_map_calls);
+        fa_heap_destroy(next);
+        /* fa_collect(true) returns even the pool */
+        fa_collect(true);
+        fa_stats_t collected = snap();
+        CHECKF(HELD(collected) <= HELD(before) + 2 * FA__SEGMENT_SIZE, "round %d: %zu bytes held after collect (before %zu)",
+               round, HELD(collected), HELD(before));
+        CHECKF(collected.segments_live <= before.segments_live + 2, "round %d: %zu segments live, %zu before", round,
+               collected.segments_live, before.segments_live);
     }
     free(v);
 }
