@@ -87,27 +87,18 @@ static void renew_heap(void *ctx)
         die_oom(0);
 }
 
-static uint64_t run_reset(uint64_t n, long arg)
+/* Frames from one heap (or, renewing it, from a heap per frame). */
+static uint64_t heap_frames(uint64_t n, void (*end_frame)(void *ctx))
 {
-    (void)arg;
     fa_heap_t *h = fa_heap_new();
     if (!h)
         die_oom(0);
-    uint64_t sum = frames(n, make_heap, NULL, reset_heap, &h);
+    uint64_t sum = frames(n, make_heap, NULL, end_frame, &h);
     fa_heap_destroy(h);
     return sum;
 }
-
-static uint64_t run_destroy(uint64_t n, long arg)
-{
-    (void)arg;
-    fa_heap_t *h = fa_heap_new();
-    if (!h)
-        die_oom(0);
-    uint64_t sum = frames(n, make_heap, NULL, renew_heap, &h);
-    fa_heap_destroy(h);
-    return sum;
-}
+static uint64_t run_reset(uint64_t n, long arg) { (void)arg; return heap_frames(n, reset_heap); }
+static uint64_t run_destroy(uint64_t n, long arg) { (void)arg; return heap_frames(n, renew_heap); }
 #endif
 
 #ifdef BENCH_MIMALLOC_HEAP
