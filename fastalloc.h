@@ -1508,7 +1508,9 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
             page = next;
         }
         page = fa__page_fresh(heap, bin);
-        if (page == NULL && fa__heap_reclaim_one(heap)) continue;
+        /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
+           whole (reset and destroy rely on it) and a region heap takes nothing from outside */
+        if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_reclaim_one(heap)) continue;
         if (page == NULL && fa__segment_new(heap) != NULL) page = fa__page_fresh(heap, bin);
         if (page == NULL) return NULL;
         fa__page_extend(page);

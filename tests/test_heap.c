@@ -352,6 +352,56 @@ static void test_thread_exit(void) {
 }
 #endif
 
+#if !defined(FASTALLOC_SINGLE_THREAD)
+/* A thread exits with live blocks: its segments wait for a thread heap to adopt them. A first-class
+   heap must never take them (resetting or destroying it would wipe the dead thread's blocks), nor a
+   region heap (its blocks would lie outside its region). */
+static unsigned char* g_survivors[64];
+static void* leave_live_blocks(void* arg) {
+    (void)arg;
+    for (int i = 0; i < 64; i++) {
+        g_survivors[i] = (unsigned char*)fa_malloc(48);
+        if (g_survivors[i]) memset(g_survivors[i], 'A', 48);
+    }
+    return NULL;
+}
+static unsigned char g_adopt_region[3 * FA__SEGMENT_SIZE];
+static void test_no_adoption(void) {
+    harness_section("first-class heaps do not adopt abandoned segments");
+    for (int mode = 0; mode < 3; mode++) {
+        fa_collect(true);   /* nothing abandoned is left from before */
+        /* the heap exists before the thread ends, so its first page is what it looks for after */
+        fa_heap_t* h = mode < 2 ? fa_heap_new() : fa_heap_new_in_region(g_adopt_region + 7, sizeof g_adopt_region - 7);
+        CHECK(h != NULL);
+        if (!h) continue;
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, leave_live_blocks, NULL) == 0);
+        pthread_join(t, NULL);
+        size_t outside = 0;
+        for (int i = 0; i < 200; i++) {
+            unsigned char* q = (unsigned char*)fa_heap_malloc(h, 48);
+            if (!q) continue;
+            memset(q, 'B', 48);
+            if (mode == 2 && (q < g_adopt_region || q >= g_adopt_region + sizeof g_adopt_region)) outside++;
+        }
+        if (mode == 0) {   /* reset, then reuse every page it kept */
+            fa_heap_reset(h);
+            for (int i = 0; i < 200; i++) { unsigned char* q = (unsigned char*)fa_heap_malloc(h, 48); if (q) memset(q, 'C', 48); }
+        }
+        fa_heap_destroy(h);
+        fa_heap_t* h2 = fa_heap_new();   /* takes the pool a destroy filled */
+        for (int i = 0; i < 200; i++) { unsigned char* q = (unsigned char*)fa_heap_malloc(h2, 48); if (q) memset(q, 'D', 48); }
+        size_t bad = 0;
+        for (int i = 0; i < 64; i++)
+            if (!g_survivors[i] || harness_first_not(g_survivors[i], 48, 'A') != HARNESS_OK) bad++;
+        CHECKF(bad == 0, "mode %d: %zu of 64 blocks of an exited thread overwritten", mode, bad);
+        CHECK_EQ_SZ(outside, 0);
+        fa_heap_destroy(h2);
+        for (int i = 0; i < 64; i++) fa_free(g_survivors[i]);
+    }
+}
+#endif
+
 /* Tiered pre-allocation: three budgets carved once (64 KiB, 1 MiB, 16 MiB; with an OS, whose regions
    come in segments of 4 MiB, 4, 16 and 64 MiB); each task gets the smallest budget its estimate fits,
    allocates only inside it, escalates when it runs out, and releases the budget whole at its end. */
@@ -450,6 +500,7 @@ int main(void) {
 #if !defined(FASTALLOC_SINGLE_THREAD)
     test_foreign_frees();
     test_thread_exit();
+    test_no_adoption();
 #endif
     test_tiered();
     return harness_finish();
