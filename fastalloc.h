@@ -109,6 +109,7 @@
                                                          thread heap; before any allocation, once.
                                                          false+EINVAL (unusable), false+EBUSY (late)
      fa_heap_t* fa_heap_new(void)                        a heap of the calling thread; NULL+ENOMEM
+                                                         (with threads, also the thread heap, once)
      fa_heap_t* fa_heap_new_in_region(void* mem, size_t size)   a heap living entirely in
                                                          [mem, mem+size); NULL+EINVAL if unusable
      void*  fa_heap_malloc(fa_heap_t* h, size_t size)    as fa_malloc, from h (NULL h: EINVAL)
@@ -138,6 +139,10 @@
      an unusable region. A failed realloc leaves p untouched.
    - Passing a pointer that did not come from fastalloc, or freeing twice, is undefined; a
      FASTALLOC_DEBUG build catches both.
+   - rezalloc's promise for a huge block (above half a segment) covers what the caller wrote up to
+     the size it last asked for: bytes written beyond that, into the block's slack up to
+     fa_usable_size, are not cleared by a later growth (fastalloc keeps growth over fresh OS pages
+     free of any clearing by trusting the requested size there).
 
    FIRST-CLASS HEAPS AND REGIONS
    - Thread rule: a heap belongs to the thread that made it. Only that thread allocates from it,
@@ -153,7 +158,10 @@
      huge block takes whole segments). Without an OS segments are counted from the region's start
      and any region from a few KiB works; 64 KiB keeps 60416 bytes for pages on Cortex-M4.
    - All of a region heap's bookkeeping (its record, a bit per segment, the heap) lives at the end
-     of the region: no OS call and no memory outside it. Region memory is never assumed to read
+     of the region: its blocks take no OS call and no memory outside it. (With threads, a thread's
+     first heap of any kind also makes its thread heap, whose record comes from a pool the OS
+     provides 16 records at a time.) fa_init_region stays possible until some heap without a
+     region of its own has taken memory from the OS. Region memory is never assumed to read
      zero and never purged. fa_heap_destroy makes it the caller's again; after fa_heap_delete it
      belongs to fastalloc for good.
    - Heaps that share a region (fa_heap_new after fa_init_region) each keep their empty pages for
@@ -1202,7 +1210,7 @@ typedef struct fa__page_queue_s {
     size_t retained_bytes;            /* of this bin's pages in heap->retained */
 } fa__page_queue_t;
 
-enum { FA__HEAP_THREAD = 0, FA__HEAP_USER = 1 };                      /* heap->kind */
+enum { FA__HEAP_THREAD = 0, FA__HEAP_USER = 1, FA__HEAP_GONE = 2 };  /* heap->kind */
 enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };  /* where the struct lives */
 
 struct fa_heap_s {
@@ -1241,8 +1249,11 @@ static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA_
 #undef FA__E
 #define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
 static FA__TLS fa__heap_t* fa__tls_heap = FA__EMPTY_HEAP;
-static fa__region_t* fa__default_region;   /* fa_init_region: where thread heaps take memory */
-static bool fa__thread_heaps_made;         /* fa_init_region must come before the first one */
+/* fa_init_region's region: where every heap without a region of its own takes memory. It may be set
+   until the first such heap has taken memory from the OS (fa__os_blocks), not after: both change
+   only under the global lock, so no heap can slip between the two (fa__heap_source). */
+static fa__region_t* fa__default_region;
+static bool fa__os_blocks;
 
 static fa__heap_t* fa__heap_pool;          /* free thread heap structs, under the global lock */
 static uint8_t* fa__heap_chunk;
@@ -1253,7 +1264,7 @@ static void fa__heap_clear(fa__heap_t* heap, uint8_t kind, uint8_t home, fa__reg
     for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
     heap->kind = kind;
     heap->home = home;
-    heap->region = region;
+    heap->region = region;         /* NULL: the default source, looked up when memory is taken */
     heap->thread_id = fa__thread_id_ensure();
 }
 
@@ -1439,11 +1450,25 @@ static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
     else fa__segment_free(seg);
 }
 
+/* Where the heap takes memory: its own region, else the default region, else the OS (which from
+   then on rules out a default region). */
+static fa__region_t* fa__heap_source(const fa__heap_t* heap) {
+    if (heap->region != NULL) return heap->region;
+    fa__lock();
+    fa__region_t* source = fa__default_region;
+    if (source == NULL) fa__os_blocks = true;
+    fa__unlock();
+    return source;
+}
+
 static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
     fa__segment_t* seg = heap->segment_cache;
     if (seg != NULL) heap->segment_cache = NULL;
-    else if (heap->region != NULL) seg = fa__region_segment(heap->region);
-    else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    else {
+        fa__region_t* source = fa__heap_source(heap);
+        if (source != NULL) seg = fa__region_segment(source);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
 }
@@ -1580,21 +1605,16 @@ static bool fa__heap_make_room(fa__heap_t* heap) {
 /* A first-class heap lists its huge blocks (through the segments' links) so that reset and destroy
    can release them; the thread heaps' huge blocks belong to nobody. Any thread may free a huge
    block, so the list changes under the global lock. */
-static void fa__huge_track(fa__heap_t* heap, fa__segment_t* seg) {
-    if (heap == NULL || heap->kind != FA__HEAP_USER) return;
-    fa__lock();
+static void fa__huge_link(fa__heap_t* heap, fa__segment_t* seg) {   /* under the lock */
     fa__store_relaxed(&seg->heap, heap);
     seg->prev = NULL;
     seg->next = heap->huge;
     if (heap->huge != NULL) heap->huge->prev = seg;
     heap->huge = seg;
-    fa__unlock();
 }
 
-/* Takes a huge block off its heap's list; returns that heap (NULL: it had none). */
-static fa__heap_t* fa__huge_untrack(fa__segment_t* seg) {
-    if (fa__load_relaxed(&seg->heap) == NULL) return NULL;
-    fa__lock();
+/* Takes a huge block off its heap's list, under the lock; returns that heap (NULL: none). */
+static fa__heap_t* fa__huge_unlink(fa__segment_t* seg) {
     fa__heap_t* heap = seg->heap;
     if (heap != NULL) {
         if (seg->prev != NULL) seg->prev->next = seg->next; else heap->huge = seg->next;
@@ -1602,8 +1622,21 @@ static fa__heap_t* fa__huge_untrack(fa__segment_t* seg) {
         seg->next = seg->prev = NULL;
         fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
     }
-    fa__unlock();
     return heap;
+}
+
+static void fa__huge_track(fa__heap_t* heap, fa__segment_t* seg) {
+    if (heap->kind != FA__HEAP_USER) return;
+    fa__lock();
+    fa__huge_link(heap, seg);
+    fa__unlock();
+}
+
+static void fa__huge_untrack(fa__segment_t* seg) {
+    if (fa__load_relaxed(&seg->heap) == NULL) return;
+    fa__lock();
+    fa__huge_unlink(seg);
+    fa__unlock();
 }
 
 /* Detaches every huge block from the heap: to be released (free_them) or left to nobody. */
@@ -1688,17 +1721,21 @@ static __attribute__((unused)) void fa__thread_heap_done(fa__heap_t* heap) {
     fa__heap_abandon(heap);
 }
 
-static fa__heap_t* fa__heap_init_thread(void) {
+/* Once per process, before the first heap of any kind. */
+static void fa__process_ready(void) {
 #ifdef FASTALLOC_SINGLE_THREAD
     static bool initialised;
     if (!initialised) { fa__process_init(); initialised = true; }
 #else
     pthread_once(&fa__process_once, fa__process_init);
 #endif
+}
+
+static fa__heap_t* fa__heap_init_thread(void) {
+    fa__process_ready();
     fa__heap_t* heap = fa__heap_pool_take();
     if (heap == NULL) return NULL;
-    fa__heap_clear(heap, FA__HEAP_THREAD, FA__HOME_POOL, fa__load_relaxed(&fa__default_region));
-    fa__store_relaxed(&fa__thread_heaps_made, true);
+    fa__heap_clear(heap, FA__HEAP_THREAD, FA__HOME_POOL, NULL);
     fa__heap_make_default(heap);
     return heap;
 }
@@ -1737,6 +1774,7 @@ static void fa__heap_unlink_user(fa__heap_t* heap) {
 
 static void fa__heap_free_struct(fa__heap_t* heap) {
     if (heap->kind == FA__HEAP_USER) fa__heap_unlink_user(heap);
+    heap->kind = FA__HEAP_GONE;   /* a region heap's record stays readable: debug builds reject it */
     if (heap->home == FA__HOME_POOL) {
         fa__lock();
         heap->pool_next = fa__heap_pool;
@@ -1753,7 +1791,7 @@ static fa__heap_t* fa__heap_new_user(void) {
     if (thread_heap == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
     fa__heap_t* heap = (fa__heap_t*)fa__heap_malloc_impl(thread_heap, sizeof(fa__heap_t), false);
     if (heap == NULL) return NULL;
-    fa__heap_clear(heap, FA__HEAP_USER, FA__HOME_BLOCK, thread_heap->region);
+    fa__heap_clear(heap, FA__HEAP_USER, FA__HOME_BLOCK, NULL);
     fa__heap_link_user(heap, thread_heap);
     return heap;
 }
@@ -1887,10 +1925,11 @@ FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
 /* The segment of a huge block, from the heap's region or a mapping of its own; *offset: where the
    block starts in it. */
 static fa__segment_t* fa__huge_segment(fa__heap_t* heap, size_t size, size_t align, size_t* offset) {
-    if (heap->region != NULL) {
+    fa__region_t* source = fa__heap_source(heap);
+    if (source != NULL) {
         size_t span;
-        uint8_t* window = fa__region_take(heap->region, size == 0 ? 1 : size, align, offset, &span);
-        return window == NULL ? NULL : fa__segment_init(window, span, FA__SEGMENT_HUGE, false, heap->region);
+        uint8_t* window = fa__region_take(source, size == 0 ? 1 : size, align, offset, &span);
+        return window == NULL ? NULL : fa__segment_init(window, span, FA__SEGMENT_HUGE, false, source);
     }
     size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
     *offset = fa__align_up(FA__HEADER_SLICES * FA__SLICE_SIZE, align);
@@ -2098,7 +2137,7 @@ static size_t fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t siz
     if (page->reserved != 1 || need_bytes > FA__LARGE_MAX) return 0;
     size_t need = (need_bytes + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE, have = page->slice_count;
     if (idx + need > FA__SLICES) return 0;
-    uint64_t extra = fa__span_bits(idx + have, need - have);
+    uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
     if ((seg->used_mask & extra) != 0 || !fa__os_commit(start + have * FA__SLICE_SIZE, (need - have) * FA__SLICE_SIZE)) return 0;
     if (page->retire_expire != 0) fa__heap_unretain(seg->heap, page);
     size_t old_end = page->block_size, span_end = have * FA__SLICE_SIZE;
@@ -2141,16 +2180,22 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     size_t map_align = align > FA__SEGMENT_SIZE ? align : FA__SEGMENT_SIZE;
     size_t map_offset = align >= FA__SEGMENT_SIZE ? FA__SEGMENT_SIZE : 0;
     if (map_offset != offset) map_offset = 0, map_align = FA__SEGMENT_SIZE;
-    fa__heap_t* owner = fa__huge_untrack(seg);    /* the heap's list links move with the header */
+    /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
+       may realloc the block while the owner deletes or destroys the heap, so the whole move happens
+       under the lock that guards the list (thread heaps' huge blocks are on no list). */
     fa__debug_segment_track(seg, false);
+    bool listed = fa__load_relaxed(&seg->heap) != NULL;
+    if (listed) fa__lock();
+    fa__heap_t* owner = listed ? fa__huge_unlink(seg) : NULL;
     fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, map_align, map_offset);
     fa__segment_t* now = moved != NULL ? moved : seg;
     if (moved != NULL) {
         moved->map_size = new_size;
         moved->cookie = fa__segment_cookie(moved);
     }
+    if (owner != NULL) fa__huge_link(owner, now);
+    if (listed) fa__unlock();
     fa__debug_segment_track(now, true);
-    fa__huge_track(owner, now);
     return moved != NULL ? (uint8_t*)moved + offset : NULL;
 }
 
@@ -2354,7 +2399,7 @@ static void fa__check_page(const fa__page_t* page) { (void)page; }
 static void fa__check_free(fa__segment_t* seg, const void* p) { (void)seg; (void)p; }
 #endif
 
-FASTALLOC_API void fa_stats_get(fa_stats_t* out) {
+static void fa__stats_get(fa_stats_t* out) {
     if (out == NULL) return;
     out->mapped_bytes = fa__load_relaxed(&fa__stats.mapped_bytes);
     out->mapped_peak = fa__load_relaxed(&fa__stats.mapped_peak);
@@ -2428,22 +2473,25 @@ FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__
 FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup_impl(s, n)); }
 FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup_impl(s, (size_t)-1)); }
 FASTALLOC_API void fa_collect(bool force) { FA__SERIALIZED_VOID(fa__collect(force)); }
+FASTALLOC_API void fa_stats_get(fa_stats_t* out) { FA__SERIALIZED_VOID(fa__stats_get(out)); }
 FASTALLOC_API void fa_thread_done(void) { FA__SERIALIZED_VOID(fa__thread_done()); }
 
 /* ---- regions and first-class heaps --------------------------------------------------------------- */
 /* The default region is set once, before any thread heap exists: a heap never changes its source. */
 static bool fa__init_region(void* mem, size_t size) {
     bool ok = false;
+    fa__process_ready();
     fa__lock();
-    if (fa__default_region != NULL || fa__load_relaxed(&fa__thread_heaps_made)) {
+    if (fa__default_region != NULL || fa__os_blocks) {
         FASTALLOC_SET_ERRNO(FA__EBUSY);
     } else {
 #ifdef FASTALLOC_SINGLE_THREAD
-        /* one thread heap for the program: it lives in the region too */
+        /* one thread heap for the program: it lives in the region too (without an OS there is
+           nowhere else); a thread heap made before, which holds no memory yet, is dropped */
         fa__heap_t* heap = fa__heap_new_region(mem, size, FA__HEAP_THREAD);
         if (heap != NULL) {
+            if (fa__tls_heap != FA__EMPTY_HEAP) fa__heap_free_struct(fa__tls_heap);
             fa__default_region = heap->region;
-            fa__thread_heaps_made = true;
             fa__heap_make_default(heap);
             ok = true;
         }
@@ -2473,7 +2521,6 @@ static void fa__heap_delete(fa__heap_t* heap) {
     fa__heap_unlink_user(heap);
     fa__heap_drop_huge(heap, false);
     heap->kind = FA__HEAP_THREAD;
-    fa__store_relaxed(&fa__thread_heaps_made, true);
     fa__heap_make_default(heap);
 }
 

@@ -235,6 +235,15 @@ static void heap_usable_size_of_other_block(void) {
     (void)fa_heap_usable_size(b, p);
 }
 
+static unsigned char g_region_mem[2 * FA__SEGMENT_SIZE];
+static void deleted_region_heap_used(void) {
+    unsigned char* at = (unsigned char*)(((uintptr_t)g_region_mem + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK);
+    fa_heap_t* h = fa_heap_new_in_region(at, FA__SEGMENT_SIZE);
+    fa_free(fa_heap_malloc(h, 64));
+    fa_heap_delete(h);
+    (void)fa_heap_malloc(h, 64);   /* the handle is gone; its record still lies in the region */
+}
+
 static void test_misuse_aborts(void) {
     harness_section("debug misuse");
     struct { const char* name; void (*fn)(void); } cases[] = {
@@ -256,6 +265,7 @@ static void test_misuse_aborts(void) {
         {"heap allocated from by another thread", heap_used_by_another_thread},
         {"heap destroyed by another thread", heap_destroyed_by_another_thread},
         {"fa_heap_usable_size with another heap's block", heap_usable_size_of_other_block},
+        {"a region heap used after fa_heap_delete", deleted_region_heap_used},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         int sig = run_child(cases[i].fn);

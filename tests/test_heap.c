@@ -14,6 +14,7 @@
 #include <string.h>
 #if !defined(FASTALLOC_SINGLE_THREAD)
 #include <pthread.h>
+#include <sched.h>
 #endif
 
 #define KiB ((size_t)1 << 10)
@@ -402,6 +403,44 @@ static void test_no_adoption(void) {
 }
 #endif
 
+#if !defined(FASTALLOC_SINGLE_THREAD)
+/* Another thread may realloc a heap's huge block (it is a block like any other) while the owner
+   deletes the heap: the move must not put the block back on the list of a heap that is gone. */
+typedef struct { void* p; int stop; size_t moves; } mover_t;
+static void* keep_resizing(void* arg) {
+    mover_t* m = (mover_t*)arg;
+    for (size_t i = 0; !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE) || i < 4; i++) {
+        void* q = fa_realloc(m->p, (i & 1) ? 40 * FA__SEGMENT_SIZE / 4 : 8 * FA__SEGMENT_SIZE / 4);
+        if (q) { m->p = q; __atomic_add_fetch(&m->moves, 1, __ATOMIC_RELEASE); }
+    }
+    return NULL;
+}
+static void test_remote_realloc_vs_delete(void) {
+    harness_section("remote realloc of a huge block while its heap is deleted");
+    size_t stale = 0, bad = 0;
+    for (int round = 0; round < 40; round++) {
+        fa_heap_t* h = fa_heap_new();
+        CHECK(h != NULL);
+        if (!h) return;
+        mover_t m = {fa_heap_malloc(h, 2 * FA__SEGMENT_SIZE), 0, 0};
+        if (!m.p) { bad++; fa_heap_destroy(h); continue; }
+        memset(m.p, 7, 64);
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, keep_resizing, &m) == 0);
+        while (__atomic_load_n(&m.moves, __ATOMIC_ACQUIRE) < 1 + (size_t)(round % 3)) sched_yield();   /* mid-resize */
+        fa_heap_delete(h);
+        __atomic_store_n(&m.stop, 1, __ATOMIC_RELEASE);
+        pthread_join(t, NULL);
+        /* the heap is gone: its former huge block belongs to nobody now */
+        if (fa__ptr_segment(m.p)->heap != NULL) stale++;
+        if (harness_first_not(m.p, 64, 7) != HARNESS_OK) bad++;
+        fa_free(m.p);
+    }
+    CHECKF(stale == 0, "%zu of 40 huge blocks still listed on a deleted heap", stale);
+    CHECK_EQ_SZ(bad, 0);
+}
+#endif
+
 /* Tiered pre-allocation: three budgets carved once (64 KiB, 1 MiB, 16 MiB; with an OS, whose regions
    come in segments of 4 MiB, 4, 16 and 64 MiB); each task gets the smallest budget its estimate fits,
    allocates only inside it, escalates when it runs out, and releases the budget whole at its end. */
@@ -501,6 +540,7 @@ int main(void) {
     test_foreign_frees();
     test_thread_exit();
     test_no_adoption();
+    test_remote_realloc_vs_delete();
 #endif
     test_tiered();
     return harness_finish();

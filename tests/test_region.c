@@ -464,6 +464,22 @@ static int child_default_region(size_t offset) {
     return bad;
 }
 
+/* Child: a region heap first (which, with threads, makes the thread heap too), then
+   fa_init_region: still accepted, since no memory was taken from the OS for blocks yet. */
+static int child_region_after_heap(void) {
+    unsigned char* mem = arena_at_boundary();
+    fa_heap_t* h = fa_heap_new_in_region(mem, 2 * FA__SEGMENT_SIZE);
+    if (h == NULL) return 20;
+    if (fa_heap_malloc(h, 100) == NULL) return 21;
+    unsigned char* def = mem + 2 * FA__SEGMENT_SIZE;
+    if (!fa_init_region(def, 4 * FA__SEGMENT_SIZE)) return 22;
+    unsigned char* p = (unsigned char*)fa_malloc(1000);
+    if (p == NULL || p < def || p >= def + 4 * FA__SEGMENT_SIZE) return 23;
+    fa_heap_destroy(h);
+    fa_free(p);
+    return 0;
+}
+
 static void test_default_region_children(void) {
     harness_section("fa_init_region in a fresh process");
     /* offsets: aligned, odd, and (without an OS) just below a segment boundary */
@@ -474,12 +490,15 @@ static void test_default_region_children(void) {
         int rc = run_child("--default-region", arg);
         CHECKF(rc == 0, "fa_init_region at boundary + %zu: child exit %d", offsets[i], rc);
     }
+    int rc = run_child("--region-after-heap", "0");
+    CHECKF(rc == 0, "fa_init_region after a region heap: child exit %d", rc);
 }
 #endif
 
 int main(int argc, char** argv) {
 #ifdef HAVE_PROCESSES
     if (argc == 3 && strcmp(argv[1], "--default-region") == 0) return child_default_region((size_t)strtoull(argv[2], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "--region-after-heap") == 0) return child_region_after_heap();
 #else
     (void)argc; (void)argv;
 #endif
