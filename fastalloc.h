@@ -885,6 +885,64 @@ static void fa__pool_release(bool unmap) {
     }
 }
 
+/* Freed huge blocks' mappings (from the OS, in the usual layout: the block one slice after the
+   header; up to FA__HUGE_CACHE_MAX bytes, FA__HUGE_CACHE_SLOTS of them): a program that frees a big
+   block and soon allocates another one reuses the mapping, already faulted in, instead of mapping
+   and faulting in fresh pages (realloc-vector in bench/w_zero.c). Requests without a zero
+   promise and plain zeroing ones (fa_calloc, which then clears the block, as for any recycled
+   memory) take from here; rezalloc's moves get fresh mappings, which read zero for free. The purge
+   delay and fa_collect(true) unmap them. Global lock; a cached mapping counts as mapped, not as a
+   live segment (a stale pointer into one is foreign to the debug checks). */
+#define FA__HUGE_CACHE_SLOTS 4
+#define FA__HUGE_CACHE_MAX   ((size_t)32 << 20)
+static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
+static size_t fa__huge_cache_count;
+
+static bool fa__huge_cache_put(fa__segment_t* seg) {
+    if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX) return false;
+    bool kept = false;
+    fa__lock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS && !kept; i++)
+        if (fa__huge_cache[i] == NULL) { fa__huge_cache[i] = seg; kept = true; }
+    if (kept) fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count + 1);
+    fa__unlock();
+    if (kept) {
+        fa__debug_segment_track(seg, false);
+        fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
+    }
+    return kept;
+}
+
+/* The smallest cached mapping of at least `need` bytes and at most four times that, or NULL. */
+static void* fa__huge_cache_take(size_t need) {
+    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return NULL;
+    fa__segment_t* best = NULL;
+    size_t slot = 0;
+    fa__lock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) {
+        fa__segment_t* seg = fa__huge_cache[i];
+        if (seg == NULL || seg->map_size < need || seg->map_size / 4 > need) continue;
+        if (best == NULL || seg->map_size < best->map_size) { best = seg; slot = i; }
+    }
+    if (best != NULL) {
+        fa__huge_cache[slot] = NULL;
+        fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count - 1);
+    }
+    fa__unlock();
+    return best;
+}
+
+static void fa__huge_cache_release(void) {
+    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return;
+    fa__segment_t* victims[FA__HUGE_CACHE_SLOTS];
+    fa__lock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) { victims[i] = fa__huge_cache[i]; fa__huge_cache[i] = NULL; }
+    fa__store_relaxed(&fa__huge_cache_count, (size_t)0);
+    fa__unlock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++)
+        if (victims[i] != NULL) fa__os_unmap(victims[i], victims[i]->map_size);
+}
+
 /* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
    region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
    back old contents rather than zeros. */
@@ -1366,6 +1424,7 @@ static void fa__heap_purge(fa__heap_t* heap) {
         heap->segment_cache = NULL;
     }
     fa__pool_release(false);
+    fa__huge_cache_release();
     heap->purge_at = 0;
 }
 
@@ -1922,27 +1981,38 @@ FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
 /* A huge block for `heap` (a first-class heap lists it). zero: it reads zero over its whole usable
    size. huge_written says how far it may be dirty: a fresh mapping only where the caller writes,
    region memory everywhere until cleared. */
-/* The segment of a huge block, from the heap's region or a mapping of its own; *offset: where the
-   block starts in it. */
-static fa__segment_t* fa__huge_segment(fa__heap_t* heap, size_t size, size_t align, size_t* offset) {
+/* The segment of a huge block, from the heap's region, the huge cache (when `recycle` allows and the
+   layout is the usual one) or a fresh mapping; *offset: where the block starts in it; *fresh: it
+   reads zero. */
+static fa__segment_t* fa__huge_segment(fa__heap_t* heap, size_t size, size_t align, bool recycle, size_t* offset,
+                                       bool* fresh) {
     fa__region_t* source = fa__heap_source(heap);
+    *fresh = false;
     if (source != NULL) {
         size_t span;
         uint8_t* window = fa__region_take(source, size == 0 ? 1 : size, align, offset, &span);
         return window == NULL ? NULL : fa__segment_init(window, span, FA__SEGMENT_HUGE, false, source);
     }
+    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
     size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
-    *offset = fa__align_up(FA__HEADER_SLICES * FA__SLICE_SIZE, align);
+    *offset = fa__align_up(header, align);
     if (align >= FA__SEGMENT_SIZE) { *offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
     if (size > FA__PTRDIFF_MAX - *offset - fa__os_page_size) return NULL;
     size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
+    fa__segment_t* cached = recycle && *offset == header ? (fa__segment_t*)fa__huge_cache_take(*offset + body) : NULL;
+    if (cached != NULL) return fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
+    *fresh = true;
     return fa__segment_map(*offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
 }
 
-static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+/* recycle: a cached mapping may serve. With a zero promise a recycled one is cleared over its whole
+   usable size (up to four times the request: on the reference VMs a page fault costs more than
+   clearing a page several times over); only a fresh mapping reads zero for free. */
+static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero, bool recycle) {
     size_t offset;
-    fa__segment_t* seg = fa__huge_segment(heap, size, align, &offset);
-    if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment(heap, size, align, &offset);
+    bool fresh;
+    fa__segment_t* seg = fa__huge_segment(heap, size, align, recycle, &offset, &fresh);
+    if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment(heap, size, align, recycle, &offset, &fresh);
     if (seg == NULL) return fa__fail(FA__ENOMEM);
     /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
        block's size is the segment's (fa_usable_size reads map_size). */
@@ -1951,7 +2021,6 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool ze
     seg->pages[0].in_use = 1;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
     uint8_t* p = (uint8_t*)seg + offset;
-    bool fresh = seg->region == NULL;
     size_t usable = seg->map_size - offset;
     if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
     seg->huge_written = zero || fresh ? size : usable;
@@ -1980,7 +2049,7 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
     }
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     fa__heap_heartbeat(heap);
-    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero);
+    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero, true);
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(FA__ENOMEM);
@@ -2030,7 +2099,7 @@ static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align
         }
     }
     if (heap == FA__EMPTY_HEAP && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
-    return fa__huge_alloc(heap, size, align, zero);
+    return fa__huge_alloc(heap, size, align, zero, true);
 }
 
 /* =====================================================================================================
@@ -2076,6 +2145,13 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
 static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
     if (seg->kind == FA__SEGMENT_HUGE) {
         fa__huge_untrack(seg);
+        /* cached only by a thread with a heap, whose purge deadline then unmaps it */
+        fa__heap_t* heap = fa__tls_heap;
+        if ((uint8_t*)p - (uint8_t*)seg == (ptrdiff_t)(FA__HEADER_SLICES * FA__SLICE_SIZE) && heap != FA__EMPTY_HEAP
+            && fa__huge_cache_put(seg)) {
+            fa__heap_schedule_purge(heap);
+            return;
+        }
         fa__segment_free(seg);
         return;
     }
@@ -2118,8 +2194,15 @@ static size_t fa__usable_size(const void* p) {
    ===================================================================================================== */
 /* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
    free list, or a fresh huge mapping), so the caller zeroes only what is not. */
-static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool* known_zero) {
-    void* q = align != 0 ? fa__malloc_aligned_impl(heap, size, align, false) : fa__heap_malloc_inline(heap, size, false);
+static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool zero, bool* known_zero) {
+    void* q;
+    if (zero && size > FA__LARGE_MAX && align <= FA__SLICE_SIZE) {
+        /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
+        if (heap == FA__EMPTY_HEAP && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
+        q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, false, false);
+    } else {
+        q = align != 0 ? fa__malloc_aligned_impl(heap, size, align, false) : fa__heap_malloc_inline(heap, size, false);
+    }
     if (q == NULL) return NULL;
     fa__segment_t* seg = fa__ptr_segment(q);
     *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
@@ -2242,7 +2325,7 @@ static void* fa__realloc_impl(fa__heap_t* heap, void* p, size_t size, size_t ali
     }
     bool known_zero = false;
     uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
-                                               align, &known_zero);
+                                               align, zero, &known_zero);
     if (q == NULL) return NULL;
     size_t copy = usable < size ? usable : size;
     FASTALLOC_MEMCPY(q, old, copy);

@@ -264,12 +264,14 @@ HARNESS_UNUSED static void test_fresh_zero(void) {
     }
     fa_free(pin);
 
-    /* huge: a fresh mapping is never cleared */
+    /* huge: a fresh mapping is never cleared (fa_collect(true) empties the cache of freed huge
+       mappings first: a recycled one is cleared, like any recycled memory) */
     static const size_t huge[] = {3 * MiB, 64 * MiB, GiB};
     for (size_t i = 0; i < ARRAY_LEN(huge); i++) {
         size_t n = huge[i];
         for (int fn = FN_CALLOC; fn <= FN_ZALLOC_ALIGNED; fn++) {
             if (n == GiB && fn != FN_CALLOC) continue;
+            fa_collect(true);
             fa_stats_t a = snap();
             unsigned char* p = (unsigned char*)zero_alloc(fn, n, 4 * MiB);
             fa_stats_t b = snap();
@@ -1058,6 +1060,54 @@ static void test_vector_growth(void) {
     fa_free(v);
 }
 
+#ifndef FASTALLOC_NO_OS
+/* Freed huge mappings are kept a little for the next big block: it maps nothing new; a zeroing
+   request that takes one gets it cleared (recycled memory); fa_collect(true) unmaps them. */
+static void test_huge_reuse(void) {
+    harness_section("huge mapping reuse");
+    fa_collect(true);
+    fa_stats_t a = snap();
+    unsigned char* p = (unsigned char*)fa_malloc(6 * MiB);
+    CHECK(p != NULL);
+    if (!p) return;
+    memset(p, 0xAB, fa_usable_size(p));
+    fa_free(p);
+    fa_stats_t b = snap();
+    unsigned char* q = (unsigned char*)fa_malloc(5 * MiB);
+    fa_stats_t c = snap();
+    CHECK(q != NULL);
+    if (!q) return;
+    CHECKF(c.os_map_calls == b.os_map_calls, "malloc(5 MiB) after free(6 MiB) mapped %zu times", c.os_map_calls - b.os_map_calls);
+    CHECK_GE_SZ(fa_usable_size(q), 5 * MiB);
+    memset(q, 0xCD, fa_usable_size(q));
+    fa_free(q);
+    unsigned char* z = (unsigned char*)fa_calloc(1, 3 * MiB);
+    fa_stats_t d = snap();
+    CHECK(z != NULL);
+    if (!z) return;
+    CHECKF(d.os_map_calls == c.os_map_calls, "calloc(3 MiB) after free(5 MiB) mapped %zu times", d.os_map_calls - c.os_map_calls);
+    size_t bad = harness_first_nonzero(z, fa_usable_size(z));
+    CHECKF(bad == HARNESS_OK, "calloc on a recycled mapping: byte %zu of %zu not zero", bad, fa_usable_size(z));
+#ifdef FASTALLOC_STATS
+    CHECK_GE_SZ(d.bytes_zeroed - c.bytes_zeroed, 3 * MiB);
+#endif
+    /* a rezalloc of it that moves gets a fresh mapping, whose growth is free */
+    harness_fill(z, 3 * MiB, 5);
+    unsigned char* g = (unsigned char*)fa_rezalloc(z, 40 * MiB);
+    CHECK(g != NULL);
+    if (g) {
+        CHECK(harness_verify(g, 3 * MiB, 5) == HARNESS_OK);
+        CHECK(harness_first_nonzero(g + 3 * MiB, 37 * MiB) == HARNESS_OK);
+        z = g;
+    }
+    fa_free(z);
+    fa_collect(true);
+    fa_stats_t e = snap();
+    CHECKF(e.mapped_bytes <= a.mapped_bytes, "after fa_collect(true): %zu bytes mapped, %zu before", e.mapped_bytes,
+           a.mapped_bytes);
+}
+#endif
+
 /* A huge block shrunk far stays where it is and gives the memory back. */
 static void test_huge_shrink_far(void) {
     harness_section("huge shrink far");
@@ -1112,6 +1162,9 @@ int main(void) {
     test_huge_small_steps();
     test_vector_growth();
     test_huge_shrink_far();
+#ifndef FASTALLOC_NO_OS
+    test_huge_reuse();
+#endif
     test_zero_chains();
     test_aligned_chains();
     return harness_finish();
