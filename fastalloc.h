@@ -1954,7 +1954,8 @@ static void fa__heap_release_all(fa__heap_t* heap) {
 /* The one place the allocator clears memory: [p, p + n) unless it is known to read zero already.
    memset even for big recycled ranges: measured on the reference machine, MADV_DONTNEED plus the page
    faults of a caller that then uses the memory costs 5-20x a memset at every size up to the 2 MiB
-   the page tiers recycle; huge blocks are fresh mappings and never reach this with known_zero false. */
+   the page tiers recycle, and recycled huge mappings (at most 32 MiB, see fa__huge_cache) are
+   cleared the same way; a fresh mapping never reaches this with known_zero false. */
 static void fa__zero_range(void* p, size_t n, bool known_zero) {
     if (known_zero || n == 0) return;
     FASTALLOC_MEMSET(p, 0, n);
