@@ -739,7 +739,6 @@ struct fa__region_s {
     uint8_t* base;               /* first window                                            */
     uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
     size_t window_count;         /* windows that begin below limit                          */
-    size_t windows_used;
     uint64_t* window_bits;       /* a bit per window, set while in use                      */
     fa__region_t* next;          /* without an OS: the list the free path searches          */
 };
@@ -1002,7 +1001,6 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
     region->base = (uint8_t*)base;
     region->limit = (uint8_t*)meta;
     region->window_count = (size_t)((meta - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
-    region->windows_used = 0;
     region->window_bits = (uint64_t*)(meta + bits_at);
     FASTALLOC_MEMSET(region->window_bits, 0, (region->window_count + 63) / 64 * sizeof(uint64_t));
     *extra_at = (void*)(meta + own);
@@ -1034,7 +1032,6 @@ static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bo
         if (used) region->window_bits[i / 64] |= bit;
         else region->window_bits[i / 64] &= ~bit;
     }
-    region->windows_used = used ? region->windows_used + count : region->windows_used - count;
     ptrdiff_t bytes = (ptrdiff_t)(count * FA__SEGMENT_SIZE);
     fa__note_bytes(&fa__stats.region_bytes, &fa__stats.region_peak, used ? bytes : -bytes);
 }
