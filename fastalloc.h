@@ -1796,10 +1796,12 @@ static fa__heap_t* fa__heap_init_thread(void) {
     return heap;
 }
 
-static fa__heap_t* fa__heap_ready(void) {
-    fa__heap_t* heap = fa__tls_heap;
+/* `heap`, unless it is the empty heap of a thread that has none yet: then that thread's new heap
+   (NULL when none can be made). */
+static fa__heap_t* fa__heap_or_new(fa__heap_t* heap) {
     return heap != FA__EMPTY_HEAP ? heap : fa__heap_init_thread();
 }
+static fa__heap_t* fa__heap_ready(void) { return fa__heap_or_new(fa__tls_heap); }
 
 /* ---- first-class heaps --------------------------------------------------------------------------- */
 static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero);
@@ -2041,10 +2043,7 @@ static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
 /* Everything the page at hand cannot serve: first use of a thread, errors, huge blocks, and finding
    or making a page (with the heartbeat). */
 static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
-    if (fa__unlikely(heap == FA__EMPTY_HEAP)) {
-        heap = fa__heap_init_thread();
-        if (heap == NULL) return fa__fail(FA__ENOMEM);
-    }
+    if (fa__unlikely((heap = fa__heap_or_new(heap)) == NULL)) return fa__fail(FA__ENOMEM);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     fa__heap_heartbeat(heap);
     if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero, true);
@@ -2096,7 +2095,7 @@ static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align
             return aligned;
         }
     }
-    if (heap == FA__EMPTY_HEAP && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
+    if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
     return fa__huge_alloc(heap, size, align, zero, true);
 }
 
@@ -2196,7 +2195,7 @@ static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bo
     void* q;
     if (zero && size > FA__LARGE_MAX && align <= FA__SLICE_SIZE) {
         /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
-        if (heap == FA__EMPTY_HEAP && (heap = fa__heap_init_thread()) == NULL) return fa__fail(FA__ENOMEM);
+        if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
         q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, false, false);
     } else {
         q = align != 0 ? fa__malloc_aligned_impl(heap, size, align, false) : fa__heap_malloc_inline(heap, size, false);

@@ -14,6 +14,8 @@
    harness_fill(p, n, seed) / harness_verify(p, n, seed)      every byte
    harness_fill_sparse / harness_verify_sparse                head, tail and one byte per 4 KiB
    harness_verify_sparse_prefix(p, filled, upto, seed)        sparse check limited to [0,upto)
+   harness_fill_upto(p, n, seed, dense_max)                   every byte up to dense_max, sparse above
+   harness_verify_upto(p, filled, upto, seed, dense_max)      its check, limited to [0,upto)
    harness_first_nonzero(p, n), harness_first_not(p, n, c)
    Verify functions return the index of the first wrong byte, or HARNESS_OK when all match.
 
@@ -193,6 +195,21 @@ HARNESS_UNUSED static inline size_t harness_verify_sparse_prefix(const void* p, 
 
 HARNESS_UNUSED static inline size_t harness_verify_sparse(const void* p, size_t n, uint64_t seed) {
     return harness_verify_sparse_prefix(p, n, n, seed);
+}
+
+/* Big blocks are filled sparsely so that checking them stays cheap: every byte of a block of at
+   most dense_max bytes, the sparse positions of a bigger one. */
+HARNESS_UNUSED static inline void harness_fill_upto(void* p, size_t n, uint64_t seed, size_t dense_max) {
+    if (n <= dense_max) harness_fill(p, n, seed);
+    else harness_fill_sparse(p, n, seed);
+}
+
+/* Checks [0, upto) of a block filled with harness_fill_upto(p, filled, seed, dense_max). */
+HARNESS_UNUSED static inline size_t harness_verify_upto(const void* p, size_t filled, size_t upto, uint64_t seed,
+                                                        size_t dense_max) {
+    if (upto > filled) upto = filled;
+    if (filled <= dense_max) return harness_verify(p, upto, seed);
+    return harness_verify_sparse_prefix(p, filled, upto, seed);
 }
 
 HARNESS_UNUSED static inline size_t harness_first_not(const void* p, size_t n, unsigned char c) {

@@ -23,17 +23,10 @@ static int cmp_ptr(const void* a, const void* b) {
     return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* Fill a block with a pattern: every byte up to 4 MiB, sparse above. */
-static void fill_any(void* p, size_t n, uint64_t seed) {
-    if (n <= 4 * MiB) harness_fill(p, n, seed);
-    else harness_fill_sparse(p, n, seed);
-}
-
-/* Verify [0, upto) of a block filled with fill_any(p, filled, seed). */
+/* A pattern in every byte up to 4 MiB, sparse above; and its check of [0, upto). */
+static void fill_any(void* p, size_t n, uint64_t seed) { harness_fill_upto(p, n, seed, 4 * MiB); }
 static size_t verify_any(const void* p, size_t filled, size_t upto, uint64_t seed) {
-    if (upto > filled) upto = filled;
-    if (filled <= 4 * MiB) return harness_verify(p, upto, seed);
-    return harness_verify_sparse_prefix(p, filled, upto, seed);
+    return harness_verify_upto(p, filled, upto, seed, 4 * MiB);
 }
 
 /* Checks a fresh block of `size` requested bytes: non-NULL, usable >= size, alignment rule,

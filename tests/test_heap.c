@@ -42,14 +42,8 @@ typedef struct {
     uint64_t seed;
 } blk_t;
 
-static void fill(blk_t* b) {
-    if (b->n <= 64 * KiB) harness_fill(b->p, b->n, b->seed);
-    else harness_fill_sparse(b->p, b->n, b->seed);
-}
-static bool intact(const blk_t* b) {
-    if (b->n <= 64 * KiB) return harness_verify(b->p, b->n, b->seed) == HARNESS_OK;
-    return harness_verify_sparse(b->p, b->n, b->seed) == HARNESS_OK;
-}
+static void fill(blk_t* b) { harness_fill_upto(b->p, b->n, b->seed, 64 * KiB); }
+static bool intact(const blk_t* b) { return harness_verify_upto(b->p, b->n, b->n, b->seed, 64 * KiB) == HARNESS_OK; }
 
 /* Allocates `count` blocks of tier sizes from `heap`; returns how many came back NULL. */
 static size_t alloc_sizes(fa_heap_t* heap, blk_t* v, size_t count, uint64_t seed, bool pages_only) {

@@ -64,14 +64,8 @@ static void blocks_push(blocks_t* b, unsigned char* p, size_t size, size_t usabl
     x->p = p; x->size = size; x->usable = usable; x->seed = seed;
 }
 
-static void fill_blk(const blk_t* b) {
-    if (b->usable <= 64 * KiB) harness_fill(b->p, b->usable, b->seed);
-    else harness_fill_sparse(b->p, b->usable, b->seed);
-}
-static size_t verify_blk(const blk_t* b) {
-    if (b->usable <= 64 * KiB) return harness_verify(b->p, b->usable, b->seed);
-    return harness_verify_sparse(b->p, b->usable, b->seed);
-}
+static void fill_blk(const blk_t* b) { harness_fill_upto(b->p, b->usable, b->seed, 64 * KiB); }
+static size_t verify_blk(const blk_t* b) { return harness_verify_upto(b->p, b->usable, b->usable, b->seed, 64 * KiB); }
 
 typedef struct {
     unsigned char* lo;

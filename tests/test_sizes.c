@@ -22,15 +22,8 @@ typedef struct {
     uint64_t seed;
 } blk_t;
 
-static void fill_blk(blk_t* b) {
-    if (b->usable <= 4 * MiB) harness_fill(b->p, b->usable, b->seed);
-    else harness_fill_sparse(b->p, b->usable, b->seed);
-}
-
-static size_t verify_blk(const blk_t* b) {
-    if (b->usable <= 4 * MiB) return harness_verify(b->p, b->usable, b->seed);
-    return harness_verify_sparse(b->p, b->usable, b->seed);
-}
+static void fill_blk(blk_t* b) { harness_fill_upto(b->p, b->usable, b->seed, 4 * MiB); }
+static size_t verify_blk(const blk_t* b) { return harness_verify_upto(b->p, b->usable, b->usable, b->seed, 4 * MiB); }
 
 static uint64_t g_rng = 0x1234567887654321ULL;
 
