@@ -96,6 +96,8 @@
      void*  fa_rezalloc_aligned(void* p, size_t size, size_t align)  rezalloc keeping alignment
      void   fa_free(void* p)                             NULL does nothing; any thread may free
      size_t fa_usable_size(const void* p)                bytes usable at p (>= size asked); NULL: 0
+     size_t fa_good_size(size_t size)                    usable size fa_malloc(size) gives at least
+                                                         (its size class); 0 above PTRDIFF_MAX
      char*  fa_strdup(const char* s)                     copy of s; NULL s: NULL+EINVAL
      char*  fa_strndup(const char* s, size_t n)          copy of at most n chars, NUL-terminated
      void   fa_collect(bool force)                       give this thread's free memory back; with
@@ -223,6 +225,7 @@ FASTALLOC_API void*  fa_realloc_aligned(void* p, size_t size, size_t alignment);
 FASTALLOC_API void*  fa_rezalloc_aligned(void* p, size_t size, size_t alignment);
 FASTALLOC_API void   fa_free(void* p);
 FASTALLOC_API size_t fa_usable_size(const void* p);
+FASTALLOC_API size_t fa_good_size(size_t size);
 FASTALLOC_API char*  fa_strdup(const char* s);
 FASTALLOC_API char*  fa_strndup(const char* s, size_t n);
 FASTALLOC_API void   fa_collect(bool force);
@@ -2173,6 +2176,18 @@ static void fa__free_impl(void* p) {
     fa__free_generic(seg, page, p);
 }
 
+/* The usable size a request of `size` gets: its size class in the page tiers, whole OS pages (or,
+   in a region, slices) for huge blocks, which all start at the same offset in their segment. */
+static size_t fa__good_size(size_t size) {
+    if (size > FA__PTRDIFF_MAX) return 0;
+    if (size <= FA__LARGE_MAX) return fa__bin_size(fa__bin_of(size));
+#ifdef FASTALLOC_NO_OS
+    return fa__align_up(size, FA__SLICE_SIZE);
+#else
+    return size > FA__PTRDIFF_MAX - fa__os_page_size ? size : fa__align_up(size, fa__os_page_size);
+#endif
+}
+
 static size_t fa__usable_size(const void* p) {
     if (p == NULL) return 0;
     fa__segment_t* seg = fa__ptr_segment(p);
@@ -2550,6 +2565,7 @@ FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) 
 }
 FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free_impl(p)); }
 FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size(p)); }
+FASTALLOC_API size_t fa_good_size(size_t size) { return fa__good_size(size); }
 FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup_impl(s, n)); }
 FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup_impl(s, (size_t)-1)); }
 FASTALLOC_API void fa_collect(bool force) { FA__SERIALIZED_VOID(fa__collect(force)); }
