@@ -43,7 +43,7 @@ V_region_CC     = gcc
 V_region_FLAGS  = -O2 $(BASE) -DFASTALLOC_NO_OS
 V_regasan_CC    = gcc
 V_regasan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined -DFASTALLOC_NO_OS -DFASTALLOC_STATS
-REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock
+REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock test_check
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)

@@ -69,9 +69,10 @@
                                       Segments start at multiples of their size (without an OS: at
                                       multiples from their region's start); huge blocks get their
                                       own mapping, or a run of segments in a region.
-     FASTALLOC_PAGE_SHIFT       impl  log2 of the slice size, the unit pages are made of (default
+     FASTALLOC_SLICE_SHIFT      impl  log2 of the slice size, the unit pages are made of (default
                                       16: 64 KiB; 10 without an OS). 8 to 64 slices per segment;
-                                      at least 12 (4 KiB) with an OS, 10 without.
+                                      at least 12 (4 KiB) with an OS, 10 without. The earlier name
+                                      FASTALLOC_PAGE_SHIFT is still read.
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
                                       medium and large pages; 0 = at once)
@@ -130,6 +131,8 @@
      void   fa_heap_delete(fa_heap_t* h)                 h goes away, its blocks stay valid and now
                                                          belong to the thread heap
      void   fa_heap_collect(fa_heap_t* h)                give back h's empty pages (after a reset)
+     bool   fa_heap_check(const fa_heap_t* h)            every invariant of h holds (NULL: the thread
+                                                         heap); any build, by h's thread; reads only
 
    RULES
    - fa_malloc(0) returns a unique, freeable block. fa_realloc(p, 0) returns a minimal block and
@@ -158,7 +161,7 @@
      sit at multiples of FASTALLOC_SEGMENT_SIZE, so a region must hold one such boundary followed by
      room for a segment header and a slice (what lies before the first boundary is not used; a
      huge block takes whole segments). Without an OS segments are counted from the region's start
-     and any region from a few KiB works; 64 KiB keeps 60416 bytes for pages on Cortex-M4.
+     and any region from a few KiB works (the README gives the bookkeeping of a 64 KiB one).
    - All of a region heap's bookkeeping (its record, a bit per segment, the heap) lives at the end
      of the region: its blocks take no OS call and no memory outside it. (With threads, a thread's
      first heap of any kind also makes its thread heap, whose record comes from a pool the OS
@@ -247,6 +250,7 @@ FASTALLOC_API void*      fa_heap_calloc(fa_heap_t* heap, size_t count, size_t si
 FASTALLOC_API void*      fa_heap_realloc(fa_heap_t* heap, void* p, size_t size);
 FASTALLOC_API void*      fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment);
 FASTALLOC_API size_t     fa_heap_usable_size(const fa_heap_t* heap, const void* p);
+FASTALLOC_API bool       fa_heap_check(const fa_heap_t* heap);
 
 #ifdef __cplusplus
 }
@@ -256,11 +260,35 @@ FASTALLOC_API size_t     fa_heap_usable_size(const fa_heap_t* heap, const void* 
 #ifdef FASTALLOC_IMPLEMENTATION
 #ifndef FASTALLOC_IMPLEMENTATION_DONE
 #define FASTALLOC_IMPLEMENTATION_DONE
+/* The implementation follows the data's path, one object per section; each section is greppable by
+   its tag:
+     >>config    configuration switches, their checks, and the sizes derived from them
+     >>platform  compiler shim, atomics, bit scans, and the libc-free memset/memcpy
+     >>threads   owner ids, the global lock, thread-exit and fork hooks (or their single-thread stubs)
+     >>types     every struct and enum, and the forward declarations
+     >>os        the OS layer: map, unmap, purge, remap, clock
+     >>regions   caller memory as the other source of segments
+     >>segments  segments: layout, link/unlink, new/release/discard, pool, adopt/abandon, purge
+     >>pages     size classes and pages: layout, lazy free lists, cross-thread lists, delay states
+     >>queues    a heap's page queues, the direct table, full pages, retirement
+     >>huge      blocks above FA__LARGE_MAX: layout, mapping, cache, tracking, resize, free
+     >>heaps     heaps: records, memory source, finding a page, heartbeat, thread life, first-class
+     >>malloc    malloc paths: fast, from the bin's page, slow, aligned
+     >>free      free paths: fast, local, remote (delayed), huge
+     >>realloc   zeroing and realloc: in place, huge, move
+     >>collect   purge and collect
+     >>debug     invariant checks (fa_heap_check, FASTALLOC_DEBUG) and statistics
+     >>api       public entry points
+     >>override  the C library's malloc names (FASTALLOC_OVERRIDE)
+   A malloc that misses its page reads upward: >>malloc (fast, from_bin, slow) -> >>heaps (find a
+   page: scan the bin's queue, a fresh page, an abandoned segment, a new segment) -> >>segments ->
+   >>regions or >>os. A free: >>free -> >>pages (local or thread list) -> >>queues (retire). */
+
 /* =====================================================================================================
-   CONFIG AND PLATFORM
-   Invariants: sizes are powers of two; a segment holds 8 to 64 slices, so one 64-bit word maps
-   its slices; the segment header fits in its first slices and leaves room for the largest page.
-   The switches nest: FASTALLOC_NO_LIBC implies FASTALLOC_NO_OS, which (like FASTALLOC_LOCK) implies
+   >>config  CONFIGURATION
+   Invariants: sizes are powers of two; a segment holds 8 to 64 slices, so one 64-bit word maps its
+   slices; the segment header fits in its first slices and leaves room for the largest page. The
+   switches nest: FASTALLOC_NO_LIBC implies FASTALLOC_NO_OS, which (like FASTALLOC_LOCK) implies
    FASTALLOC_SINGLE_THREAD. Every libc call goes through a macro the user may override; with
    FASTALLOC_NO_LIBC nothing outside this file is called at all.
    ===================================================================================================== */
@@ -371,6 +399,12 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
 #  endif
 #endif
+/* Debug-only checks of preconditions the code relies on; free in other builds. */
+#ifdef FASTALLOC_DEBUG
+#  define FA__DEBUG_ASSERT(c) FASTALLOC_ASSERT(c)
+#else
+#  define FA__DEBUG_ASSERT(c) ((void)0)
+#endif
 #ifndef FASTALLOC_SEGMENT_SHIFT
 #  ifdef FASTALLOC_NO_OS
 #    define FASTALLOC_SEGMENT_SHIFT 16   /* regions: 64 KiB segments of 1 KiB slices */
@@ -378,11 +412,15 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_SEGMENT_SHIFT 22
 #  endif
 #endif
-#ifndef FASTALLOC_PAGE_SHIFT
+/* FASTALLOC_SLICE_SHIFT sets the slice size; FASTALLOC_PAGE_SHIFT is its earlier name. */
+#if !defined(FASTALLOC_SLICE_SHIFT) && defined(FASTALLOC_PAGE_SHIFT)
+#  define FASTALLOC_SLICE_SHIFT FASTALLOC_PAGE_SHIFT
+#endif
+#ifndef FASTALLOC_SLICE_SHIFT
 #  ifdef FASTALLOC_NO_OS
-#    define FASTALLOC_PAGE_SHIFT 10
+#    define FASTALLOC_SLICE_SHIFT 10
 #  else
-#    define FASTALLOC_PAGE_SHIFT 16
+#    define FASTALLOC_SLICE_SHIFT 16
 #  endif
 #endif
 #ifndef FASTALLOC_RETIRE_CYCLES
@@ -394,15 +432,15 @@ int clock_gettime(int clock, struct timespec* now);
 #ifndef FASTALLOC_PURGE_DELAY_MS
 #  define FASTALLOC_PURGE_DELAY_MS 10
 #endif
-#if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT < 3
-#  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - PAGE_SHIFT <= 6)"
+#if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT < 3
+#  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - SLICE_SHIFT <= 6)"
 #endif
 /* Slices are the unit memory goes back to the OS in, so with an OS they are at least its page. */
-#if FASTALLOC_PAGE_SHIFT < 12 && !defined(FASTALLOC_NO_OS)
-#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 12 (4 KiB slices); 10 with FASTALLOC_NO_OS"
+#if FASTALLOC_SLICE_SHIFT < 12 && !defined(FASTALLOC_NO_OS)
+#  error "fastalloc: FASTALLOC_SLICE_SHIFT must be at least 12 (4 KiB slices); 10 with FASTALLOC_NO_OS"
 #endif
-#if FASTALLOC_PAGE_SHIFT < 10
-#  error "fastalloc: FASTALLOC_PAGE_SHIFT must be at least 10 (1 KiB slices)"
+#if FASTALLOC_SLICE_SHIFT < 10
+#  error "fastalloc: FASTALLOC_SLICE_SHIFT must be at least 10 (1 KiB slices)"
 #endif
 #if FASTALLOC_PURGE_DELAY_MS < -1
 #  error "fastalloc: FASTALLOC_PURGE_DELAY_MS is -1 (never), 0 (next heartbeat) or a delay in ms"
@@ -416,8 +454,8 @@ int clock_gettime(int clock, struct timespec* now);
 
 #define FA__SEGMENT_SIZE       ((size_t)1 << FASTALLOC_SEGMENT_SHIFT)
 #define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
-#define FA__SLICE_SIZE         ((size_t)1 << FASTALLOC_PAGE_SHIFT)
-#define FA__SLICES             (1u << (FASTALLOC_SEGMENT_SHIFT - FASTALLOC_PAGE_SHIFT))
+#define FA__SLICE_SIZE         ((size_t)1 << FASTALLOC_SLICE_SHIFT)
+#define FA__SLICES             (1u << (FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT))
 #define FA__ALL_SLICES         (FA__SLICES == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (FA__SLICES & 63)) - 1))
 #define FA__SMALL_MAX          (FA__SLICE_SIZE / 8)                 /* one-slice pages, >= 8 blocks   */
 #define FA__MEDIUM_PAGE_SLICES (FA__SLICES / 8)
@@ -425,7 +463,7 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a mapping of its own    */
 #define FA__DIRECT_MAX         1024                                 /* sizes served by the direct table */
 #define FA__DIRECT_SLOTS       (FA__DIRECT_MAX / 8 + 1)
-#define FA__BIN_MAX            (4 * (FASTALLOC_SEGMENT_SHIFT - 5) - 3) /* fa__bin_of(FA__LARGE_MAX) */
+#define FA__BIN_MAX            (4 * (FASTALLOC_SEGMENT_SHIFT - 5) - 3) /* fa__bin_of(FA__LARGE_MAX), checked at start-up */
 #define FA__BIN_FULL           (FA__BIN_MAX + 1)                    /* queue of pages with no free block */
 #define FA__EXTEND_BYTES       ((size_t)8192)                        /* lazy free-list growth step     */
 #define FA__QUICK_REFILLS      64    /* slow-path refills of the current page between two heartbeats */
@@ -433,6 +471,14 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__RETAIN_BIN_BYTES   (8 * FA__SLICE_SIZE) /* per bin; the last page of a bin is always kept */
 #define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
 
+/* =====================================================================================================
+   >>platform  COMPILER SHIM
+   Everything that depends on the compiler rather than the OS: branch hints, inlining, atomics, bit
+   scans. Atomics are the GCC/Clang builtins: they work in C and C++ alike, and ThreadSanitizer knows
+   them; a single thread of control (tasks sharing it take turns under FASTALLOC_LOCK, which orders
+   memory) uses plain loads and stores, so cores without exclusive access instructions need no
+   runtime support.
+   ===================================================================================================== */
 #define fa__likely(x)   __builtin_expect(!!(x), 1)
 #define fa__unlikely(x) __builtin_expect(!!(x), 0)
 #define FA__NOINLINE    __attribute__((noinline))
@@ -440,10 +486,6 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__STATIC_ASSERT(c, name) typedef char fa__static_assert_##name[(c) ? 1 : -1]
 
 #ifdef FASTALLOC_SINGLE_THREAD
-/* One thread of control (tasks sharing it take turns under FASTALLOC_LOCK, which orders memory):
-   no thread-local storage, and "atomics" are plain loads and stores, so cores without exclusive
-   access instructions need no runtime support. */
-#  define FA__TLS
 #  define fa__load_relaxed(p)      (*(p))
 #  define fa__load_acquire(p)      (*(p))
 #  define fa__store_relaxed(p, v)  ((void)(*(p) = (v)))
@@ -453,10 +495,7 @@ int clock_gettime(int clock, struct timespec* now);
                                        if (fa__ok_) *(p) = (v); else *(expected) = *(p); fa__ok_; })
 #  define fa__add_fetch(p, v)      (*(p) += (v))
 #  define fa__sub_fetch(p, v)      (*(p) -= (v))
-#  define fa__yield()              ((void)0)
 #else
-/* Atomics are the GCC/Clang builtins: they work in C and C++ alike, and ThreadSanitizer knows them. */
-#  define FA__TLS                  __thread __attribute__((tls_model("initial-exec")))
 #  define fa__load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
 #  define fa__load_acquire(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define fa__store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -465,7 +504,6 @@ int clock_gettime(int clock, struct timespec* now);
 #  define fa__cas(p, expected, v)  __atomic_compare_exchange_n((p), (expected), (v), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 #  define fa__add_fetch(p, v)      __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #  define fa__sub_fetch(p, v)      __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
-#  define fa__yield()              sched_yield()
 #endif
 
 FA__INLINE size_t fa__align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
@@ -485,7 +523,8 @@ static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
 #ifdef FASTALLOC_NO_LIBC
 /* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
-   would turn the loops back into calls to the very functions a freestanding program may lack. */
+   would turn the loops back into calls to the very functions a freestanding program may lack. They
+   are unused when the user supplies FASTALLOC_MEMSET/FASTALLOC_MEMCPY of their own. */
 typedef uintptr_t __attribute__((may_alias)) fa__word_t;
 #  if defined(__GNUC__) && !defined(__clang__)
 #    define FA__NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
@@ -513,39 +552,6 @@ static FA__NO_LIBCALLS __attribute__((unused)) void* fa__copy_bytes(void* dst, c
 }
 #endif
 
-/* Owner ids: handed out once per thread from a counter, never reused, so neither a thread that
-   exits nor a fork (whose child may give a new thread a dead thread's stack and thread pointer) can
-   make one thread take another's segments for its own. 0 is a thread that has no id yet, 1 marks
-   segments without an owner (abandoned or huge): no thread ever holds either of those. */
-#define FA__NO_OWNER ((uintptr_t)1)
-static uintptr_t fa__thread_id_counter = FA__NO_OWNER;
-static FA__TLS uintptr_t fa__tls_thread_id;
-FA__INLINE uintptr_t fa__thread_id(void) { return fa__tls_thread_id; }
-static uintptr_t fa__thread_id_ensure(void) {
-    if (fa__tls_thread_id == 0) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)1);
-    return fa__tls_thread_id;
-}
-
-/* One global lock guards the rare shared state: abandoned segments, the heap pool, region windows
-   and the huge blocks of heaps. A single thread of control needs none. */
-#ifdef FASTALLOC_SINGLE_THREAD
-static void fa__lock(void) { }
-static void fa__unlock(void) { }
-#else
-static int fa__global_lock_word;
-static void fa__lock(void) {
-    while (fa__exchange(&fa__global_lock_word, 1) != 0) {
-        while (fa__load_relaxed(&fa__global_lock_word) != 0) fa__yield();
-    }
-}
-static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }
-#endif
-
-/* Public entry points run under the user's lock hooks (FASTALLOC_LOCK); internal code never calls
-   a public function, so the hooks are never taken twice. */
-#define FA__SERIALIZED(type, expr) do { FASTALLOC_LOCK(); type fa__result_ = (expr); FASTALLOC_UNLOCK(); return fa__result_; } while (0)
-#define FA__SERIALIZED_VOID(stmt)  do { FASTALLOC_LOCK(); stmt; FASTALLOC_UNLOCK(); } while (0)
-
 /* Process-wide counters (see fa_stats_t). FA__STAT counts always; FA__XSTAT only with FASTALLOC_STATS
    because it sits on paths that run per allocation. */
 static fa_stats_t fa__stats;
@@ -556,17 +562,6 @@ static fa_stats_t fa__stats;
 #  define FA__XSTAT(field, n) ((void)0)
 #endif
 
-/* =====================================================================================================
-   OS LAYER
-   The only code that talks to the operating system. Four calls: map (reserve + commit, aligned so
-   that (p + align_offset) is a multiple of align, and report that the memory reads zero), unmap,
-   purge (hand physical memory back, keep the address range; returns whether it now reads zero)
-   and commit (make a purged range usable again), plus remap and a clock. A Windows (VirtualAlloc)
-   backend replaces exactly these. Caller memory (REGIONS, next) is the other source of segments;
-   with FASTALLOC_NO_OS it is the only one and these calls are stubs that fail or do nothing.
-   ===================================================================================================== */
-static size_t fa__os_page_size = 4096;
-
 /* Moves a byte counter and the peak that goes with it. */
 static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delta) {
     size_t now = fa__add_fetch(counter, (size_t)delta);
@@ -574,7 +569,234 @@ static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delt
     while (now > peak && !fa__cas(peak_counter, &peak, now)) { }
 }
 
+/* =====================================================================================================
+   >>threads  THREADS
+   The only code that knows about threads: the thread-local heap pointer, owner ids, the global lock,
+   the thread-exit callback, fork handlers and the once-per-process start. FASTALLOC_SINGLE_THREAD
+   replaces each with a stub in one place. Owner ids are handed out once per thread from a counter
+   and never reused, so neither a thread that exits nor a fork (whose child may give a new thread a
+   dead thread's stack and thread pointer) can make one thread take another's segments for its own.
+   0 is a thread that has no id yet, FA__NO_OWNER marks segments without an owner (abandoned or
+   huge): no thread ever holds either. The global lock guards the rare shared state: abandoned
+   segments, the segment pool, the huge cache, thread heap records, region windows and the huge
+   blocks of first-class heaps.
+   ===================================================================================================== */
+#define FA__NO_OWNER ((uintptr_t)1)
+static uintptr_t fa__thread_id_counter = FA__NO_OWNER;
+
+#ifdef FASTALLOC_SINGLE_THREAD
+#  define FA__THREADS 0
+#  define FA__TLS
+#  define fa__yield() ((void)0)
+static void fa__lock(void) { }
+static void fa__unlock(void) { }
+#  define FA__LOCK_HELD() true
+/* A single thread never ends: there is no exit callback to register or to arm. */
+static void fa__threads_init(void (*on_exit)(void*)) { (void)on_exit; }
+static void fa__thread_exit_arm(void* value) { (void)value; }
+static void fa__once(void (*init)(void)) {
+    static bool done;
+    if (!done) { init(); done = true; }
+}
+#else
+#  define FA__THREADS 1
+#  define FA__TLS __thread __attribute__((tls_model("initial-exec")))
+#  define fa__yield() sched_yield()
+static int fa__global_lock_word;
+static void fa__lock(void) {
+    while (fa__exchange(&fa__global_lock_word, 1) != 0) {
+        while (fa__load_relaxed(&fa__global_lock_word) != 0) fa__yield();
+    }
+}
+static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }
+#  define FA__LOCK_HELD() (fa__load_relaxed(&fa__global_lock_word) != 0)
+
+/* fork() copies the global lock in whatever state another thread left it: hold it across the fork. */
+static void fa__fork_prepare(void) { fa__lock(); }
+static void fa__fork_parent(void) { fa__unlock(); }
+static void fa__fork_child(void) { fa__unlock(); }
+
+/* The thread-exit callback is a pthread key destructor: it runs with the value the thread armed. */
+static pthread_key_t fa__thread_key;
+static void fa__threads_init(void (*on_exit)(void*)) {
+    pthread_key_create(&fa__thread_key, on_exit);
+    pthread_atfork(fa__fork_prepare, fa__fork_parent, fa__fork_child);
+}
+static void fa__thread_exit_arm(void* value) { pthread_setspecific(fa__thread_key, value); }
+static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
+static void fa__once(void (*init)(void)) { pthread_once(&fa__process_once, init); }
+#endif
+
+static FA__TLS uintptr_t fa__tls_thread_id;
+FA__INLINE uintptr_t fa__thread_id(void) { return fa__tls_thread_id; }
+static uintptr_t fa__thread_id_ensure(void) {
+    if (fa__tls_thread_id == 0) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)1);
+    return fa__tls_thread_id;
+}
+
+/* Public entry points run under the user's lock hooks (FASTALLOC_LOCK); internal code never calls
+   a public function, so the hooks are never taken twice. */
+#define FA__SERIALIZED(type, expr) do { FASTALLOC_LOCK(); type fa__result_ = (expr); FASTALLOC_UNLOCK(); return fa__result_; } while (0)
+#define FA__SERIALIZED_VOID(stmt)  do { FASTALLOC_LOCK(); stmt; FASTALLOC_UNLOCK(); } while (0)
+
+/* =====================================================================================================
+   >>types  TYPES AND FORWARD DECLARATIONS
+   Blocks are bare memory with a link word while free. A page is a run of slices holding blocks of
+   one size class; its 64-byte descriptor lives in its segment's header, never next to the blocks,
+   so user writes cannot reach it. A segment is FA__SEGMENT_SIZE bytes cut into FA__SLICES slices,
+   owned by one heap. A region is caller memory that segments are cut from. A heap owns segments and
+   queues their pages by size class. Each struct's comments say who may write which field.
+   ===================================================================================================== */
+typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
+typedef struct fa__page_s fa__page_t;
+typedef struct fa__segment_s fa__segment_t;
+typedef struct fa_heap_s fa__heap_t;
+typedef struct fa__region_s fa__region_t;
+
+/* States of the low two bits of page->xthread_free: where a cross-thread free goes. */
+enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list                          */
+       FA__DELAY_USE = 1,      /* page is full: the next freer tells the owning heap              */
+       FA__DELAY_FREEING = 2,  /* a freer is telling the heap right now                           */
+       FA__DELAY_NEVER = 3 };  /* no owner (abandoned) or owner leaving: page list only           */
+#define FA__DELAY_MASK ((uintptr_t)3)
+
+enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
+enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
+
+/* 64 bytes on 64-bit targets, so the free path finds a page with shifts alone. A page's first
+   block is at the start of its first slice (fa__page_start) and its heap is its segment's heap.
+   Only the owning heap's thread writes a page, except xthread_free (any thread, atomically). */
+struct fa__page_s {
+    fa__block_t* free;           /* malloc pops here                                        */
+    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
+    uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
+    fa__page_t* next;            /* heap queue links                                        */
+    fa__page_t* prev;
+    uint32_t used;               /* blocks out, including ones sitting in thread_free        */
+    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
+    uint32_t reserved;           /* blocks that fit                                         */
+    uint32_t block_size;
+    uint8_t flags;               /* FA__PAGE_*; written by the owner only                   */
+    uint8_t free_is_zero;        /* every block on `free` reads zero past its link word      */
+    uint8_t fresh_is_zero;       /* blocks never handed out yet read zero                    */
+    uint8_t retire_expire;       /* heartbeats left before an empty page goes back; != 0 iff
+                                    the page is in its heap's retained set                  */
+    uint8_t bin;
+    uint8_t in_use;
+    uint8_t slice_count;         /* slices of this page (entry of its first slice)           */
+    uint8_t slice_offset;        /* entries back to the first slice's entry                  */
+};
+
+/* The header at a segment's start. Only the owning heap's thread changes it; other threads read
+   thread_id and heap, and push onto its pages' xthread_free. */
+struct fa__segment_s {
+    uintptr_t thread_id;         /* atomic: owner's fa__thread_id, FA__NO_OWNER if none       */
+    fa__heap_t* heap;            /* atomic: owner heap; NULL when abandoned, or huge and not
+                                    a first-class heap's (those track their huge blocks)     */
+    fa__segment_t* next;         /* links of the one list the segment is on: its heap's   */
+    fa__segment_t* prev;         /* segments, the abandoned list, the segment pool, or (huge) its
+                                    heap's huge blocks                                       */
+    uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
+    size_t map_size;             /* bytes from the header on that belong to the segment      */
+    fa__region_t* region;        /* where the memory came from; NULL: the OS                 */
+    size_t huge_written;         /* huge: bytes from the block start the caller may have written */
+    uint64_t used_mask;          /* a bit per slice owned by a page or the header (or past the
+                                    end of a region)                                         */
+    uint64_t dirty_mask;         /* a bit per slice that may hold non-zero bytes              */
+    uint32_t page_count;         /* pages in use                                            */
+    uint32_t kind;               /* FA__SEGMENT_*                                            */
+    fa__page_t pages[FA__SLICES + 1]; /* entry per slice; the extra one serves huge blocks
+                                         that start exactly one segment after the header   */
+};
+
+#define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
+#define FA__HEADER_BYTES  (FA__HEADER_SLICES * FA__SLICE_SIZE)
+#define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
+FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
+FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
+FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
+
+/* Caller memory that segments are cut from (see >>regions). Window bits change under the lock. */
+struct fa__region_s {
+    uint8_t* base;               /* first window                                            */
+    uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
+    size_t window_count;         /* windows that begin below limit                          */
+    uint64_t* window_bits;       /* a bit per window, set while in use                      */
+    fa__region_t* next;          /* without an OS: the list the free path searches          */
+};
+#define FA__REGION_ALIGN ((uintptr_t)64)     /* region bases: blocks need 16, 64 is a cache line */
+
+typedef struct fa__page_queue_s {
+    fa__page_t* first;
+    fa__page_t* last;
+    size_t retained_bytes;            /* of this bin's pages in heap->retained */
+} fa__page_queue_t;
+
+enum { FA__HEAP_THREAD = 0, FA__HEAP_FIRST_CLASS = 1, FA__HEAP_GONE = 2 };  /* heap->kind */
+enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };        /* where the record lives */
+
+/* A heap. Only its thread touches it, except `delayed_free`, onto which other threads push blocks
+   freed into its full pages, and `huge`, which any thread's free of a huge block changes under the
+   global lock. */
+struct fa_heap_s {
+    fa__page_t* direct[FA__DIRECT_SLOTS]; /* word count -> first page of the matching bin */
+    fa__page_queue_t queues[FA__BIN_FULL + 1];
+    uintptr_t thread_id;
+    fa__block_t* delayed_free;        /* atomic */
+    fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
+    fa__segment_t* spare_segment;     /* one empty OS segment kept against map/unmap churn */
+    fa__region_t* region;             /* where new segments come from; NULL: the default source */
+    fa__segment_t* huge;              /* first-class heaps: their huge blocks (global lock) */
+    fa__heap_t* first_class;          /* thread heaps: the thread's first-class heaps */
+    fa__heap_t* sibling_next;         /* first-class heaps: links of that list */
+    fa__heap_t* sibling_prev;
+    size_t quick_refills;             /* since the last heartbeat */
+    uint64_t purge_at;                /* clock_ms after which free slices are purged; 0: none */
+    size_t retained_count;
+    fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
+    fa__heap_t* pool_next;            /* free thread heap records */
+    uint8_t kind;                     /* FA__HEAP_* */
+    uint8_t home;                     /* FA__HOME_* */
+};
+
+/* Functions used before their section defines them (the data path runs both ways: segments adopt
+   pages into queues, pages release emptied segments). */
+static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
+static bool fa__page_check(const fa__page_t* page);
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
+static void fa__check_free(fa__segment_t* seg, const void* p);
+static void fa__region_release(fa__region_t* region, const void* start, size_t size);
+static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
+static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
+static void fa__page_collect(fa__page_t* page);
+static void fa__page_set_delay(fa__page_t* page, uintptr_t state);
+static void fa__page_unsetup(fa__page_t* page);
+static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page);
+static void fa__heap_schedule_purge(fa__heap_t* heap);
+static bool fa__heap_make_room(fa__heap_t* heap);
+static fa__region_t* fa__heap_source(const fa__heap_t* heap);
+static void fa__free_local(fa__page_t* page, fa__block_t* block);
+static void fa__free(void* p);
+static void* fa__heap_malloc(fa__heap_t* heap, size_t size, bool zero);
+static size_t fa__usable_size(const void* p);
+
+/* =====================================================================================================
+   >>os  OS LAYER
+   The only code that talks to the operating system about memory. Map (reserve + commit, aligned so
+   that (p + align_offset) is a multiple of align, reporting that the memory reads zero), unmap,
+   purge (hand physical memory back, keep the address range; returns whether it now reads zero),
+   remap (resize without copying, or NULL), a monotonic clock and the page size. A Windows
+   (VirtualAlloc) backend replaces exactly these. With FASTALLOC_NO_OS they are stubs that fail or
+   do nothing, and caller memory (>>regions) is the only source of segments.
+   ===================================================================================================== */
+static size_t fa__os_page_size = 4096;
+
 #ifndef FASTALLOC_NO_OS
+static void fa__os_init(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0) fa__os_page_size = (size_t)page;
+}
+
 static void fa__os_note_mapped(ptrdiff_t delta) { fa__note_bytes(&fa__stats.mapped_bytes, &fa__stats.mapped_peak, delta); }
 
 /* Maps size bytes with (p + align_offset) a multiple of align: over-map by align, trim both ends. */
@@ -635,8 +857,6 @@ static bool fa__os_purge(void* p, size_t size) {
     return madvise(p, size, MADV_DONTNEED) == 0;
 }
 
-static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
-
 /* Milliseconds on a clock that never jumps back; only the purge delay reads it. */
 static uint64_t fa__os_clock_ms(void) {
     struct timespec now;
@@ -644,6 +864,7 @@ static uint64_t fa__os_clock_ms(void) {
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 #else
+static void fa__os_init(void) { }
 static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
     (void)size; (void)align; (void)align_offset; *is_zero = false;
     return NULL;
@@ -654,325 +875,27 @@ static void* fa__os_remap(void* p, size_t old_size, size_t new_size, size_t alig
 }
 static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
-static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
 
 /* =====================================================================================================
-   SEGMENTS
-   A segment is FA__SEGMENT_SIZE bytes starting at a segment boundary, cut into FA__SLICES slices.
-   Slice 0 on holds the header, which keeps all page metadata away from user blocks. A block's
-   segment is the boundary at or below (p - 1): blocks never start at a segment's base, and a huge
-   block aligned to the segment size may start exactly one segment after its header. Boundaries are
-   multiples of the segment size; without an OS every segment lives in a caller's region and they
-   are counted from that region's start instead, so no region needs any alignment (the free path
-   then finds the region first, on a list of regions). used_mask has a bit per slice owned by a page
-   (or the header, or past the end of a region); dirty_mask a bit per slice that may hold non-zero
-   bytes. Only the owning thread changes
-   a segment; other threads touch only page->xthread_free. Huge segments hold one block and any
-   thread releases them on free. A segment's memory goes back where it came from: the OS, or the
-   region it records.
-   ===================================================================================================== */
-typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
-typedef struct fa__page_s fa__page_t;
-typedef struct fa__segment_s fa__segment_t;
-typedef struct fa_heap_s fa__heap_t;
-typedef struct fa__region_s fa__region_t;
-
-/* States of the low two bits of page->xthread_free: where a cross-thread free goes. */
-enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list                          */
-       FA__DELAY_USE = 1,      /* page is full: the next freer tells the owning heap              */
-       FA__DELAY_FREEING = 2,  /* a freer is telling the heap right now                           */
-       FA__DELAY_NEVER = 3 };  /* no owner (abandoned) or owner leaving: page list only           */
-#define FA__DELAY_MASK ((uintptr_t)3)
-
-enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
-enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
-
-/* 64 bytes on 64-bit targets, so the free path finds a page with shifts alone. A page's first block is at the start
-   of its first slice (fa__page_start) and its heap is its segment's heap. */
-struct fa__page_s {
-    fa__block_t* free;           /* malloc pops here                                        */
-    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
-    uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
-    fa__page_t* next;            /* heap queue links                                        */
-    fa__page_t* prev;
-    uint32_t used;               /* blocks out, including ones sitting in thread_free        */
-    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
-    uint32_t reserved;           /* blocks that fit                                         */
-    uint32_t block_size;
-    uint8_t flags;               /* FA__PAGE_*; written by the owner only                   */
-    uint8_t free_is_zero;        /* every block on `free` reads zero past its link word      */
-    uint8_t fresh_is_zero;       /* blocks never handed out yet read zero                    */
-    uint8_t retire_expire;       /* heartbeats left before an empty page goes back           */
-    uint8_t bin;
-    uint8_t in_use;
-    uint8_t slice_count;         /* slices of this page (entry of its first slice)           */
-    uint8_t slice_offset;        /* entries back to the first slice's entry                  */
-};
-
-struct fa__segment_s {
-    uintptr_t thread_id;         /* atomic: owner's fa__thread_id, FA__NO_OWNER if none       */
-    fa__heap_t* heap;            /* atomic: owner heap; NULL when abandoned, or huge and not
-                                    a first-class heap's (those track their huge blocks)     */
-    fa__segment_t* next;         /* heap's segment list, the abandoned list, a heap's huge list */
-    fa__segment_t* prev;
-    uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
-    size_t map_size;             /* bytes from the header on that belong to the segment      */
-    fa__region_t* region;        /* where the memory came from; NULL: the OS                 */
-    size_t huge_written;         /* huge: bytes from the block start the caller may have written */
-    uint64_t used_mask;
-    uint64_t dirty_mask;
-    uint32_t page_count;         /* pages in use                                            */
-    uint32_t kind;
-    fa__page_t pages[FA__SLICES + 1]; /* entry per slice; the extra one serves huge blocks
-                                         that start exactly one segment after the header   */
-};
-
-#define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
-#define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
-FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
-FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
-FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
-
-static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
-
-/* Caller memory that segments are cut from (see REGIONS). */
-struct fa__region_s {
-    uint8_t* base;               /* first window                                            */
-    uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
-    size_t window_count;         /* windows that begin below limit                          */
-    uint64_t* window_bits;       /* a bit per window, set while in use                      */
-    fa__region_t* next;          /* without an OS: the list the free path searches          */
-};
-#define FA__REGION_ALIGN ((uintptr_t)64)     /* region bases: blocks need 16, 64 is a cache line */
-
-/* The segment boundary at or below address a. */
-#ifdef FASTALLOC_NO_OS
-/* Every region, newest first: a region made inside a block of another (a task's budget carved from
-   the default region) is newer than it, so the first match is the innermost. */
-static fa__region_t* fa__regions;
-FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) {
-    uintptr_t base = 0;
-    for (const fa__region_t* r = fa__regions; r != NULL; r = r->next)
-        if (a - (uintptr_t)r->base < (uintptr_t)(r->limit - r->base)) { base = (uintptr_t)r->base; break; }
-    return base + ((a - base) & ~(uintptr_t)FA__SEGMENT_MASK);
-}
-#  define FA__PAGE_ALIGN FA__REGION_ALIGN    /* pages start at slice multiples from a region's base */
-#else
-FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) { return a & ~(uintptr_t)FA__SEGMENT_MASK; }
-#  define FA__PAGE_ALIGN FA__SLICE_SIZE
-#endif
-FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
-    return (fa__segment_t*)fa__segment_floor((uintptr_t)p - 1);
-}
-FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
-    fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> FASTALLOC_PAGE_SHIFT];
-    return entry - entry->slice_offset;
-}
-FA__INLINE uint64_t fa__span_bits(size_t idx, size_t count) {
-    uint64_t bits = count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
-    return bits << idx;
-}
-
-/* First index of `count` consecutive set bits in `free_bits`, or -1. Runs are grown by doubling. */
-static int fa__span_find(uint64_t free_bits, size_t count) {
-    uint64_t starts = free_bits;
-    size_t run = 1;
-    while (run < count && starts != 0) {
-        size_t step = run < count - run ? run : count - run;
-        starts &= starts >> step;
-        run += step;
-    }
-    return starts == 0 ? -1 : (int)fa__ctz64(starts);
-}
-
-static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
-static void fa__region_release(fa__region_t* region, const void* start, size_t size);
-
-/* Writes the header of a segment of `size` bytes at `mem`. Slices past `size` (the end of a region)
-   count as used, so no page is ever placed there. */
-static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
-    fa__segment_t* seg = (fa__segment_t*)mem;
-    if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
-    size_t slices = size / FA__SLICE_SIZE;
-    seg->cookie = fa__segment_cookie(seg);
-    seg->thread_id = FA__NO_OWNER;
-    seg->map_size = size;
-    seg->region = region;
-    seg->kind = kind;
-    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
-    seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
-    FA__STAT(segments_live, 1);
-    fa__debug_segment_track(seg, true);
-    return seg;
-}
-
-static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
-    bool is_zero = false;
-    void* mem = fa__os_map(size, align, align_offset, &is_zero);
-    return mem == NULL ? NULL : fa__segment_init(mem, size, kind, is_zero, NULL);
-}
-
-static void fa__segment_free(fa__segment_t* seg) {
-    fa__debug_segment_track(seg, false);
-    fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
-    if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
-    else fa__os_unmap(seg, seg->map_size);
-}
-
-/* Segments of exited threads, waiting for a heap to adopt them. */
-static fa__segment_t* fa__abandoned_segments;
-
-static __attribute__((unused)) void fa__abandoned_push(fa__segment_t* seg) {
-    fa__lock();
-    seg->next = fa__abandoned_segments;
-    seg->prev = NULL;
-    fa__store_relaxed(&fa__abandoned_segments, seg);   /* also peeked at without the lock */
-    FA__STAT(segments_abandoned, 1);
-    fa__unlock();
-}
-
-/* Empty OS segments between heaps: a destroyed heap leaves its segments here (up to
-   FA__POOL_SEGMENTS) and new segments come from here first, so a heap made and destroyed per task
-   does not map and fault in fresh memory every time (frame-destroy: 6.95 s without it, see
-   bench/frame.c). The purge delay purges them like any free slice; fa_collect(true) unmaps them.
-   Region segments never come here: they go back to their region. Global lock. */
-#define FA__POOL_SEGMENTS 8
-static fa__segment_t* fa__pool;
-static size_t fa__pool_count;
-
-static bool fa__pool_put(fa__segment_t* seg) {
-    if (seg->region != NULL) return false;
-    bool kept = false;
-    fa__lock();
-    if (fa__pool_count < FA__POOL_SEGMENTS) {
-        seg->next = fa__pool;
-        seg->prev = NULL;
-        fa__store_relaxed(&fa__pool, seg);   /* also peeked at without the lock */
-        fa__pool_count++;
-        kept = true;
-    }
-    fa__unlock();
-    return kept;
-}
-
-static fa__segment_t* fa__pool_take(void) {
-    if (fa__load_relaxed(&fa__pool) == NULL) return NULL;
-    fa__lock();
-    fa__segment_t* seg = fa__pool;
-    if (seg != NULL) {
-        fa__store_relaxed(&fa__pool, seg->next);
-        fa__pool_count--;
-        seg->next = NULL;
-    }
-    fa__unlock();
-    return seg;
-}
-
-static void fa__segment_purge(fa__segment_t* seg);
-
-/* Purges the pooled segments' memory, or (unmap) gives them back to the OS altogether. */
-static void fa__pool_release(bool unmap) {
-    if (fa__load_relaxed(&fa__pool) == NULL) return;
-    fa__lock();
-    fa__segment_t* seg = fa__pool;
-    if (unmap) { fa__store_relaxed(&fa__pool, (fa__segment_t*)NULL); fa__pool_count = 0; }
-    else for (fa__segment_t* s = seg; s != NULL; s = s->next) fa__segment_purge(s);
-    fa__unlock();
-    while (unmap && seg != NULL) {
-        fa__segment_t* next = seg->next;
-        fa__segment_free(seg);
-        seg = next;
-    }
-}
-
-/* Freed huge blocks' mappings (from the OS, in the usual layout: the block one slice after the
-   header; up to FA__HUGE_CACHE_MAX bytes, FA__HUGE_CACHE_SLOTS of them): a program that frees a big
-   block and soon allocates another one reuses the mapping, already faulted in, instead of mapping
-   and faulting in fresh pages (realloc-vector in bench/w_zero.c). Requests without a zero
-   promise and plain zeroing ones (fa_calloc, which then clears the block, as for any recycled
-   memory) take from here; rezalloc's moves get fresh mappings, which read zero for free. The purge
-   delay and fa_collect(true) unmap them. Global lock; a cached mapping counts as mapped, not as a
-   live segment (a stale pointer into one is foreign to the debug checks). */
-#define FA__HUGE_CACHE_SLOTS 4
-#define FA__HUGE_CACHE_MAX   ((size_t)32 << 20)
-static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
-static size_t fa__huge_cache_count;
-
-static bool fa__huge_cache_put(fa__segment_t* seg) {
-    if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX) return false;
-    bool kept = false;
-    fa__lock();
-    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS && !kept; i++)
-        if (fa__huge_cache[i] == NULL) { fa__huge_cache[i] = seg; kept = true; }
-    if (kept) fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count + 1);
-    fa__unlock();
-    if (kept) {
-        fa__debug_segment_track(seg, false);
-        fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
-    }
-    return kept;
-}
-
-/* The smallest cached mapping of at least `need` bytes and at most four times that, or NULL. */
-static void* fa__huge_cache_take(size_t need) {
-    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return NULL;
-    fa__segment_t* best = NULL;
-    size_t slot = 0;
-    fa__lock();
-    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) {
-        fa__segment_t* seg = fa__huge_cache[i];
-        if (seg == NULL || seg->map_size < need || seg->map_size / 4 > need) continue;
-        if (best == NULL || seg->map_size < best->map_size) { best = seg; slot = i; }
-    }
-    if (best != NULL) {
-        fa__huge_cache[slot] = NULL;
-        fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count - 1);
-    }
-    fa__unlock();
-    return best;
-}
-
-static void fa__huge_cache_release(void) {
-    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return;
-    fa__segment_t* victims[FA__HUGE_CACHE_SLOTS];
-    fa__lock();
-    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) { victims[i] = fa__huge_cache[i]; fa__huge_cache[i] = NULL; }
-    fa__store_relaxed(&fa__huge_cache_count, (size_t)0);
-    fa__unlock();
-    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++)
-        if (victims[i] != NULL) fa__os_unmap(victims[i], victims[i]->map_size);
-}
-
-/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
-   region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
-   back old contents rather than zeros. */
-static void fa__segment_purge(fa__segment_t* seg) {
-    if (seg->region != NULL) return;
-    uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
-    while (todo != 0) {
-        size_t first = fa__ctz64(todo), last = first;
-        while (last + 1 < FA__SLICES && (todo >> (last + 1)) & 1) last++;
-        uint64_t run = fa__span_bits(first, last - first + 1);
-        if (fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, (last - first + 1) * FA__SLICE_SIZE))
-            seg->dirty_mask &= ~run;
-        todo &= ~run;
-    }
-}
-
-/* =====================================================================================================
-   REGIONS
+   >>regions  REGIONS
    Caller memory as a source of segments beside the OS. A region is cut at segment boundaries into
    windows: a window holds one segment, a run of windows one huge block. Its bookkeeping (this
    struct, a bit per window and, for a region heap, the heap itself) sits at the region's end, so
    nothing lives outside the caller's memory and the OS is never asked for anything. Windows start
-   at the first segment boundary in the region (without an OS, at the region's start) and the last
-   may be partial: its slices past `limit` are never used. Region memory is never purged
-   and never assumed to read zero. Window bits change under the global lock: any thread may free a
-   huge block.
+   at the first segment boundary in the region (without an OS, at the region's start: the free path
+   then finds the region on fa__regions first) and the last may be partial: its slices past `limit`
+   are never used. Region memory is never purged and never assumed to read zero. Window bits change
+   under the global lock: any thread may free a huge block.
    ===================================================================================================== */
 #define FA__REGION_MIN_WINDOW ((FA__HEADER_SLICES + 1) * FA__SLICE_SIZE)   /* a header and one page */
+
+#ifdef FASTALLOC_NO_OS
+/* Every region, newest first: a region made inside a block of another (a task's budget carved from
+   the default region) is newer than it, so the first match is the innermost. */
+static fa__region_t* fa__regions;
+#endif
 
 /* Lays out a region over [mem, mem + size) with `extra` bytes for the caller (a heap) inside its
    bookkeeping, returned in *extra_at. NULL when not even one segment with one page fits. */
@@ -986,8 +909,7 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
        of the segment size: then no block aligned to the segment size could start inside a header's
        window, so a region big enough for such blocks skips ahead to that multiple (losing less than
        a header) and keeps every alignment possible. */
-    const uintptr_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
-    if ((start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - header && hi - start >= 2 * FA__SEGMENT_SIZE)
+    if ((start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - FA__HEADER_BYTES && hi - start >= 2 * FA__SEGMENT_SIZE)
         start = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
     uintptr_t base = start;
 #else
@@ -1030,6 +952,7 @@ FA__INLINE bool fa__region_window_free(const fa__region_t* region, size_t i) {
 }
 
 static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bool used) {
+    FA__DEBUG_ASSERT(FA__LOCK_HELD());
     for (size_t i = first; i < first + count; i++) {
         uint64_t bit = (uint64_t)1 << (i % 64);
         if (used) region->window_bits[i / 64] |= bit;
@@ -1039,29 +962,47 @@ static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bo
     fa__note_bytes(&fa__stats.region_bytes, &fa__stats.region_peak, used ? bytes : -bytes);
 }
 
-/* Takes the first run of free windows that can hold a segment: with block == 0 a normal one (one
-   window with room for a header and a page); otherwise a huge one whose block of `block` bytes
-   starts at *offset, past the header and inside the first window (the free path finds the header
-   from there), at a multiple of `align`. Returns the first window and the segment's size in *size. */
-static uint8_t* fa__region_take(fa__region_t* region, size_t block, size_t align, size_t* offset, size_t* size) {
-    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
+/* How many of the `count` windows from window i are free, counting until the first taken one. */
+static size_t fa__region_free_run(const fa__region_t* region, size_t i, size_t count) {
+    size_t run = 0;
+    while (run < count && fa__region_window_free(region, i + run)) run++;
+    return run;
+}
+
+/* A window for a normal segment: the first free one with room for a header and a page. Returns it
+   and the segment's size in *size. */
+static uint8_t* fa__region_take_segment(fa__region_t* region, size_t* size) {
+    uint8_t* found = NULL;
+    fa__lock();
+    for (size_t i = 0; i < region->window_count && found == NULL; i++) {
+        uint8_t* window = region->base + i * FA__SEGMENT_SIZE;
+        size_t room = (size_t)(region->limit - window);
+        if (!fa__region_window_free(region, i) || room < FA__REGION_MIN_WINDOW) continue;
+        fa__region_mark(region, i, 1, true);
+        found = window;
+        *size = room < FA__SEGMENT_SIZE ? room : FA__SEGMENT_SIZE;
+    }
+    fa__unlock();
+    return found;
+}
+
+/* The first run of free windows that holds a huge block of `block` bytes starting at *offset, past
+   the header and inside the first window (the free path finds the header from there), at a
+   multiple of `align`. Returns the first window and the segment's size in *size. */
+static uint8_t* fa__region_take_huge(fa__region_t* region, size_t block, size_t align, size_t* offset, size_t* size) {
     uint8_t* found = NULL;
     fa__lock();
     for (size_t i = 0; i < region->window_count && found == NULL; i++) {
         if (!fa__region_window_free(region, i)) continue;
         uint8_t* window = region->base + i * FA__SEGMENT_SIZE;
-        size_t room = (size_t)(region->limit - window), off = 0;
-        size_t need = room < FA__SEGMENT_SIZE ? room : FA__SEGMENT_SIZE;
-        if (block == 0 && need < FA__REGION_MIN_WINDOW) continue;
-        if (block != 0) {
-            off = (size_t)(fa__align_up((uintptr_t)window + header, align) - (uintptr_t)window);
-            if (off > FA__SEGMENT_SIZE || off > room || block > room - off) continue;
-            need = off + fa__align_up(block, FA__SLICE_SIZE);
-            if (need > room) need = room;
-        }
-        size_t count = (need + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, run = 1;
-        while (run < count && fa__region_window_free(region, i + run)) run++;
-        if (run < count) { i += run; continue; }
+        size_t room = (size_t)(region->limit - window);
+        size_t off = (size_t)(fa__align_up((uintptr_t)window + FA__HEADER_BYTES, align) - (uintptr_t)window);
+        if (off > FA__SEGMENT_SIZE || off > room || block > room - off) continue;
+        size_t need = off + fa__align_up(block, FA__SLICE_SIZE);
+        if (need > room) need = room;
+        size_t count = (need + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE;
+        size_t run = fa__region_free_run(region, i, count);
+        if (run < count) { i += run; continue; }   /* no run can start before the taken window */
         fa__region_mark(region, i, count, true);
         found = window;
         *offset = off;
@@ -1078,36 +1019,298 @@ static void fa__region_release(fa__region_t* region, const void* start, size_t s
     fa__unlock();
 }
 
-/* Resizes a segment that starts at `start` in place: growth takes the free windows after it (up to the
-   region's limit), shrinking gives whole windows back. false: the windows it would need are taken. */
+/* Resizes a segment that starts at `start` in place: growth takes the free windows after it (up to
+   the region's limit), shrinking gives whole windows back. false: the windows it would need are
+   taken. */
 static bool fa__region_resize(fa__region_t* region, const void* start, size_t old_size, size_t new_size) {
     size_t first = (size_t)((const uint8_t*)start - region->base) / FA__SEGMENT_SIZE;
     size_t have = (old_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, need = (new_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE;
     if (new_size > (size_t)(region->limit - (const uint8_t*)start)) return false;
     bool ok = true;
     fa__lock();
-    for (size_t i = have; i < need && ok; i++) ok = fa__region_window_free(region, first + i);
-    if (ok && need > have) fa__region_mark(region, first + have, need - have, true);
+    if (need > have) {
+        ok = fa__region_free_run(region, first + have, need - have) == need - have;
+        if (ok) fa__region_mark(region, first + have, need - have, true);
+    }
     if (need < have) fa__region_mark(region, first + need, have - need, false);
     fa__unlock();
     return ok;
 }
 
-static fa__segment_t* fa__region_segment(fa__region_t* region) {
-    size_t offset, size;
-    uint8_t* window = fa__region_take(region, 0, 1, &offset, &size);
+static fa__segment_t* fa__region_new_segment(fa__region_t* region) {
+    size_t size = 0;
+    uint8_t* window = fa__region_take_segment(region, &size);
     return window == NULL ? NULL : fa__segment_init(window, size, FA__SEGMENT_NORMAL, false, region);
 }
 
 /* =====================================================================================================
-   PAGES AND SIZE CLASSES
+   >>segments  SEGMENTS
+   A segment is FA__SEGMENT_SIZE bytes starting at a segment boundary, cut into FA__SLICES slices;
+   slice 0 on holds the header. A block's segment is the boundary at or below (p - 1): blocks never
+   start at a segment's base, and a huge block aligned to the segment size may start exactly one
+   segment after its header. With an OS boundaries are multiples of the segment size; without one
+   every segment lives in a region and they count from its start. A segment is on exactly one list
+   (seg->next): its heap's segments, the abandoned list (its thread exited), the pool (empty, between
+   heaps) or, if huge, its first-class heap's huge blocks. A heap keeps one empty OS segment as its
+   spare. Its memory goes back where it came from: the OS, or the region it records.
+   ===================================================================================================== */
+/* The segment boundary at or below address a. */
+#ifdef FASTALLOC_NO_OS
+FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) {
+    uintptr_t base = 0;
+    for (const fa__region_t* r = fa__regions; r != NULL; r = r->next)
+        if (a - (uintptr_t)r->base < (uintptr_t)(r->limit - r->base)) { base = (uintptr_t)r->base; break; }
+    return base + ((a - base) & ~(uintptr_t)FA__SEGMENT_MASK);
+}
+#  define FA__PAGE_ALIGN FA__REGION_ALIGN    /* pages start at slice multiples from a region's base */
+#else
+FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) { return a & ~(uintptr_t)FA__SEGMENT_MASK; }
+#  define FA__PAGE_ALIGN FA__SLICE_SIZE
+#endif
+FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
+    return (fa__segment_t*)fa__segment_floor((uintptr_t)p - 1);
+}
+FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
+    fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> FASTALLOC_SLICE_SHIFT];
+    return entry - entry->slice_offset;
+}
+FA__INLINE uint64_t fa__span_bits(size_t idx, size_t count) {
+    uint64_t bits = count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
+    return bits << idx;
+}
+
+/* First index of `count` consecutive set bits in `free_bits`, or -1. Runs are grown by doubling. */
+static int fa__span_find(uint64_t free_bits, size_t count) {
+    uint64_t starts = free_bits;
+    size_t run = 1;
+    while (run < count && starts != 0) {
+        size_t step = run < count - run ? run : count - run;
+        starts &= starts >> step;
+        run += step;
+    }
+    return starts == 0 ? -1 : (int)fa__ctz64(starts);
+}
+
+static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
+
+/* Writes the header of a segment of `size` bytes at `mem`. Slices past `size` (the end of a region)
+   count as used, so no page is ever placed there. */
+static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
+    fa__segment_t* seg = (fa__segment_t*)mem;
+    if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
+    size_t slices = size / FA__SLICE_SIZE;
+    seg->cookie = fa__segment_cookie(seg);
+    seg->thread_id = FA__NO_OWNER;
+    seg->map_size = size;
+    seg->region = region;
+    seg->kind = kind;
+    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
+    seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
+    FA__STAT(segments_live, 1);
+    fa__debug_segment_track(seg, true);
+    return seg;
+}
+
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
+    bool is_zero = false;
+    void* mem = fa__os_map(size, align, align_offset, &is_zero);
+    return mem == NULL ? NULL : fa__segment_init(mem, size, kind, is_zero, NULL);
+}
+
+static void fa__segment_free(fa__segment_t* seg) {
+    fa__debug_segment_track(seg, false);
+    fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
+    if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
+    else fa__os_unmap(seg, seg->map_size);
+}
+
+/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
+   region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
+   back old contents rather than zeros. */
+static void fa__segment_purge(fa__segment_t* seg) {
+    if (seg->region != NULL) return;
+    uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
+    while (todo != 0) {
+        size_t first = fa__ctz64(todo), last = first;
+        while (last + 1 < FA__SLICES && (todo >> (last + 1)) & 1) last++;
+        uint64_t run = fa__span_bits(first, last - first + 1);
+        if (fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, (last - first + 1) * FA__SLICE_SIZE))
+            seg->dirty_mask &= ~run;
+        todo &= ~run;
+    }
+}
+
+/* A heap's two segment lists (heap->segments, and a first-class heap's huge blocks) are doubly
+   linked through seg->next and seg->prev. */
+static void fa__segment_list_push(fa__segment_t** head, fa__segment_t* seg) {
+    seg->prev = NULL;
+    seg->next = *head;
+    if (*head != NULL) (*head)->prev = seg;
+    *head = seg;
+}
+
+static void fa__segment_list_remove(fa__segment_t** head, fa__segment_t* seg) {
+    if (seg->prev != NULL) seg->prev->next = seg->next; else *head = seg->next;
+    if (seg->next != NULL) seg->next->prev = seg->prev;
+    seg->next = seg->prev = NULL;
+}
+
+static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
+    fa__store_release(&seg->heap, heap);
+    fa__segment_list_push(&heap->segments, seg);
+    fa__store_release(&seg->thread_id, heap->thread_id);
+}
+
+static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) { fa__segment_list_remove(&heap->segments, seg); }
+
+/* ---- the pool: empty OS segments between heaps -------------------------------------------------- */
+/* A destroyed heap leaves its segments here (up to FA__POOL_SEGMENTS) and new segments come from
+   here first, so a heap made and destroyed per task does not map and fault in fresh memory every
+   time. The purge delay purges them like any free slice; fa_collect(true) unmaps them. Region
+   segments never come here: they go back to their region. Global lock; the head is also peeked at
+   without it. */
+#define FA__POOL_SEGMENTS 8
+static fa__segment_t* fa__pool;
+static size_t fa__pool_count;
+
+static bool fa__pool_put(fa__segment_t* seg) {
+    if (seg->region != NULL) return false;
+    bool kept = false;
+    fa__lock();
+    if (fa__pool_count < FA__POOL_SEGMENTS) {
+        seg->next = fa__pool;
+        seg->prev = NULL;
+        fa__store_relaxed(&fa__pool, seg);
+        fa__pool_count++;
+        kept = true;
+    }
+    fa__unlock();
+    return kept;
+}
+
+/* Pops the head of a global segment list under the lock (NULL when empty); `count` follows it. */
+static fa__segment_t* fa__segment_list_pop(fa__segment_t** list, size_t* count) {
+    if (fa__load_relaxed(list) == NULL) return NULL;
+    fa__lock();
+    fa__segment_t* seg = *list;
+    if (seg != NULL) {
+        fa__store_relaxed(list, seg->next);
+        fa__sub_fetch(count, (size_t)1);
+        seg->next = NULL;
+    }
+    fa__unlock();
+    return seg;
+}
+
+static fa__segment_t* fa__pool_take(void) { return fa__segment_list_pop(&fa__pool, &fa__pool_count); }
+
+/* Purges the pooled segments' memory; they stay pooled. */
+static void fa__pool_purge(void) {
+    if (fa__load_relaxed(&fa__pool) == NULL) return;
+    fa__lock();
+    for (fa__segment_t* seg = fa__pool; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+    fa__unlock();
+}
+
+/* Gives every pooled segment back to the OS. */
+static void fa__pool_unmap(void) {
+    fa__segment_t* seg;
+    while ((seg = fa__pool_take()) != NULL) fa__segment_free(seg);
+}
+
+/* ---- a heap's own segments --------------------------------------------------------------------- */
+/* A segment whose last page went back. A heap keeps one OS segment as its spare against map/unmap
+   churn; region windows go straight back, so heaps sharing a region never hoard memory another one
+   needs. */
+static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
+    FA__DEBUG_ASSERT(seg->page_count == 0);
+    fa__segment_unlink(heap, seg);
+    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
+    if (heap->spare_segment == NULL && seg->region == NULL) heap->spare_segment = seg;
+    else fa__segment_free(seg);
+}
+
+/* A new segment for the heap: its spare, else one from its memory source (a region's window, or
+   the pool, or a fresh mapping). */
+static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
+    fa__segment_t* seg = heap->spare_segment;
+    if (seg != NULL) heap->spare_segment = NULL;
+    else {
+        fa__region_t* source = fa__heap_source(heap);
+        if (source != NULL) seg = fa__region_new_segment(source);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    }
+    if (seg != NULL) fa__segment_link(heap, seg);
+    return seg;
+}
+
+/* A segment the heap is done with, whatever its pages hold (fa_heap_destroy): emptied, then pooled
+   or freed. */
+static void fa__segment_discard(fa__segment_t* seg) {
+    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++) seg->pages[idx].in_use = 0;
+    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
+    seg->page_count = 0;
+    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
+    fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
+    if (!fa__pool_put(seg)) fa__segment_free(seg);
+}
+
+/* ---- abandoned segments: adopt and abandon ----------------------------------------------------- */
+/* Segments of exited threads, waiting for a heap to adopt them. Global lock; the head is also
+   peeked at without it. */
+static fa__segment_t* fa__abandoned_segments;
+
+/* Takes over a segment of another heap (abandoned, or of a heap being deleted): its pages join this
+   heap's queues as not full, empty ones go back. Switching every page's delay state to NONE waits
+   out any other thread that is handing a block to the old heap. */
+static void fa__segment_adopt(fa__heap_t* heap, fa__segment_t* seg) {
+    fa__segment_link(heap, seg);
+    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
+        fa__page_t* page = &seg->pages[idx];
+        if (!page->in_use) { idx++; continue; }
+        idx += page->slice_count;
+        fa__page_set_delay(page, FA__DELAY_NONE);
+        fa__store_relaxed(&page->flags, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
+        fa__page_collect(page);
+        if (page->used == 0) { fa__page_unsetup(page); continue; }
+        fa__queue_push_back(heap, &heap->queues[page->bin], page);
+    }
+    if (seg->page_count == 0) fa__segment_release(heap, seg);
+}
+
+/* Adopts one abandoned segment; false when there is none. */
+static bool fa__heap_adopt_abandoned(fa__heap_t* heap) {
+    fa__segment_t* seg = fa__segment_list_pop(&fa__abandoned_segments, &fa__stats.segments_abandoned);
+    if (seg == NULL) return false;
+    fa__segment_adopt(heap, seg);
+    return true;
+}
+
+/* Leaves a segment of an exiting thread's heap to whoever adopts it. Nobody may adopt it for a
+   while, so its free slices go back to the OS now. */
+static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
+    fa__segment_unlink(heap, seg);
+    fa__segment_purge(seg);
+    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
+    fa__store_release(&seg->heap, (fa__heap_t*)NULL);
+    fa__lock();
+    seg->next = fa__abandoned_segments;
+    seg->prev = NULL;
+    fa__store_relaxed(&fa__abandoned_segments, seg);
+    FA__STAT(segments_abandoned, 1);
+    fa__unlock();
+}
+
+/* =====================================================================================================
+   >>pages  PAGES AND SIZE CLASSES
    A page is a run of slices holding blocks of one size class (bin). Bins 1..5 are 8, 16, 32, 48 and
    64 bytes; above that there are four bins per power of two (80, 96, 112, 128, 160, ...), so the
    worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
    a slice-aligned page. Tiers: small blocks (<= slice/8) get one-slice pages, medium ones
    (<= FA__MEDIUM_MAX) pages of FA__MEDIUM_PAGE_SLICES slices, large ones just enough slices for
    one block; anything above FA__LARGE_MAX is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
-   at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|.
+   at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
+   (blocks on thread_free still count as used until the owner collects them).
    ===================================================================================================== */
 FA__INLINE size_t fa__bin_of(size_t size) {
     size_t words = (size + 7) >> 3;
@@ -1143,8 +1346,10 @@ FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
 }
 FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
     fa__segment_t* seg = fa__page_segment(page);
-    return (uint8_t*)seg + ((size_t)(page - seg->pages) << FASTALLOC_PAGE_SHIFT);
+    return (uint8_t*)seg + ((size_t)(page - seg->pages) << FASTALLOC_SLICE_SHIFT);
 }
+FA__INLINE size_t fa__page_bytes(const fa__page_t* page) { return (size_t)page->slice_count * FA__SLICE_SIZE; }
+FA__INLINE void fa__page_set_flags(fa__page_t* page, uint8_t flags) { fa__store_relaxed(&page->flags, flags); }
 
 /* The block an interior pointer belongs to; needed only on pages that served aligned requests. */
 static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
@@ -1153,8 +1358,9 @@ static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
     return (fa__block_t*)(start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
 }
 
-/* Threads the next stretch of never-used blocks into `free` (which is empty). */
+/* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
+    FA__DEBUG_ASSERT(page->free == NULL && page->capacity < page->reserved);
     size_t bs = page->block_size, left = page->reserved - page->capacity;
     size_t count = FA__EXTEND_BYTES / bs;
     if (count < 4) count = 4;
@@ -1192,6 +1398,12 @@ static void fa__page_collect(fa__page_t* page) {
     }
 }
 
+/* Makes `free` non-empty if anything can: the page's own lists, then never-used blocks. */
+static void fa__page_refill(fa__page_t* page) {
+    fa__page_collect(page);
+    if (page->free == NULL && page->capacity < page->reserved) fa__page_extend(page);
+}
+
 /* Sets the delay state; waits out a freer that is in the middle of telling the heap. */
 static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free);
@@ -1205,14 +1417,12 @@ static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
     }
 }
 
-FA__INLINE void fa__page_set_flags(fa__page_t* page, uint8_t flags) { fa__store_relaxed(&page->flags, flags); }
-
-/* Lays out a fresh page on slices [idx, idx + slices) of an owned segment. */
+/* Lays out a fresh page of `bin` on `slices` free slices from slice `idx` of an owned segment. */
 static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
+    FA__DEBUG_ASSERT((seg->used_mask & fa__span_bits(idx, slices)) == 0);
     uint64_t span = fa__span_bits(idx, slices);
     fa__page_t* page = &seg->pages[idx];
     size_t bs = fa__bin_size(bin);
-    if (!fa__os_commit((uint8_t*)seg + idx * FA__SLICE_SIZE, slices * FA__SLICE_SIZE)) return NULL;
     for (size_t i = 1; i < slices; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
     page->slice_offset = 0;
     page->slice_count = (uint8_t)slices;
@@ -1239,6 +1449,7 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
 
 /* Gives an empty page's slices back to its segment (the caller handles an emptied segment). */
 static void fa__page_unsetup(fa__page_t* page) {
+    FA__DEBUG_ASSERT(page->in_use && page->retire_expire == 0);
     fa__segment_t* seg = fa__page_segment(page);
     seg->used_mask &= ~fa__span_bits((size_t)(page - seg->pages), page->slice_count);
     page->in_use = 0;
@@ -1248,110 +1459,20 @@ static void fa__page_unsetup(fa__page_t* page) {
 }
 
 /* =====================================================================================================
-   HEAPS
-   A heap keeps a queue of pages per bin plus one queue of full pages, and a direct table from word
-   count to the first page of the matching bin for sizes up to 1 KiB, so small malloc is: load page,
-   pop free, bump used. Each thread has a thread heap (fa__tls_heap). A thread starts on
-   fa__heap_empty, whose direct table points at a page with no free block: its first malloc drops
-   into the slow path, which creates the real heap, so the fast path never tests for initialisation.
-   First-class heaps (fa_heap_new*) belong to the thread that made them and own their segments
-   outright, so destroying one releases its segments whole and resetting one empties its pages in
-   place, without looking at a single block; they also list their huge blocks. A thread heap lists
-   the first-class heaps of its thread, which are deleted (merged into it) when the thread ends.
-   Only the owner touches a heap, except `delayed_free`, onto which other threads push blocks freed
-   into its full pages. On thread exit the thread heap is abandoned: empty pages go back, the rest of
-   its segments join a global list that other heaps adopt; thread heap structs are pooled.
+   >>queues  PAGE QUEUES AND RETIREMENT
+   A heap queues its pages by bin (queues[1..FA__BIN_MAX]) plus one queue of full pages
+   (queues[FA__BIN_FULL]); a page sits in exactly one queue while in use. The first page of a bin's
+   queue is the one malloc serves from: the direct table (sizes up to FA__DIRECT_MAX) always points
+   at it, or at the empty page. A full page leaves its bin queue; the first other-thread free into
+   it tells the heap (delayed free), so it comes back without scanning. A page that empties is
+   retired: kept in its queue (the retained set) for a few heartbeats before it goes back to its
+   segment.
    ===================================================================================================== */
-typedef struct fa__page_queue_s {
-    fa__page_t* first;
-    fa__page_t* last;
-    size_t retained_bytes;            /* of this bin's pages in heap->retained */
-} fa__page_queue_t;
-
-enum { FA__HEAP_THREAD = 0, FA__HEAP_USER = 1, FA__HEAP_GONE = 2 };  /* heap->kind */
-enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };  /* where the struct lives */
-
-struct fa_heap_s {
-    fa__page_t* direct[FA__DIRECT_SLOTS];
-    fa__page_queue_t queues[FA__BIN_FULL + 1];
-    uintptr_t thread_id;
-    fa__block_t* delayed_free;        /* atomic */
-    fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
-    fa__segment_t* segment_cache;     /* one empty OS segment kept against map/unmap churn */
-    fa__region_t* region;             /* where new segments come from; NULL: the OS */
-    fa__segment_t* huge;              /* first-class heaps: their huge blocks (global lock) */
-    fa__heap_t* user_heaps;           /* thread heaps: the thread's first-class heaps */
-    fa__heap_t* sibling_next;         /* first-class heaps: links of that list */
-    fa__heap_t* sibling_prev;
-    size_t heartbeat;
-    size_t quick_refills;             /* since the last heartbeat */
-    uint64_t purge_at;                /* clock_ms after which free slices are purged; 0: none */
-    size_t retained_count;
-    fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
-    fa__heap_t* pool_next;
-    uint8_t kind;                     /* FA__HEAP_* */
-    uint8_t home;                     /* FA__HOME_* */
-};
-
+/* The page with no free block that empty bins and new threads point at (see fa__heap_empty). */
 static fa__page_t fa__page_empty;
-#define FA__E  &fa__page_empty
-#define FA__E8 FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E
-FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
-/* Never written (the slow path replaces it before anything is stored), hence const: on a
-   microcontroller its kilobyte sits in flash, not RAM. FA__EMPTY_HEAP is the pointer threads hold. */
-static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
-                                       FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
-                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL };
-#undef FA__E8
-#undef FA__E
-#define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
-static FA__TLS fa__heap_t* fa__tls_heap = FA__EMPTY_HEAP;
-/* fa_init_region's region: where every heap without a region of its own takes memory. It may be set
-   until the first such heap has taken memory from the OS (fa__os_blocks), not after: both change
-   only under the global lock, so no heap can slip between the two (fa__heap_source). */
-static fa__region_t* fa__default_region;
-static bool fa__os_blocks;
-
-static fa__heap_t* fa__heap_pool;          /* free thread heap structs, under the global lock */
-static uint8_t* fa__heap_chunk;
-static size_t fa__heap_chunk_left;
-
-static void fa__heap_clear(fa__heap_t* heap, uint8_t kind, uint8_t home, fa__region_t* region) {
-    FASTALLOC_MEMSET(heap, 0, sizeof(*heap));
-    for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
-    heap->kind = kind;
-    heap->home = home;
-    heap->region = region;         /* NULL: the default source, looked up when memory is taken */
-    heap->thread_id = fa__thread_id_ensure();
-}
-
-static fa__heap_t* fa__heap_pool_take(void) {
-    fa__heap_t* heap;
-    fa__lock();
-    heap = fa__heap_pool;
-    if (heap != NULL) {
-        fa__heap_pool = heap->pool_next;
-    } else {
-        size_t size = fa__align_up(sizeof(fa__heap_t), 64);
-        if (fa__heap_chunk_left < size) {
-            bool is_zero;
-            size_t chunk = fa__align_up(size * 16, fa__os_page_size);
-            fa__heap_chunk = (uint8_t*)fa__os_map(chunk, fa__os_page_size, 0, &is_zero);
-            fa__heap_chunk_left = fa__heap_chunk == NULL ? 0 : chunk;
-        }
-        if (fa__heap_chunk_left >= size) {
-            heap = (fa__heap_t*)fa__heap_chunk;
-            fa__heap_chunk += size;
-            fa__heap_chunk_left -= size;
-        }
-    }
-    fa__unlock();
-    return heap;
-}
 
 /* Points the direct-table slots of `bin` at its queue's first page. */
-static void fa__heap_update_direct(fa__heap_t* heap, size_t bin) {
+static void fa__queue_update_direct(fa__heap_t* heap, size_t bin) {
     if (bin == 0 || bin >= FA__BIN_FULL) return;
     size_t lo_words = bin == 1 ? 0 : fa__bin_size(bin - 1) / 8 + 1;
     if (lo_words > FA__DIRECT_MAX / 8) return;
@@ -1361,7 +1482,7 @@ static void fa__heap_update_direct(fa__heap_t* heap, size_t bin) {
     for (size_t w = lo_words; w <= hi_words; w++) heap->direct[w] = page;
 }
 
-FA__INLINE fa__page_queue_t* fa__heap_queue_of(fa__heap_t* heap, const fa__page_t* page) {
+FA__INLINE fa__page_queue_t* fa__queue_of(fa__heap_t* heap, const fa__page_t* page) {
     return &heap->queues[(page->flags & FA__PAGE_IN_FULL) ? FA__BIN_FULL : page->bin];
 }
 
@@ -1370,7 +1491,7 @@ static void fa__queue_remove(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* 
     if (page->prev != NULL) page->prev->next = page->next; else q->first = page->next;
     if (page->next != NULL) page->next->prev = page->prev; else q->last = page->prev;
     page->next = page->prev = NULL;
-    if (was_first) fa__heap_update_direct(heap, (size_t)(q - heap->queues));
+    if (was_first) fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
 
 static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
@@ -1378,7 +1499,7 @@ static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page
     page->next = q->first;
     if (q->first != NULL) q->first->prev = page; else q->last = page;
     q->first = page;
-    fa__heap_update_direct(heap, (size_t)(q - heap->queues));
+    fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
 
 static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
@@ -1389,8 +1510,8 @@ static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_
     q->last = page;
 }
 
-/* A page whose blocks are all out leaves its bin queue; from now on the first other-thread free
-   into it tells this heap (delayed free), so the page is found again without scanning. */
+/* A full page that has room again goes back to the end of its bin queue, and other threads' frees
+   into it go to its thread_free list again. */
 static void fa__page_unfull(fa__heap_t* heap, fa__page_t* page) {
     fa__page_set_delay(page, FA__DELAY_NONE);
     fa__queue_remove(heap, &heap->queues[FA__BIN_FULL], page);
@@ -1398,8 +1519,10 @@ static void fa__page_unfull(fa__heap_t* heap, fa__page_t* page) {
     fa__queue_push_back(heap, &heap->queues[page->bin], page);
 }
 
-/* Frees that landed between the last collect and the switch to USE told nobody: if there are any,
-   the page is not full after all and goes straight back (to the end of its bin queue). */
+/* A page whose blocks are all out leaves its bin queue; from now on the first other-thread free
+   into it tells this heap (delayed free), so the page is found again without scanning. Frees that
+   landed between the last collect and the switch to USE told nobody: if there are any, the page
+   is not full after all and goes straight back (to the end of its bin queue). */
 static void fa__page_to_full(fa__heap_t* heap, fa__page_t* page) {
     fa__queue_remove(heap, &heap->queues[page->bin], page);
     fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_IN_FULL));
@@ -1408,30 +1531,26 @@ static void fa__page_to_full(fa__heap_t* heap, fa__page_t* page) {
     if ((fa__load_acquire(&page->xthread_free) & ~FA__DELAY_MASK) != 0) fa__page_unfull(heap, page);
 }
 
-static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
-
-/* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
-   such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
-static void fa__heap_schedule_purge(fa__heap_t* heap) {
-    if (FASTALLOC_PURGE_DELAY_MS >= 0) heap->purge_at = fa__os_clock_ms() + (uint64_t)FASTALLOC_PURGE_DELAY_MS + 1;
-}
-
-/* Purges every free slice of the heap's segments and unmaps its spare segment. */
-static void fa__heap_purge(fa__heap_t* heap) {
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
-    if (heap->segment_cache != NULL) {
-        fa__segment_free(heap->segment_cache);
-        heap->segment_cache = NULL;
+/* The first page of the queue that has (or can be given) a free block, moved to the front; pages
+   found full move to the full queue on the way. NULL: none. */
+static fa__page_t* fa__queue_find_free(fa__heap_t* heap, fa__page_queue_t* q) {
+    fa__page_t* page = q->first;
+    while (page != NULL) {
+        fa__page_t* next = page->next;
+        fa__page_refill(page);
+        if (page->free != NULL) {
+            if (page != q->first) { fa__queue_remove(heap, q, page); fa__queue_push_front(heap, q, page); }
+            return page;
+        }
+        fa__page_to_full(heap, page);
+        if (next == NULL && !(page->flags & FA__PAGE_IN_FULL)) next = page;  /* came straight back */
+        page = next;
     }
-    fa__pool_release(false);
-    fa__huge_cache_release();
-    heap->purge_at = 0;
+    return NULL;
 }
-
-FA__INLINE size_t fa__page_bytes(const fa__page_t* page) { return (size_t)page->slice_count * FA__SLICE_SIZE; }
 
 /* Drops a page from the retained set (it was revived, or is going back to its segment). */
-static void fa__heap_unretain(fa__heap_t* heap, fa__page_t* page) {
+static void fa__retained_drop(fa__heap_t* heap, fa__page_t* page) {
     for (size_t i = 0; i < heap->retained_count; i++) {
         if (heap->retained[i] != page) continue;
         heap->retained[i] = heap->retained[--heap->retained_count];
@@ -1441,14 +1560,15 @@ static void fa__heap_unretain(fa__heap_t* heap, fa__page_t* page) {
     }
 }
 
-static void fa__heap_unretain_all(fa__heap_t* heap) {
-    while (heap->retained_count != 0) fa__heap_unretain(heap, heap->retained[0]);
+static void fa__retained_drop_all(fa__heap_t* heap) {
+    while (heap->retained_count != 0) fa__retained_drop(heap, heap->retained[0]);
 }
 
-/* Takes a page out of its queue and gives it back to its segment. */
-static void fa__page_free(fa__heap_t* heap, fa__page_t* page) {
-    if (page->retire_expire != 0) fa__heap_unretain(heap, page);
-    fa__queue_remove(heap, fa__heap_queue_of(heap, page), page);
+/* Takes an empty page out of its queue and gives it back to its segment; an emptied segment goes
+   back too (fa__segment_release). */
+static void fa__page_release(fa__heap_t* heap, fa__page_t* page) {
+    if (page->retire_expire != 0) fa__retained_drop(heap, page);
+    fa__queue_remove(heap, fa__queue_of(heap, page), page);
     fa__page_unsetup(page);
     fa__segment_t* seg = fa__page_segment(page);
     if (seg->page_count == 0) fa__segment_release(heap, seg);
@@ -1473,219 +1593,129 @@ static void fa__page_retire(fa__page_t* page) {
         q->retained_bytes += fa__page_bytes(page);
         return;
     }
-    fa__page_free(heap, page);
+    fa__page_release(heap, page);
 }
 
 /* Heartbeat side of retirement: revived pages leave the set, expired empty ones go back. */
-static void fa__heap_retire_expired(fa__heap_t* heap) {
+static void fa__retained_expire(fa__heap_t* heap) {
     for (size_t i = heap->retained_count; i-- > 0; ) {
         fa__page_t* page = heap->retained[i];
-        if (page->used != 0) fa__heap_unretain(heap, page);
-        else if (--page->retire_expire == 0) { page->retire_expire = 1; fa__page_free(heap, page); }
+        if (page->used != 0) fa__retained_drop(heap, page);
+        else if (--page->retire_expire == 0) { page->retire_expire = 1; fa__page_release(heap, page); }
     }
 }
 
-static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
-    fa__store_release(&seg->heap, heap);
-    seg->prev = NULL;
-    seg->next = heap->segments;
-    if (heap->segments != NULL) heap->segments->prev = seg;
-    heap->segments = seg;
-    fa__store_release(&seg->thread_id, heap->thread_id);
+/* =====================================================================================================
+   >>huge  HUGE BLOCKS
+   A block above FA__LARGE_MAX (or aligned beyond what pages give) gets a segment of its own, kind
+   FA__SEGMENT_HUGE, with the header before the block (fa__huge_layout): a fresh OS mapping, which
+   reads zero and is never cleared; a mapping recycled from the huge cache; or a run of region
+   windows, which may hold anything. Its page entry 0 says "in use" and its size is the segment's
+   (fa_usable_size reads map_size). huge_written bounds what the caller may have written, so
+   zeroing clears only that. Any thread frees a huge block. A first-class heap lists its huge blocks
+   (on seg->next, under the global lock) so that reset and destroy can release them; a thread heap's
+   belong to nobody.
+   ===================================================================================================== */
+typedef struct fa__huge_layout_s {
+    size_t offset;               /* block start from the header                          */
+    size_t map_align;            /* the mapping is placed so that (p + map_offset) is a  */
+    size_t map_offset;           /* multiple of map_align                                */
+} fa__huge_layout_t;
+
+/* Where a huge block aligned to `align` starts: one header after the segment's start, rounded up to
+   the alignment; for alignments of a segment or more, exactly one segment after it (the free path
+   masks p - 1 back to the header), with the mapping placed so that the block is aligned. */
+static fa__huge_layout_t fa__huge_layout(size_t align) {
+    fa__huge_layout_t layout = { fa__align_up(FA__HEADER_BYTES, align), FA__SEGMENT_SIZE, 0 };
+    if (align >= FA__SEGMENT_SIZE) {
+        layout.offset = FA__SEGMENT_SIZE;
+        layout.map_align = align;
+        layout.map_offset = FA__SEGMENT_SIZE;
+    }
+    return layout;
 }
 
-static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) {
-    if (seg->prev != NULL) seg->prev->next = seg->next; else heap->segments = seg->next;
-    if (seg->next != NULL) seg->next->prev = seg->prev;
-    seg->next = seg->prev = NULL;
-}
+/* What a huge block is for: plain, zeroed (a recycled mapping is cleared), or a fresh mapping that
+   reads zero for free (rezalloc's moves, which keep the zero promise without clearing). */
+typedef enum { FA__HUGE_PLAIN, FA__HUGE_ZEROED, FA__HUGE_FRESH } fa__huge_want_t;
 
-/* A segment whose last page went back. A heap keeps one OS segment against map/unmap churn; region
-   windows go straight back, so heaps sharing a region never hoard memory another one needs. */
-static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
-    fa__segment_unlink(heap, seg);
-    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
-    if (heap->segment_cache == NULL && seg->region == NULL) heap->segment_cache = seg;
-    else fa__segment_free(seg);
-}
+/* ---- the huge cache: freed mappings kept for the next huge block -------------------------------- */
+/* Freed huge blocks' mappings from the OS in the usual layout (the block one header after the
+   start), up to FA__HUGE_CACHE_MAX bytes, FA__HUGE_CACHE_SLOTS of them: a program that frees a big
+   block and soon allocates another one reuses the mapping, already faulted in, instead of mapping
+   and faulting in fresh pages. The purge delay and fa_collect(true) unmap them. Global lock; a
+   cached mapping counts as mapped, not as a live segment (a stale pointer into one is foreign to
+   the debug checks). */
+#define FA__HUGE_CACHE_SLOTS 4
+#define FA__HUGE_CACHE_MAX   ((size_t)32 << 20)
+static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
+static size_t fa__huge_cache_count;
 
-/* Where the heap takes memory: its own region, else the default region, else the OS (which from
-   then on rules out a default region). */
-static fa__region_t* fa__heap_source(const fa__heap_t* heap) {
-    if (heap->region != NULL) return heap->region;
+static bool fa__huge_cache_put(fa__segment_t* seg) {
+    if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX) return false;
+    bool kept = false;
     fa__lock();
-    fa__region_t* source = fa__default_region;
-    if (source == NULL) fa__os_blocks = true;
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS && !kept; i++)
+        if (fa__huge_cache[i] == NULL) { fa__huge_cache[i] = seg; kept = true; }
+    if (kept) fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count + 1);
     fa__unlock();
-    return source;
-}
-
-static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
-    fa__segment_t* seg = heap->segment_cache;
-    if (seg != NULL) heap->segment_cache = NULL;
-    else {
-        fa__region_t* source = fa__heap_source(heap);
-        if (source != NULL) seg = fa__region_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+    if (kept) {
+        fa__debug_segment_track(seg, false);
+        fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     }
-    if (seg != NULL) fa__segment_link(heap, seg);
-    return seg;
+    return kept;
 }
 
-/* Takes over a segment of another heap (abandoned, or of a heap being deleted): its pages join this
-   heap's queues as not full, empty ones go back. Switching every page's delay state to NONE waits
-   out any other thread that is handing a block to the old heap. */
-static void fa__heap_adopt_segment(fa__heap_t* heap, fa__segment_t* seg) {
-    fa__segment_link(heap, seg);
-    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
-        fa__page_t* page = &seg->pages[idx];
-        if (!page->in_use) { idx++; continue; }
-        idx += page->slice_count;
-        fa__page_set_delay(page, FA__DELAY_NONE);
-        fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
-        fa__page_collect(page);
-        if (page->used == 0) { fa__page_unsetup(page); continue; }
-        fa__queue_push_back(heap, &heap->queues[page->bin], page);
-    }
-    if (seg->page_count == 0) fa__segment_release(heap, seg);
-}
-
-/* Adopts one abandoned segment. */
-static bool fa__heap_reclaim_one(fa__heap_t* heap) {
-    if (fa__load_relaxed(&fa__abandoned_segments) == NULL) return false;
+/* The smallest cached mapping of at least `need` bytes and at most four times that, or NULL. */
+static void* fa__huge_cache_take(size_t need) {
+    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return NULL;
+    fa__segment_t* best = NULL;
+    size_t slot = 0;
     fa__lock();
-    fa__segment_t* seg = fa__abandoned_segments;
-    if (seg != NULL) {
-        fa__store_relaxed(&fa__abandoned_segments, seg->next);
-        fa__sub_fetch(&fa__stats.segments_abandoned, (size_t)1);
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) {
+        fa__segment_t* seg = fa__huge_cache[i];
+        if (seg == NULL || seg->map_size < need || seg->map_size / 4 > need) continue;
+        if (best == NULL || seg->map_size < best->map_size) { best = seg; slot = i; }
+    }
+    if (best != NULL) {
+        fa__huge_cache[slot] = NULL;
+        fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count - 1);
     }
     fa__unlock();
-    if (seg == NULL) return false;
-    fa__heap_adopt_segment(heap, seg);
-    return true;
+    return best;
 }
 
-static fa__page_t* fa__page_fresh(fa__heap_t* heap, size_t bin) {
-    size_t slices = fa__page_slices_for(fa__bin_size(bin));
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-        int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx >= 0) return fa__page_setup(seg, (size_t)idx, slices, bin);
-    }
-    return NULL;
+static void fa__huge_cache_unmap(void) {
+    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return;
+    fa__segment_t* victims[FA__HUGE_CACHE_SLOTS];
+    fa__lock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) { victims[i] = fa__huge_cache[i]; fa__huge_cache[i] = NULL; }
+    fa__store_relaxed(&fa__huge_cache_count, (size_t)0);
+    fa__unlock();
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++)
+        if (victims[i] != NULL) fa__os_unmap(victims[i], victims[i]->map_size);
 }
 
-/* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. */
-static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
-    fa__page_queue_t* q = &heap->queues[bin];
-    for (;;) {
-        fa__page_t* page = q->first;
-        while (page != NULL) {
-            fa__page_t* next = page->next;
-            fa__page_collect(page);
-            if (page->free == NULL && page->capacity < page->reserved) fa__page_extend(page);
-            if (page->free != NULL) {
-                if (page != q->first) { fa__queue_remove(heap, q, page); fa__queue_push_front(heap, q, page); }
-                return page;
-            }
-            fa__page_to_full(heap, page);
-            if (next == NULL && !(page->flags & FA__PAGE_IN_FULL)) next = page;  /* came straight back */
-            page = next;
-        }
-        page = fa__page_fresh(heap, bin);
-        /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
-           whole (reset and destroy rely on it) and a region heap takes nothing from outside */
-        if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_reclaim_one(heap)) continue;
-        if (page == NULL && fa__segment_new(heap) != NULL) page = fa__page_fresh(heap, bin);
-        if (page == NULL) return NULL;
-        fa__page_extend(page);
-        fa__queue_push_front(heap, q, page);
-        return page;
-    }
-}
-
-static void fa__free_local(fa__page_t* page, fa__block_t* block);
-
-/* Frees the blocks other threads routed here because their pages were full. A block whose page is
-   still mid-handoff (FREEING) waits for the next heartbeat: freeing it now could release the page
-   under the freer's feet. */
-static void fa__heap_delayed_free_all(fa__heap_t* heap) {
-    fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
-    while (block != NULL) {
-        fa__block_t* next = block->next;
-        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(block), block);
-        if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
-            fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-            do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
-        } else {
-            fa__free_local(page, block);
-        }
-        block = next;
-    }
-}
-
-/* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
-static void fa__heap_heartbeat(fa__heap_t* heap) {
-    heap->heartbeat++;
-    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free_all(heap);
-    if (heap->retained_count != 0) fa__heap_retire_expired(heap);
-    if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
-}
-
-static void fa__check_page(const fa__page_t* page);
-
-/* Walks every page of the heap; frees the empty ones when asked, unfulls the ones with free blocks.
-   Returns how many pages went back. */
-static size_t fa__heap_collect_pages(fa__heap_t* heap, bool free_empty) {
-    size_t freed = 0;
-    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
-        fa__page_t* page = heap->queues[bin].first;
-        while (page != NULL) {
-            fa__page_t* next = page->next;
-            fa__page_collect_thread_free(page);
-            fa__check_page(page);
-            if (page->used == 0 && free_empty) { fa__page_free(heap, page); freed++; }
-            else if (bin == FA__BIN_FULL && page->used < page->reserved) fa__page_unfull(heap, page);
-            page = next;
-        }
-    }
-    return freed;
-}
-
-/* Out of memory: before saying so, give back the empty pages kept for reuse (retained, or left by
-   fa_heap_reset) and the spare segment, so that memory freed in one size class serves any other.
-   Returns whether anything went back, i.e. whether trying again can help. */
-static bool fa__heap_make_room(fa__heap_t* heap) {
-    bool any = fa__heap_collect_pages(heap, true) != 0 || heap->segment_cache != NULL;
-    if (heap->segment_cache != NULL) { fa__segment_free(heap->segment_cache); heap->segment_cache = NULL; }
-    return any;
-}
-
-/* ---- huge blocks of first-class heaps ------------------------------------------------------------ */
-/* A first-class heap lists its huge blocks (through the segments' links) so that reset and destroy
-   can release them; the thread heaps' huge blocks belong to nobody. Any thread may free a huge
-   block, so the list changes under the global lock. */
-static void fa__huge_link(fa__heap_t* heap, fa__segment_t* seg) {   /* under the lock */
+/* ---- which heap a huge block belongs to ---------------------------------------------------------- */
+static void fa__huge_link(fa__heap_t* heap, fa__segment_t* seg) {
+    FA__DEBUG_ASSERT(FA__LOCK_HELD());
     fa__store_relaxed(&seg->heap, heap);
-    seg->prev = NULL;
-    seg->next = heap->huge;
-    if (heap->huge != NULL) heap->huge->prev = seg;
-    heap->huge = seg;
+    fa__segment_list_push(&heap->huge, seg);
 }
 
 /* Takes a huge block off its heap's list, under the lock; returns that heap (NULL: none). */
 static fa__heap_t* fa__huge_unlink(fa__segment_t* seg) {
+    FA__DEBUG_ASSERT(FA__LOCK_HELD());
     fa__heap_t* heap = seg->heap;
     if (heap != NULL) {
-        if (seg->prev != NULL) seg->prev->next = seg->next; else heap->huge = seg->next;
-        if (seg->next != NULL) seg->next->prev = seg->prev;
-        seg->next = seg->prev = NULL;
+        fa__segment_list_remove(&heap->huge, seg);
         fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
     }
     return heap;
 }
 
 static void fa__huge_track(fa__heap_t* heap, fa__segment_t* seg) {
-    if (heap->kind != FA__HEAP_USER) return;
+    if (heap->kind != FA__HEAP_FIRST_CLASS) return;
     fa__lock();
     fa__huge_link(heap, seg);
     fa__unlock();
@@ -1698,560 +1728,81 @@ static void fa__huge_untrack(fa__segment_t* seg) {
     fa__unlock();
 }
 
-/* Detaches every huge block from the heap: to be released (free_them) or left to nobody. */
-static void fa__heap_drop_huge(fa__heap_t* heap, bool free_them) {
+/* Detaches every huge block from the heap and returns their list: they now belong to nobody. */
+static fa__segment_t* fa__heap_detach_huge(fa__heap_t* heap) {
     fa__lock();
     fa__segment_t* seg = heap->huge;
     heap->huge = NULL;
     for (fa__segment_t* s = seg; s != NULL; s = s->next) fa__store_relaxed(&s->heap, (fa__heap_t*)NULL);
     fa__unlock();
-    while (free_them && seg != NULL) {
+    return seg;
+}
+
+/* fa_heap_reset and fa_heap_destroy: the heap's huge blocks go back whole. */
+static void fa__heap_free_huge(fa__heap_t* heap) {
+    fa__segment_t* seg = fa__heap_detach_huge(heap);
+    while (seg != NULL) {
         fa__segment_t* next = seg->next;
         fa__segment_free(seg);
         seg = next;
     }
 }
 
-/* ---- thread heaps: creation, exit ---------------------------------------------------------------- */
-static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into);
-static void fa__heap_free_struct(fa__heap_t* heap);
-
-/* A thread heap whose thread is gone: no heap may outlive its thread, and no memory may be stranded
-   with it. */
-static void fa__heap_abandon(fa__heap_t* heap) {
-    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
-        for (fa__page_t* page = heap->queues[bin].first; page != NULL; page = page->next)
-            fa__page_set_delay(page, FA__DELAY_NEVER);
-    fa__heap_delayed_free_all(heap);           /* no FREEING state remains: all blocks go */
-    fa__heap_collect_pages(heap, true);
-    fa__heap_unretain_all(heap);               /* revived ones */
-    while (heap->segments != NULL) {
-        fa__segment_t* seg = heap->segments;
-        fa__segment_unlink(heap, seg);
-        fa__segment_purge(seg);   /* nobody may adopt it for a while: its free slices go back now */
-        fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
-        fa__store_release(&seg->heap, (fa__heap_t*)NULL);
-        fa__abandoned_push(seg);
-    }
-    if (heap->segment_cache != NULL) fa__segment_free(heap->segment_cache);
-    fa__heap_free_struct(heap);
-}
-
-#ifndef FASTALLOC_SINGLE_THREAD
-static pthread_key_t fa__thread_key;
-static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
-
-static void fa__thread_heap_done(fa__heap_t* heap);
-static void fa__thread_exit(void* value) {
-    fa__heap_t* heap = (fa__heap_t*)value;
-    if (heap == NULL || heap != fa__tls_heap) return;
-    fa__thread_heap_done(heap);
-}
-
-/* fork() copies the global lock in whatever state another thread left it: hold it across the fork. */
-static void fa__fork_prepare(void) { fa__lock(); }
-static void fa__fork_parent(void) { fa__unlock(); }
-static void fa__fork_child(void) { fa__unlock(); }
-#endif
-
-static void fa__process_init(void) {
-#ifndef FASTALLOC_NO_OS
-    long page = sysconf(_SC_PAGESIZE);
-    if (page > 0) fa__os_page_size = (size_t)page;
-#endif
-#ifndef FASTALLOC_SINGLE_THREAD
-    pthread_key_create(&fa__thread_key, fa__thread_exit);
-    pthread_atfork(fa__fork_prepare, fa__fork_parent, fa__fork_child);
-#endif
-}
-
-static void fa__heap_make_default(fa__heap_t* heap) {
-    fa__tls_heap = heap;
-#ifndef FASTALLOC_SINGLE_THREAD
-    pthread_setspecific(fa__thread_key, heap == FA__EMPTY_HEAP ? NULL : heap);
-#endif
-}
-
-/* The thread is done (it exits, or said so with fa_thread_done): its first-class heaps are merged
-   into its thread heap, which is then abandoned; the thread starts over if it allocates again. */
-static __attribute__((unused)) void fa__thread_heap_done(fa__heap_t* heap) {
-    while (heap->user_heaps != NULL) fa__heap_merge(heap->user_heaps, heap);
-    fa__heap_make_default(FA__EMPTY_HEAP);
-    fa__heap_abandon(heap);
-}
-
-/* Once per process, before the first heap of any kind. */
-static void fa__process_ready(void) {
-#ifdef FASTALLOC_SINGLE_THREAD
-    static bool initialised;
-    if (!initialised) { fa__process_init(); initialised = true; }
-#else
-    pthread_once(&fa__process_once, fa__process_init);
-#endif
-}
-
-static fa__heap_t* fa__heap_init_thread(void) {
-    fa__process_ready();
-    fa__heap_t* heap = fa__heap_pool_take();
-    if (heap == NULL) return NULL;
-    fa__heap_clear(heap, FA__HEAP_THREAD, FA__HOME_POOL, NULL);
-    fa__heap_make_default(heap);
-    return heap;
-}
-
-/* `heap`, unless it is the empty heap of a thread that has none yet: then that thread's new heap
-   (NULL when none can be made). */
-static fa__heap_t* fa__heap_or_new(fa__heap_t* heap) {
-    return heap != FA__EMPTY_HEAP ? heap : fa__heap_init_thread();
-}
-static fa__heap_t* fa__heap_ready(void) { return fa__heap_or_new(fa__tls_heap); }
-
-/* ---- first-class heaps --------------------------------------------------------------------------- */
-static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero);
-static void fa__free_impl(void* p);
-
-/* Joins the thread heap's list (threads only: a single thread never ends). */
-static void fa__heap_link_user(fa__heap_t* heap, fa__heap_t* thread_heap) {
-#ifndef FASTALLOC_SINGLE_THREAD
-    heap->sibling_prev = NULL;
-    heap->sibling_next = thread_heap->user_heaps;
-    if (thread_heap->user_heaps != NULL) thread_heap->user_heaps->sibling_prev = heap;
-    thread_heap->user_heaps = heap;
-#else
-    (void)heap; (void)thread_heap;
-#endif
-}
-
-static void fa__heap_unlink_user(fa__heap_t* heap) {
-#ifndef FASTALLOC_SINGLE_THREAD
-    fa__heap_t* thread_heap = fa__tls_heap;
-    if (heap->sibling_prev != NULL) heap->sibling_prev->sibling_next = heap->sibling_next;
-    else thread_heap->user_heaps = heap->sibling_next;
-    if (heap->sibling_next != NULL) heap->sibling_next->sibling_prev = heap->sibling_prev;
-#else
-    (void)heap;
-#endif
-}
-
-static void fa__heap_free_struct(fa__heap_t* heap) {
-    if (heap->kind == FA__HEAP_USER) fa__heap_unlink_user(heap);
-    heap->kind = FA__HEAP_GONE;   /* a region heap's record stays readable: debug builds reject it */
-    if (heap->home == FA__HOME_POOL) {
-        fa__lock();
-        heap->pool_next = fa__heap_pool;
-        fa__heap_pool = heap;
-        fa__unlock();
-    } else if (heap->home == FA__HOME_BLOCK) {
-        fa__free_impl(heap);
-    }   /* FA__HOME_REGION: the struct is part of its region's bookkeeping */
-}
-
-/* A first-class heap on the OS (or the default region): its struct is a block of the thread heap. */
-static fa__heap_t* fa__heap_new_user(void) {
-    fa__heap_t* thread_heap = fa__heap_ready();
-    if (thread_heap == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
-    fa__heap_t* heap = (fa__heap_t*)fa__heap_malloc_impl(thread_heap, sizeof(fa__heap_t), false);
-    if (heap == NULL) return NULL;
-    fa__heap_clear(heap, FA__HEAP_USER, FA__HOME_BLOCK, NULL);
-    fa__heap_link_user(heap, thread_heap);
-    return heap;
-}
-
-/* A region and a heap over it, the heap's struct in the region's bookkeeping. With threads, the
-   thread heap must exist (it lists the new heap); a single thread needs none. */
-static fa__heap_t* fa__heap_new_region(void* mem, size_t size, uint8_t kind) {
-    fa__heap_t* thread_heap = NULL;
-#ifndef FASTALLOC_SINGLE_THREAD
-    if (kind == FA__HEAP_USER && (thread_heap = fa__heap_ready()) == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
-#endif
-    void* at = NULL;
-    fa__region_t* region = fa__region_create(mem, size, fa__align_up(sizeof(fa__heap_t), 64), &at);
-    if (region == NULL) return (fa__heap_t*)fa__fail(FA__EINVAL);
-    fa__heap_t* heap = (fa__heap_t*)at;
-    fa__heap_clear(heap, kind, FA__HOME_REGION, region);
-    if (kind == FA__HEAP_USER) fa__heap_link_user(heap, thread_heap);
-    return heap;
-}
-
-/* fa_heap_delete: every page, segment and pending free of `from` moves to `into`; no block moves. */
-static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into) {
-    fa__heap_unretain_all(from);
-    while (from->segments != NULL) {
-        fa__segment_t* seg = from->segments;
-        fa__segment_unlink(from, seg);
-        fa__heap_adopt_segment(into, seg);
-    }
-    fa__heap_delayed_free_all(from);    /* adopting waited out every handoff: none is left behind */
-    if (from->segment_cache != NULL) {
-        if (into->segment_cache == NULL) into->segment_cache = from->segment_cache;
-        else fa__segment_free(from->segment_cache);
-    }
-    fa__heap_drop_huge(from, false);
-    fa__heap_schedule_purge(into);
-    fa__heap_free_struct(from);
-}
-
-/* fa_heap_reset: every page stays with the heap, empty, its blocks to be handed out again; huge
-   blocks and pending frees are dropped. Work is per page, never per block. */
-static void fa__heap_empty_pages(fa__heap_t* heap) {
-    fa__store_relaxed(&heap->delayed_free, (fa__block_t*)NULL);
-    fa__heap_drop_huge(heap, true);
-    fa__heap_unretain_all(heap);
-    fa__page_t* all = NULL;
-    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
-        fa__page_queue_t* q = &heap->queues[bin];
-        if (q->last != NULL) { q->last->next = all; all = q->first; }
-        q->first = q->last = NULL;
-        fa__heap_update_direct(heap, bin);
-    }
-    while (all != NULL) {
-        fa__page_t* page = all;
-        all = page->next;
-        page->free = page->local_free = NULL;
-        fa__store_relaxed(&page->xthread_free, (uintptr_t)FA__DELAY_NONE);
-        page->fresh_is_zero = page->fresh_is_zero && page->capacity == 0;   /* handed-out blocks are dirty */
-        page->free_is_zero = page->fresh_is_zero;
-        page->used = page->capacity = 0;
-        fa__page_set_flags(page, 0);
-        fa__queue_push_back(heap, &heap->queues[page->bin], page);
-    }
-}
-
-/* fa_heap_destroy: every segment and huge block goes back whole. */
-/* A segment the heap is done with, whatever its pages hold: emptied, then pooled or freed. */
-static void fa__segment_discard(fa__segment_t* seg) {
-    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++) seg->pages[idx].in_use = 0;
-    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
-    seg->page_count = 0;
-    fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
-    fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
-    if (!fa__pool_put(seg)) fa__segment_free(seg);
-}
-
-static void fa__heap_release_all(fa__heap_t* heap) {
-    fa__heap_drop_huge(heap, true);
-    bool pooled = false;
-    while (heap->segments != NULL) {
-        fa__segment_t* seg = heap->segments;
-        fa__segment_unlink(heap, seg);
-        pooled |= seg->region == NULL;
-        fa__segment_discard(seg);
-    }
-    if (heap->segment_cache != NULL) fa__segment_discard(heap->segment_cache);
-    if (pooled && fa__tls_heap != FA__EMPTY_HEAP) fa__heap_schedule_purge(fa__tls_heap);
-    if (heap->home == FA__HOME_REGION) fa__region_forget(heap->region);
-    fa__heap_free_struct(heap);
-}
-
-/* =====================================================================================================
-   MALLOC PATHS
-   Every path allocates from an explicit heap: the thread heap for fa_malloc, a first-class heap for
-   fa_heap_malloc. Fast path: sizes up to 1 KiB index the direct table; a page with a free block pops
-   it. Everything else (empty free list, first use of a thread, bigger sizes, errors) is
-   fa__malloc_generic, which runs the heartbeat, finds or makes a page, and sets errno on failure.
-   Huge blocks get a segment of their own with the header one slice (or, for alignments of a
-   segment and more, one segment) before the block: a fresh OS mapping, which reads zero and is
-   never cleared, or a run of region windows, which may hold anything.
-   ===================================================================================================== */
-/* The one place the allocator clears memory: [p, p + n) unless it is known to read zero already.
-   memset even for big recycled ranges: measured on the reference machine, MADV_DONTNEED plus the page
-   faults of a caller that then uses the memory costs 5-20x a memset at every size up to the 2 MiB
-   the page tiers recycle, and recycled huge mappings (at most 32 MiB, see fa__huge_cache) are
-   cleared the same way; a fresh mapping never reaches this with known_zero false. */
-static void fa__zero_range(void* p, size_t n, bool known_zero) {
-    if (known_zero || n == 0) return;
-    FASTALLOC_MEMSET(p, 0, n);
-    FA__XSTAT(bytes_zeroed, n);
-}
-
-/* A block popped from a known-zero free list is dirty only in its link word. */
-static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
-    if (page->free_is_zero) fa__zero_range(block, sizeof(fa__block_t), false);
-    else fa__zero_range(block, page->block_size, false);
-}
-
-static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
-
-FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
-    fa__block_t* block = page->free;
-    fa__check_pop(page, block);
-    page->free = block->next;
-    page->used++;
-    if (zero) fa__zero_block(page, block);
-    return block;
-}
-
-/* A huge block for `heap` (a first-class heap lists it). zero: it reads zero over its whole usable
-   size. huge_written says how far it may be dirty: a fresh mapping only where the caller writes,
-   region memory everywhere until cleared. */
-/* The segment of a huge block, from the heap's region, the huge cache (when `recycle` allows and the
-   layout is the usual one) or a fresh mapping; *offset: where the block starts in it; *fresh: it
-   reads zero. */
-static fa__segment_t* fa__huge_segment(fa__heap_t* heap, size_t size, size_t align, bool recycle, size_t* offset,
-                                       bool* fresh) {
+/* ---- allocation ---------------------------------------------------------------------------------- */
+/* The segment of a huge block, from the heap's region, the huge cache (unless `want` asks for a
+   fresh mapping; only mappings in the usual layout are cached) or a fresh mapping; *offset: where
+   the block starts in it; *fresh: it reads zero. */
+static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t align, fa__huge_want_t want,
+                                           size_t* offset, bool* fresh) {
     fa__region_t* source = fa__heap_source(heap);
     *fresh = false;
     if (source != NULL) {
-        size_t span;
-        uint8_t* window = fa__region_take(source, size == 0 ? 1 : size, align, offset, &span);
+        size_t span = 0;
+        uint8_t* window = fa__region_take_huge(source, size == 0 ? 1 : size, align, offset, &span);
         return window == NULL ? NULL : fa__segment_init(window, span, FA__SEGMENT_HUGE, false, source);
     }
-    const size_t header = FA__HEADER_SLICES * FA__SLICE_SIZE;
-    size_t map_align = FA__SEGMENT_SIZE, map_offset = 0;
-    *offset = fa__align_up(header, align);
-    if (align >= FA__SEGMENT_SIZE) { *offset = FA__SEGMENT_SIZE; map_align = align; map_offset = FA__SEGMENT_SIZE; }
-    if (size > FA__PTRDIFF_MAX - *offset - fa__os_page_size) return NULL;
+    fa__huge_layout_t layout = fa__huge_layout(align);
+    *offset = layout.offset;
+    if (size > FA__PTRDIFF_MAX - layout.offset - fa__os_page_size) return NULL;
     size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
-    fa__segment_t* cached = recycle && *offset == header ? (fa__segment_t*)fa__huge_cache_take(*offset + body) : NULL;
+    fa__segment_t* cached = want != FA__HUGE_FRESH && layout.offset == FA__HEADER_BYTES
+                                ? (fa__segment_t*)fa__huge_cache_take(layout.offset + body) : NULL;
     if (cached != NULL) return fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
     *fresh = true;
-    return fa__segment_map(*offset + body, map_align, map_offset, FA__SEGMENT_HUGE);
+    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE);
 }
 
-/* recycle: a cached mapping may serve. With a zero promise a recycled one is cleared over its whole
-   usable size (up to four times the request: on the reference VMs a page fault costs more than
-   clearing a page several times over); only a fresh mapping reads zero for free. */
-static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, bool zero, bool recycle) {
+static void fa__zero_range(void* p, size_t n, bool known_zero);
+
+/* A huge block for `heap` (a first-class heap lists it). A zeroed one reads zero over its whole
+   usable size: a recycled mapping is cleared up to four times the request (a page fault costs more
+   than clearing a page several times over); only a fresh mapping reads zero for free. huge_written
+   says how far the block may be dirty: a fresh mapping only where the caller writes, recycled or
+   region memory everywhere until cleared. */
+static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__huge_want_t want) {
     size_t offset;
     bool fresh;
-    fa__segment_t* seg = fa__huge_segment(heap, size, align, recycle, &offset, &fresh);
-    if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment(heap, size, align, recycle, &offset, &fresh);
+    fa__segment_t* seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
+    if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL) return fa__fail(FA__ENOMEM);
-    /* The block's slice entry points back at entry 0, which says "in use" for debug checks; the
-       block's size is the segment's (fa_usable_size reads map_size). */
-    size_t idx = offset >> FASTALLOC_PAGE_SHIFT;
+    /* The block's slice entry points back at entry 0, which says "in use" for debug checks. */
+    size_t idx = offset >> FASTALLOC_SLICE_SHIFT;
     seg->pages[idx].slice_offset = (uint8_t)idx;
     seg->pages[0].in_use = 1;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
     uint8_t* p = (uint8_t*)seg + offset;
     size_t usable = seg->map_size - offset;
+    bool zero = want == FA__HUGE_ZEROED;
     if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
     seg->huge_written = zero || fresh ? size : usable;
     fa__huge_track(heap, seg);
     return p;
 }
 
-/* The current page ran dry but its own frees (or untouched capacity) can refill it: do that without
-   the full slow path, except every FA__QUICK_REFILLS-th time, so housekeeping keeps its rhythm. The
-   empty heap's page never refills, so its shared statics are only read here. */
-static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
-    fa__page_collect(page);
-    if (page->free == NULL && page->capacity < page->reserved) fa__page_extend(page);
-    if (page->free == NULL) return false;
-    if (++heap->quick_refills < FA__QUICK_REFILLS) return true;
-    heap->quick_refills = 0;
-    return false;
-}
-
-/* Everything the page at hand cannot serve: first use of a thread, errors, huge blocks, and finding
-   or making a page (with the heartbeat). */
-static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
-    if (fa__unlikely((heap = fa__heap_or_new(heap)) == NULL)) return fa__fail(FA__ENOMEM);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
-    fa__heap_heartbeat(heap);
-    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero, true);
-    fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
-    if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
-    if (page == NULL) return fa__fail(FA__ENOMEM);
-    return fa__page_pop(page, zero);
-}
-
-/* The fast path's miss, kept small so it stays cheap: sizes above the direct table are served by
-   their bin's first page like the fast path would, and a dry page is refilled in place, so only real
-   page changes reach fa__malloc_slow and count as heartbeats, whatever the size. */
-static FA__NOINLINE void* fa__malloc_generic(fa__heap_t* heap, size_t size, bool zero) {
-    if (fa__likely(size <= FA__LARGE_MAX)) {
-        fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
-        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
-    }
-    return fa__malloc_slow(heap, size, zero);
-}
-
-FA__INLINE void* fa__heap_malloc_inline(fa__heap_t* heap, size_t size, bool zero) {
-    if (fa__likely(size <= FA__DIRECT_MAX)) {
-        fa__page_t* page = heap->direct[(size + 7) >> 3];
-        if (fa__likely(page->free != NULL)) return fa__page_pop(page, zero);
-    }
-    return fa__malloc_generic(heap, size, zero);
-}
-FA__INLINE void* fa__malloc_inline(size_t size, bool zero) { return fa__heap_malloc_inline(fa__tls_heap, size, zero); }
-static void* fa__heap_malloc_impl(fa__heap_t* heap, size_t size, bool zero) { return fa__heap_malloc_inline(heap, size, zero); }
-
-/* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
-   (FA__PAGE_ALIGN); otherwise over-allocate within the page tiers and mark the page, or go huge. */
-static void* fa__malloc_aligned_impl(fa__heap_t* heap, size_t size, size_t align, bool zero) {
-    if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
-    size_t fit = size < align ? align : size;
-    if (align <= 16) return fa__heap_malloc_inline(heap, fit, zero);
-    if (align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX) {
-        if (fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= FA__PAGE_ALIGN)
-            return fa__heap_malloc_inline(heap, fit, zero);
-        if (size + align - 1 <= FA__LARGE_MAX) {
-            uint8_t* p = (uint8_t*)fa__heap_malloc_inline(heap, size + align - 1, zero);
-            if (p == NULL) return NULL;
-            uint8_t* aligned = (uint8_t*)fa__align_up((uintptr_t)p, align);
-            if (aligned != p) {
-                fa__page_t* page = fa__segment_page_of(fa__ptr_segment(p), p);
-                fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
-            }
-            return aligned;
-        }
-    }
-    if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
-    return fa__huge_alloc(heap, size, align, zero, true);
-}
-
-/* =====================================================================================================
-   FREE PATHS
-   Fast path: the block's segment belongs to this thread and its page is neither full nor aligned:
-   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are released by
-   whichever thread frees them; the owner's slow case unfulls or retires the page; any other thread
-   pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
-   the block to the owning heap so the heap learns the page has room again.
-   ===================================================================================================== */
-static void fa__check_free(fa__segment_t* seg, const void* p);
-
-static void fa__free_local(fa__page_t* page, fa__block_t* block) {
-    block->next = page->local_free;
-    page->local_free = block;
-    page->used--;
-    if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
-    if (page->used == 0) fa__page_retire(page);
-}
-
-static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
-    uintptr_t tf = fa__load_relaxed(&page->xthread_free), desired;
-    bool tell_heap;
-    do {
-        tell_heap = (tf & FA__DELAY_MASK) == FA__DELAY_USE;
-        if (tell_heap) {
-            desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
-        } else {
-            block->next = (fa__block_t*)(tf & ~FA__DELAY_MASK);
-            desired = (uintptr_t)block | (tf & FA__DELAY_MASK);
-        }
-    } while (!fa__cas(&page->xthread_free, &tf, desired));
-    if (!tell_heap) return;
-    /* FREEING keeps the owner from leaving (it waits in fa__page_set_delay) and from releasing the
-       page (fa__heap_delayed_free_all defers the block), so heap and page stay valid here. */
-    fa__heap_t* heap = fa__load_acquire(&seg->heap);
-    fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-    do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
-    tf = fa__load_relaxed(&page->xthread_free);
-    while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
-}
-
-static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
-    if (seg->kind == FA__SEGMENT_HUGE) {
-        fa__huge_untrack(seg);
-        /* cached only by a thread with a heap, whose purge deadline then unmaps it */
-        fa__heap_t* heap = fa__tls_heap;
-        if ((uint8_t*)p - (uint8_t*)seg == (ptrdiff_t)(FA__HEADER_SLICES * FA__SLICE_SIZE) && heap != FA__EMPTY_HEAP
-            && fa__huge_cache_put(seg)) {
-            fa__heap_schedule_purge(heap);
-            return;
-        }
-        fa__segment_free(seg);
-        return;
-    }
-    fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
-                                                                                  : (fa__block_t*)p;
-    if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
-    else fa__free_remote(seg, page, block);
-}
-
-static void fa__free_impl(void* p) {
-    if (fa__unlikely(p == NULL)) return;
-    fa__segment_t* seg = fa__ptr_segment(p);
-    fa__check_free(seg, p);
-    fa__page_t* page = fa__segment_page_of(seg, p);
-    if (fa__likely(fa__load_relaxed(&seg->thread_id) == fa__thread_id() && page->flags == 0)) {
-        fa__block_t* block = (fa__block_t*)p;
-        block->next = page->local_free;
-        page->local_free = block;
-        if (fa__unlikely(--page->used == 0)) fa__page_retire(page);
-        return;
-    }
-    fa__free_generic(seg, page, p);
-}
-
-/* The usable size a request of `size` gets: its size class in the page tiers, whole OS pages (or,
-   in a region, slices) for huge blocks, which all start at the same offset in their segment. */
-static size_t fa__good_size(size_t size) {
-    if (size > FA__PTRDIFF_MAX) return 0;
-    if (size <= FA__LARGE_MAX) return fa__bin_size(fa__bin_of(size));
-#ifdef FASTALLOC_NO_OS
-    return fa__align_up(size, FA__SLICE_SIZE);
-#else
-    return size > FA__PTRDIFF_MAX - fa__os_page_size ? size : fa__align_up(size, fa__os_page_size);
-#endif
-}
-
-static size_t fa__usable_size(const void* p) {
-    if (p == NULL) return 0;
-    fa__segment_t* seg = fa__ptr_segment(p);
-    if (seg->kind == FA__SEGMENT_HUGE) return seg->map_size - (size_t)((const uint8_t*)p - (const uint8_t*)seg);
-    fa__page_t* page = fa__segment_page_of(seg, p);
-    const uint8_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED)
-                               ? (const uint8_t*)fa__page_block_of(page, p) : (const uint8_t*)p;
-    return page->block_size - (size_t)((const uint8_t*)p - block);
-}
-
-/* =====================================================================================================
-   ZERO AND REALLOC
-   Invariant of zeroing allocations: a block from fa_zalloc/fa_calloc/fa_rezalloc reads zero over its
-   whole usable size except what the caller wrote, so rezalloc growth within the usable size needs
-   no work. realloc stays in place while the new size fits and wastes at most half the block.
-   ===================================================================================================== */
-/* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
-   free list, or a fresh huge mapping), so the caller zeroes only what is not. */
-static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool zero, bool* known_zero) {
-    void* q;
-    if (zero && size > FA__LARGE_MAX && align <= FA__SLICE_SIZE) {
-        /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
-        if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
-        q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, false, false);
-    } else {
-        q = align != 0 ? fa__malloc_aligned_impl(heap, size, align, false) : fa__heap_malloc_inline(heap, size, false);
-    }
-    if (q == NULL) return NULL;
-    fa__segment_t* seg = fa__ptr_segment(q);
-    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
-                                                                              : fa__segment_page_of(seg, q)->free_is_zero);
-    return q;
-}
-
-/* Grows the single block of a large page over the free slices after it. Returns the new usable
-   size (0: not possible); the grown part is zeroed here when `zero` and not known zero. */
-static size_t fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
-    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return 0;
-    fa__page_t* page = fa__segment_page_of(seg, p);
-    uint8_t* start = fa__page_start(page);
-    size_t idx = (size_t)(page - seg->pages), need_bytes = (size_t)(p - start) + size;
-    if (page->reserved != 1 || need_bytes > FA__LARGE_MAX) return 0;
-    size_t need = (need_bytes + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE, have = page->slice_count;
-    if (idx + need > FA__SLICES) return 0;
-    uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
-    if ((seg->used_mask & extra) != 0 || !fa__os_commit(start + have * FA__SLICE_SIZE, (need - have) * FA__SLICE_SIZE)) return 0;
-    if (page->retire_expire != 0) fa__heap_unretain(seg->heap, page);
-    size_t old_end = page->block_size, span_end = have * FA__SLICE_SIZE;
-    if (zero) {
-        fa__zero_range(start + old_end, span_end - old_end, page->fresh_is_zero);
-        fa__zero_range(start + span_end, (need - have) * FA__SLICE_SIZE, FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & extra) == 0);
-    }
-    for (size_t i = have; i < need; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
-    seg->used_mask |= extra;
-    seg->dirty_mask |= extra;
-    page->slice_count = (uint8_t)need;
-    page->block_size = (uint32_t)(need * FA__SLICE_SIZE);
-    return page->block_size - (size_t)(p - start);
-}
-
-/* Resizes a huge block through the OS (no copy). Growth asks for a quarter more than needed:
-   virtual only until touched, and it makes growth by small steps amortised. */
-/* A huge block in a region resizes over the windows next to it. Those it gains may hold anything:
-   with `zero` they are cleared, so past huge_written the block still reads zero. */
+/* ---- resize and free ----------------------------------------------------------------------------- */
+/* A huge block in a region resizes over the windows next to it, asking for `want` bytes and, if
+   those are taken, exactly `size`. The windows it gains may hold anything: with `zero` they are
+   cleared, so past huge_written the block still reads zero. */
 static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t size, size_t want, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
     size_t new_size = offset + fa__align_up(want, FA__SLICE_SIZE);
@@ -2264,7 +1815,9 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
     return p;
 }
 
-/* Resizes a huge block where it is (regions), or through the OS without copying. */
+/* Resizes a huge block where it is (regions), or through the OS without copying. Growth asks for a
+   quarter more than needed: virtual only until touched, and it makes growth by small steps
+   amortised. NULL: it must move by copying. */
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
@@ -2272,9 +1825,8 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
     size_t new_size = offset + fa__align_up(want, fa__os_page_size);
-    size_t map_align = align > FA__SEGMENT_SIZE ? align : FA__SEGMENT_SIZE;
-    size_t map_offset = align >= FA__SEGMENT_SIZE ? FA__SEGMENT_SIZE : 0;
-    if (map_offset != offset) map_offset = 0, map_align = FA__SEGMENT_SIZE;
+    fa__huge_layout_t layout = fa__huge_layout(align);
+    if (layout.offset != offset) { layout.map_align = FA__SEGMENT_SIZE; layout.map_offset = 0; }
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
        may realloc the block while the owner deletes or destroys the heap, so the whole move happens
        under the lock that guards the list (thread heaps' huge blocks are on no list). */
@@ -2282,7 +1834,7 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     bool listed = fa__load_relaxed(&seg->heap) != NULL;
     if (listed) fa__lock();
     fa__heap_t* owner = listed ? fa__huge_unlink(seg) : NULL;
-    fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, map_align, map_offset);
+    fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, layout.map_align, layout.map_offset);
     fa__segment_t* now = moved != NULL ? moved : seg;
     if (moved != NULL) {
         moved->map_size = new_size;
@@ -2306,35 +1858,670 @@ static void* fa__huge_settle(uint8_t* p, size_t size, bool zero) {
     return p;
 }
 
-/* One realloc serves fa_realloc, fa_rezalloc, fa_recalloc and the aligned forms (align 0: none).
-   zero keeps the promise that bytes past the old size read zero, resting on the invariant that a
-   zeroing allocation's block reads zero over its whole usable size except what the caller wrote:
-   growth within the block needs no work, shrinking in place clears what the caller gives up (the
-   block cannot tell shrinking from growing, so it clears [size, usable): at most one size class of
-   slack more), and a move copies the old usable size and clears the rest unless the new block is
-   known zero. Huge blocks remember how far the caller wrote, so they clear exactly what it gives up,
-   and grow or shrink through the OS without copying. Every byte is copied or cleared at most once. */
-static void* fa__realloc_impl(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
-    if (align != 0 && !fa__is_pow2(align)) return fa__fail(FA__EINVAL);
-    if (p == NULL) return align != 0 ? fa__malloc_aligned_impl(heap, size, align, zero) : fa__heap_malloc_inline(heap, size, zero);
-    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
-    uint8_t* old = (uint8_t*)p;
-    fa__segment_t* seg = fa__ptr_segment(old);
-    size_t usable = fa__usable_size(old);
-    bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
-    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) {
-        if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
-            uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : old;
-            return fa__huge_settle(same != NULL ? same : old, size, zero);
+/* =====================================================================================================
+   >>heaps  HEAPS
+   A heap owns segments and queues their pages (>>queues). Each thread has a thread heap
+   (fa__tls_heap); a thread starts on fa__heap_empty, whose direct table points at a page with no
+   free block, so its first malloc drops into the slow path, which makes the real heap: the fast
+   path never tests for initialisation. Thread heap records come from a pool of OS-mapped records.
+   First-class heaps (fa_heap_new*) belong to the thread that made them and own their segments
+   outright (they never adopt another heap's), so fa_heap_destroy releases segments whole and
+   fa_heap_reset empties pages in place, without looking at a single block; they also list their
+   huge blocks. A thread heap lists its thread's first-class heaps, which are deleted (merged into
+   it) when the thread ends; then the thread heap is abandoned: empty pages go back and its segments
+   join the abandoned list, which thread heaps adopt from when they need a segment.
+   ===================================================================================================== */
+#define FA__E  &fa__page_empty
+#define FA__E8 FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E, FA__E
+FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
+/* Never written (the slow path replaces it before anything is stored), hence const: on a
+   microcontroller its kilobyte sits in flash, not RAM. FA__EMPTY_HEAP is the pointer threads hold. */
+static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
+                                       FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
+                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL };
+#undef FA__E8
+#undef FA__E
+#define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
+static FA__TLS fa__heap_t* fa__tls_heap = FA__EMPTY_HEAP;
+
+/* fa_init_region's region: where every heap without a region of its own takes memory. It may be set
+   until the first such heap has taken memory from the OS (fa__os_blocks), not after: both change
+   only under the global lock, so no heap can slip between the two (fa__heap_source). */
+static fa__region_t* fa__default_region;
+static bool fa__os_blocks;
+
+/* A new heap of `kind` whose record lives where its kind says: a region heap's in the region, a
+   thread heap's among the thread heap records, a first-class heap's in a block of the thread heap. */
+static void fa__heap_init_record(fa__heap_t* heap, uint8_t kind, fa__region_t* region) {
+    FASTALLOC_MEMSET(heap, 0, sizeof(*heap));
+    for (size_t i = 0; i < FA__DIRECT_SLOTS; i++) heap->direct[i] = &fa__page_empty;
+    heap->kind = kind;
+    heap->home = region != NULL ? FA__HOME_REGION : kind == FA__HEAP_THREAD ? FA__HOME_POOL : FA__HOME_BLOCK;
+    heap->region = region;         /* NULL: the default source, looked up when memory is taken */
+    heap->thread_id = fa__thread_id_ensure();
+}
+
+/* ---- thread heap records ------------------------------------------------------------------------- */
+/* Records of thread heaps live in chunks the OS maps 16 at a time and are reused after their thread
+   ends (a freed record goes on fa__heap_records); global lock. */
+static fa__heap_t* fa__heap_records;
+static uint8_t* fa__heap_chunk;
+static size_t fa__heap_chunk_left;
+
+static fa__heap_t* fa__heap_record_take(void) {
+    fa__heap_t* heap;
+    fa__lock();
+    heap = fa__heap_records;
+    if (heap != NULL) {
+        fa__heap_records = heap->pool_next;
+    } else {
+        size_t size = fa__align_up(sizeof(fa__heap_t), 64);
+        if (fa__heap_chunk_left < size) {
+            bool is_zero;
+            size_t chunk = fa__align_up(size * 16, fa__os_page_size);
+            fa__heap_chunk = (uint8_t*)fa__os_map(chunk, fa__os_page_size, 0, &is_zero);
+            fa__heap_chunk_left = fa__heap_chunk == NULL ? 0 : chunk;
         }
-        uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : NULL;
-        if (moved != NULL) return fa__huge_settle(moved, size, zero);
-    } else if (keeps_alignment && size <= usable && size >= usable / 2) {
-        if (zero) fa__zero_range(old + size, usable - size, false);
-        return old;
-    } else if (keeps_alignment && size > usable && fa__large_grow_in_place(seg, old, size, zero) != 0) {
-        return old;
+        if (fa__heap_chunk_left >= size) {
+            heap = (fa__heap_t*)fa__heap_chunk;
+            fa__heap_chunk += size;
+            fa__heap_chunk_left -= size;
+        }
     }
+    fa__unlock();
+    return heap;
+}
+
+static void fa__heap_unlink_first_class(fa__heap_t* heap);
+
+/* A heap is gone: its record goes back where it lives (the thread heap records, a block of the
+   thread heap, or a region's bookkeeping, where it stays readable so debug builds reject it). */
+static void fa__heap_record_release(fa__heap_t* heap) {
+    if (heap->kind == FA__HEAP_FIRST_CLASS) fa__heap_unlink_first_class(heap);
+    heap->kind = FA__HEAP_GONE;
+    if (heap->home == FA__HOME_POOL) {
+        fa__lock();
+        heap->pool_next = fa__heap_records;
+        fa__heap_records = heap;
+        fa__unlock();
+    } else if (heap->home == FA__HOME_BLOCK) {
+        fa__free(heap);
+    }
+}
+
+/* ---- memory: where it comes from, when it goes back ---------------------------------------------- */
+/* Where the heap takes memory: its own region, else the default region, else the OS (which from
+   then on rules out a default region). */
+static fa__region_t* fa__heap_source(const fa__heap_t* heap) {
+    if (heap->region != NULL) return heap->region;
+    fa__lock();
+    fa__region_t* source = fa__default_region;
+    if (source == NULL) fa__os_blocks = true;
+    fa__unlock();
+    return source;
+}
+
+/* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
+   such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
+static void fa__heap_schedule_purge(fa__heap_t* heap) {
+    if (FASTALLOC_PURGE_DELAY_MS >= 0) heap->purge_at = fa__os_clock_ms() + (uint64_t)FASTALLOC_PURGE_DELAY_MS + 1;
+}
+
+/* The purge deadline fell due (or fa_collect): every free slice of the heap's segments and of the
+   pooled segments goes back to the OS; the heap's spare segment and the huge cache are unmapped. */
+static void fa__heap_purge(fa__heap_t* heap) {
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+    if (heap->spare_segment != NULL) {
+        fa__segment_free(heap->spare_segment);
+        heap->spare_segment = NULL;
+    }
+    fa__pool_purge();
+    fa__huge_cache_unmap();
+    heap->purge_at = 0;
+}
+
+/* ---- finding a page for malloc ------------------------------------------------------------------- */
+/* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
+static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
+    size_t slices = fa__page_slices_for(fa__bin_size(bin));
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        int idx = fa__span_find(~seg->used_mask, slices);
+        if (idx >= 0) return fa__page_setup(seg, (size_t)idx, slices, bin);
+    }
+    return NULL;
+}
+
+/* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
+   a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, a new
+   segment. NULL: out of memory. */
+static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
+    fa__page_queue_t* q = &heap->queues[bin];
+    for (;;) {
+        fa__page_t* page = fa__queue_find_free(heap, q);
+        if (page != NULL) return page;
+        page = fa__heap_fresh_page(heap, bin);
+        /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
+           whole (reset and destroy rely on it) and a region heap takes nothing from outside */
+        if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_adopt_abandoned(heap)) continue;
+        if (page == NULL && fa__segment_new(heap) != NULL) page = fa__heap_fresh_page(heap, bin);
+        if (page == NULL) return NULL;
+        fa__page_extend(page);
+        fa__queue_push_front(heap, q, page);
+        return page;
+    }
+}
+
+/* ---- housekeeping -------------------------------------------------------------------------------- */
+/* Frees the blocks other threads routed here because their pages were full. A block whose page is
+   still mid-handoff (FREEING) waits for the next heartbeat: freeing it now could release the page
+   under the freer's feet. */
+static void fa__heap_delayed_free(fa__heap_t* heap) {
+    fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
+    while (block != NULL) {
+        fa__block_t* next = block->next;
+        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(block), block);
+        if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
+            fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
+            do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+        } else {
+            fa__free_local(page, block);
+        }
+        block = next;
+    }
+}
+
+/* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
+static void fa__heap_heartbeat(fa__heap_t* heap) {
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    if (heap->retained_count != 0) fa__retained_expire(heap);
+    if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
+}
+
+static void fa__debug_check_page(const fa__page_t* page) { FA__DEBUG_ASSERT(fa__page_check(page)); (void)page; }
+
+/* Walks every page of the heap: empty ones go back to their segments, full ones with free blocks
+   (other threads' frees) go back to their bin queues. Returns how many pages went back. */
+static size_t fa__heap_collect_pages(fa__heap_t* heap) {
+    size_t freed = 0;
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
+        fa__page_t* page = heap->queues[bin].first;
+        while (page != NULL) {
+            fa__page_t* next = page->next;
+            fa__page_collect_thread_free(page);
+            fa__debug_check_page(page);
+            if (page->used == 0) { fa__page_release(heap, page); freed++; }
+            else if (bin == FA__BIN_FULL && page->used < page->reserved) fa__page_unfull(heap, page);
+            page = next;
+        }
+    }
+    return freed;
+}
+
+/* Out of memory: before saying so, give back the empty pages kept for reuse (retained, or left by
+   fa_heap_reset) and the spare segment, so that memory freed in one size class serves any other.
+   Returns whether anything went back, i.e. whether trying again can help. */
+static bool fa__heap_make_room(fa__heap_t* heap) {
+    bool any = fa__heap_collect_pages(heap) != 0 || heap->spare_segment != NULL;
+    if (heap->spare_segment != NULL) { fa__segment_free(heap->spare_segment); heap->spare_segment = NULL; }
+    return any;
+}
+
+/* ---- thread heaps: start and end ----------------------------------------------------------------- */
+static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into);
+
+/* A thread heap whose thread is gone: no heap may outlive its thread, and no memory may be stranded
+   with it. */
+static void fa__heap_abandon(fa__heap_t* heap) {
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
+        for (fa__page_t* page = heap->queues[bin].first; page != NULL; page = page->next)
+            fa__page_set_delay(page, FA__DELAY_NEVER);
+    fa__heap_delayed_free(heap);               /* no FREEING state remains: all blocks go */
+    fa__heap_collect_pages(heap);
+    fa__retained_drop_all(heap);               /* revived ones */
+    while (heap->segments != NULL) fa__segment_abandon(heap, heap->segments);
+    if (heap->spare_segment != NULL) fa__segment_free(heap->spare_segment);
+    fa__heap_record_release(heap);
+}
+
+static void fa__thread_heap_set(fa__heap_t* heap) {
+    fa__tls_heap = heap;
+    fa__thread_exit_arm(heap == FA__EMPTY_HEAP ? NULL : heap);
+}
+
+/* The thread is done (it exits, or said so with fa_thread_done): its first-class heaps are merged
+   into its thread heap, which is then abandoned; the thread starts over if it allocates again. */
+static void fa__thread_heap_done(fa__heap_t* heap) {
+    while (heap->first_class != NULL) fa__heap_merge(heap->first_class, heap);
+    fa__thread_heap_set(FA__EMPTY_HEAP);
+    fa__heap_abandon(heap);
+}
+
+/* The thread-exit callback, with the heap the thread armed it with. */
+static void fa__thread_exit(void* value) {
+    fa__heap_t* heap = (fa__heap_t*)value;
+    if (heap == NULL || heap != fa__tls_heap) return;
+    fa__thread_heap_done(heap);
+}
+
+static void fa__process_init(void) {
+    fa__os_init();
+    fa__threads_init(fa__thread_exit);
+    FA__DEBUG_ASSERT(fa__bin_of(FA__LARGE_MAX) == FA__BIN_MAX);
+}
+
+/* Once per process, before the first heap of any kind. */
+static void fa__process_ready(void) { fa__once(fa__process_init); }
+
+static fa__heap_t* fa__thread_heap_new(void) {
+    fa__process_ready();
+    fa__heap_t* heap = fa__heap_record_take();
+    if (heap == NULL) return NULL;
+    fa__heap_init_record(heap, FA__HEAP_THREAD, NULL);
+    fa__thread_heap_set(heap);
+    return heap;
+}
+
+/* `heap`, unless it is the empty heap of a thread that has none yet: then that thread's new heap
+   (NULL when none can be made). */
+static fa__heap_t* fa__heap_or_new(fa__heap_t* heap) {
+    return heap != FA__EMPTY_HEAP ? heap : fa__thread_heap_new();
+}
+/* The calling thread's heap, made if it has none; NULL when none can be made. */
+static fa__heap_t* fa__thread_heap(void) { return fa__heap_or_new(fa__tls_heap); }
+
+/* ---- first-class heaps --------------------------------------------------------------------------- */
+/* A first-class heap joins its thread heap's list, so that it is deleted when the thread ends (a
+   single thread never ends and keeps no list). */
+static void fa__heap_link_first_class(fa__heap_t* heap, fa__heap_t* thread_heap) {
+    if (!FA__THREADS) return;
+    heap->sibling_prev = NULL;
+    heap->sibling_next = thread_heap->first_class;
+    if (thread_heap->first_class != NULL) thread_heap->first_class->sibling_prev = heap;
+    thread_heap->first_class = heap;
+}
+
+static void fa__heap_unlink_first_class(fa__heap_t* heap) {
+    if (!FA__THREADS) return;
+    fa__heap_t* thread_heap = fa__tls_heap;
+    if (heap->sibling_prev != NULL) heap->sibling_prev->sibling_next = heap->sibling_next;
+    else thread_heap->first_class = heap->sibling_next;
+    if (heap->sibling_next != NULL) heap->sibling_next->sibling_prev = heap->sibling_prev;
+}
+
+/* fa_heap_new: a first-class heap on the OS (or the default region); its record is a block of the
+   thread heap. */
+static fa__heap_t* fa__heap_new(void) {
+    fa__heap_t* thread_heap = fa__thread_heap();
+    if (thread_heap == NULL) return (fa__heap_t*)fa__fail(FA__ENOMEM);
+    fa__heap_t* heap = (fa__heap_t*)fa__heap_malloc(thread_heap, sizeof(fa__heap_t), false);
+    if (heap == NULL) return NULL;
+    fa__heap_init_record(heap, FA__HEAP_FIRST_CLASS, NULL);
+    fa__heap_link_first_class(heap, thread_heap);
+    return heap;
+}
+
+/* A region and a heap over it (fa_heap_new_in_region; without an OS, also fa_init_region's thread
+   heap), the heap's record in the region's bookkeeping. With threads, a first-class heap needs the
+   thread heap (which lists it); a single thread needs none. */
+static fa__heap_t* fa__heap_new_in_region(void* mem, size_t size, uint8_t kind) {
+    fa__heap_t* thread_heap = NULL;
+    if (FA__THREADS && kind == FA__HEAP_FIRST_CLASS && (thread_heap = fa__thread_heap()) == NULL)
+        return (fa__heap_t*)fa__fail(FA__ENOMEM);
+    void* at = NULL;
+    fa__region_t* region = fa__region_create(mem, size, fa__align_up(sizeof(fa__heap_t), 64), &at);
+    if (region == NULL) return (fa__heap_t*)fa__fail(FA__EINVAL);
+    fa__heap_t* heap = (fa__heap_t*)at;
+    fa__heap_init_record(heap, kind, region);
+    if (kind == FA__HEAP_FIRST_CLASS) fa__heap_link_first_class(heap, thread_heap);
+    return heap;
+}
+
+/* Every page, segment and pending free of `from` moves to `into`, and `from` goes away; no block
+   moves. Its huge blocks now belong to nobody, like the thread heap's. */
+static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into) {
+    fa__retained_drop_all(from);
+    while (from->segments != NULL) {
+        fa__segment_t* seg = from->segments;
+        fa__segment_unlink(from, seg);
+        fa__segment_adopt(into, seg);
+    }
+    fa__heap_delayed_free(from);       /* adopting waited out every handoff: none is left behind */
+    if (from->spare_segment != NULL) {
+        if (into->spare_segment == NULL) into->spare_segment = from->spare_segment;
+        else fa__segment_free(from->spare_segment);
+    }
+    (void)fa__heap_detach_huge(from);
+    fa__heap_schedule_purge(into);
+    fa__heap_record_release(from);
+}
+
+/* fa_heap_delete: into the thread heap; where none can exist (FASTALLOC_NO_OS without a default
+   region) the deleted heap takes that role itself. */
+static void fa__heap_delete(fa__heap_t* heap) {
+    fa__heap_t* into = fa__thread_heap();
+    if (into != NULL) { fa__heap_merge(heap, into); return; }
+    fa__heap_unlink_first_class(heap);
+    (void)fa__heap_detach_huge(heap);
+    heap->kind = FA__HEAP_THREAD;
+    fa__thread_heap_set(heap);
+}
+
+/* fa_heap_reset: every page stays with the heap, empty, its blocks to be handed out again; huge
+   blocks and pending frees are dropped. Work is per page, never per block. */
+static void fa__heap_reset(fa__heap_t* heap) {
+    fa__store_relaxed(&heap->delayed_free, (fa__block_t*)NULL);
+    fa__heap_free_huge(heap);
+    fa__retained_drop_all(heap);
+    fa__page_t* all = NULL;
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
+        fa__page_queue_t* q = &heap->queues[bin];
+        if (q->last != NULL) { q->last->next = all; all = q->first; }
+        q->first = q->last = NULL;
+        fa__queue_update_direct(heap, bin);
+    }
+    while (all != NULL) {
+        fa__page_t* page = all;
+        all = page->next;
+        page->free = page->local_free = NULL;
+        fa__store_relaxed(&page->xthread_free, (uintptr_t)FA__DELAY_NONE);
+        page->fresh_is_zero = page->fresh_is_zero && page->capacity == 0;   /* handed-out blocks are dirty */
+        page->free_is_zero = page->fresh_is_zero;
+        page->used = page->capacity = 0;
+        fa__page_set_flags(page, 0);
+        fa__queue_push_back(heap, &heap->queues[page->bin], page);
+    }
+}
+
+/* fa_heap_destroy: every segment and huge block goes back whole, and the heap with them. */
+static void fa__heap_destroy(fa__heap_t* heap) {
+    fa__heap_free_huge(heap);
+    bool pooled = false;
+    while (heap->segments != NULL) {
+        fa__segment_t* seg = heap->segments;
+        fa__segment_unlink(heap, seg);
+        pooled |= seg->region == NULL;
+        fa__segment_discard(seg);
+    }
+    if (heap->spare_segment != NULL) fa__segment_discard(heap->spare_segment);
+    if (pooled && fa__tls_heap != FA__EMPTY_HEAP) fa__heap_schedule_purge(fa__tls_heap);
+    if (heap->home == FA__HOME_REGION) fa__region_forget(heap->region);
+    fa__heap_record_release(heap);
+}
+
+/* =====================================================================================================
+   >>malloc  MALLOC PATHS
+   Every path allocates from an explicit heap: the thread heap for fa_malloc, a first-class heap for
+   fa_heap_malloc. Three tiers, each as small as its job allows:
+   - fa__heap_malloc_fast (inline): a size up to FA__DIRECT_MAX indexes the direct table; a page
+     with a free block pops it.
+   - fa__malloc_from_bin: other page sizes, and a current page that ran dry but can be refilled in
+     place from its own lists (fa__page_quick_refill), are served from the bin's first page.
+   - fa__malloc_slow: everything else — the first use of a thread, errors, huge blocks, and finding
+     or making a page — runs the heartbeat and sets errno on failure.
+   So only real page changes count as heartbeats, whatever the size.
+   ===================================================================================================== */
+/* The one place the allocator clears memory: [p, p + n) unless it is known to read zero already.
+   memset even for big recycled ranges: MADV_DONTNEED plus the page faults of a caller that then uses
+   the memory cost more than a memset at every size the page tiers and the huge cache recycle (see
+   the README's design notes); a fresh mapping never reaches this with known_zero false. */
+static void fa__zero_range(void* p, size_t n, bool known_zero) {
+    if (known_zero || n == 0) return;
+    FASTALLOC_MEMSET(p, 0, n);
+    FA__XSTAT(bytes_zeroed, n);
+}
+
+/* A block popped from a known-zero free list is dirty only in its link word. */
+static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
+    if (page->free_is_zero) fa__zero_range(block, sizeof(fa__block_t), false);
+    else fa__zero_range(block, page->block_size, false);
+}
+
+FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
+    fa__block_t* block = page->free;
+    fa__check_pop(page, block);
+    page->free = block->next;
+    page->used++;
+    if (zero) fa__zero_block(page, block);
+    return block;
+}
+
+/* The current page ran dry but its own frees (or untouched capacity) can refill it: do that without
+   the full slow path, except every FA__QUICK_REFILLS-th time, so housekeeping keeps its rhythm. The
+   empty heap's page never refills, so its shared statics are only read here. */
+static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
+    fa__page_refill(page);
+    if (page->free == NULL) return false;
+    if (++heap->quick_refills < FA__QUICK_REFILLS) return true;
+    heap->quick_refills = 0;
+    return false;
+}
+
+static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool zero) {
+    if (fa__unlikely((heap = fa__heap_or_new(heap)) == NULL)) return fa__fail(FA__ENOMEM);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
+    fa__heap_heartbeat(heap);
+    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+    fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
+    if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
+    if (page == NULL) return fa__fail(FA__ENOMEM);
+    return fa__page_pop(page, zero);
+}
+
+static FA__NOINLINE void* fa__malloc_from_bin(fa__heap_t* heap, size_t size, bool zero) {
+    if (fa__likely(size <= FA__LARGE_MAX)) {
+        fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
+        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
+    }
+    return fa__malloc_slow(heap, size, zero);
+}
+
+FA__INLINE void* fa__heap_malloc_fast(fa__heap_t* heap, size_t size, bool zero) {
+    if (fa__likely(size <= FA__DIRECT_MAX)) {
+        fa__page_t* page = heap->direct[(size + 7) >> 3];
+        if (fa__likely(page->free != NULL)) return fa__page_pop(page, zero);
+    }
+    return fa__malloc_from_bin(heap, size, zero);
+}
+FA__INLINE void* fa__malloc_fast(size_t size, bool zero) { return fa__heap_malloc_fast(fa__tls_heap, size, zero); }
+/* The same, out of line, for cold callers. */
+static void* fa__heap_malloc(fa__heap_t* heap, size_t size, bool zero) { return fa__heap_malloc_fast(heap, size, zero); }
+
+/* An aligned block inside a block of the page tiers `align - 1` bytes larger; its page is marked,
+   so that the free path finds the block an interior pointer belongs to. */
+static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    uint8_t* p = (uint8_t*)fa__heap_malloc_fast(heap, size + align - 1, zero);
+    if (p == NULL) return NULL;
+    uint8_t* aligned = (uint8_t*)fa__align_up((uintptr_t)p, align);
+    if (aligned != p) {
+        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(p), p);
+        fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
+    }
+    return aligned;
+}
+
+/* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
+   (FA__PAGE_ALIGN); otherwise over-allocate within the page tiers and mark the page, or go huge. */
+static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
+    size_t fit = size < align ? align : size;
+    if (align <= 16) return fa__heap_malloc_fast(heap, fit, zero);
+    bool in_pages = align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX;
+    if (in_pages && fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= FA__PAGE_ALIGN)
+        return fa__heap_malloc_fast(heap, fit, zero);
+    if (in_pages && size + align - 1 <= FA__LARGE_MAX) return fa__malloc_aligned_within(heap, size, align, zero);
+    if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
+    return fa__huge_alloc(heap, size, align, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+}
+
+/* =====================================================================================================
+   >>free  FREE PATHS
+   Fast path: the block's segment belongs to this thread and its page is neither full nor aligned:
+   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are released by
+   whichever thread frees them; the owner's slow case unfulls or retires the page; any other thread
+   pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
+   the block to the owning heap (delayed free) so the heap learns the page has room again.
+   ===================================================================================================== */
+static void fa__free_local(fa__page_t* page, fa__block_t* block) {
+    block->next = page->local_free;
+    page->local_free = block;
+    page->used--;
+    if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
+    if (page->used == 0) fa__page_retire(page);
+}
+
+static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
+    uintptr_t tf = fa__load_relaxed(&page->xthread_free), desired;
+    bool tell_heap;
+    do {
+        tell_heap = (tf & FA__DELAY_MASK) == FA__DELAY_USE;
+        if (tell_heap) {
+            desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
+        } else {
+            block->next = (fa__block_t*)(tf & ~FA__DELAY_MASK);
+            desired = (uintptr_t)block | (tf & FA__DELAY_MASK);
+        }
+    } while (!fa__cas(&page->xthread_free, &tf, desired));
+    if (!tell_heap) return;
+    /* FREEING keeps the owner from leaving (it waits in fa__page_set_delay) and from releasing the
+       page (fa__heap_delayed_free defers the block), so heap and page stay valid here. */
+    fa__heap_t* heap = fa__load_acquire(&seg->heap);
+    fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
+    do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+    tf = fa__load_relaxed(&page->xthread_free);
+    while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
+}
+
+/* Whichever thread frees a huge block releases it. A mapping in the usual layout goes to the huge
+   cache, but only from a thread with a heap, whose purge deadline then unmaps it. */
+static void fa__free_huge(fa__segment_t* seg, const void* p) {
+    fa__huge_untrack(seg);
+    fa__heap_t* heap = fa__tls_heap;
+    if ((const uint8_t*)p - (uint8_t*)seg == (ptrdiff_t)FA__HEADER_BYTES && heap != FA__EMPTY_HEAP && fa__huge_cache_put(seg)) {
+        fa__heap_schedule_purge(heap);
+        return;
+    }
+    fa__segment_free(seg);
+}
+
+static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
+    if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg, p); return; }
+    fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
+                                                                                  : (fa__block_t*)p;
+    if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
+    else fa__free_remote(seg, page, block);
+}
+
+static void fa__free(void* p) {
+    if (fa__unlikely(p == NULL)) return;
+    fa__segment_t* seg = fa__ptr_segment(p);
+    fa__check_free(seg, p);
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    if (fa__likely(fa__load_relaxed(&seg->thread_id) == fa__thread_id() && page->flags == 0)) {
+        fa__block_t* block = (fa__block_t*)p;
+        block->next = page->local_free;
+        page->local_free = block;
+        if (fa__unlikely(--page->used == 0)) fa__page_retire(page);
+        return;
+    }
+    fa__free_generic(seg, page, p);
+}
+
+static size_t fa__usable_size(const void* p) {
+    if (p == NULL) return 0;
+    fa__segment_t* seg = fa__ptr_segment(p);
+    if (seg->kind == FA__SEGMENT_HUGE) return seg->map_size - (size_t)((const uint8_t*)p - (const uint8_t*)seg);
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    const uint8_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED)
+                               ? (const uint8_t*)fa__page_block_of(page, p) : (const uint8_t*)p;
+    return page->block_size - (size_t)((const uint8_t*)p - block);
+}
+
+/* The usable size a request of `size` gets at least: its size class in the page tiers, whole OS
+   pages (or, in a region, slices) for huge blocks, which all start at the same offset in their
+   segment. */
+static size_t fa__good_size(size_t size) {
+    if (size > FA__PTRDIFF_MAX) return 0;
+    if (size <= FA__LARGE_MAX) return fa__bin_size(fa__bin_of(size));
+#ifdef FASTALLOC_NO_OS
+    return fa__align_up(size, FA__SLICE_SIZE);
+#else
+    return size > FA__PTRDIFF_MAX - fa__os_page_size ? size : fa__align_up(size, fa__os_page_size);
+#endif
+}
+
+/* =====================================================================================================
+   >>realloc  ZERO AND REALLOC
+   One realloc serves fa_realloc, fa_rezalloc, fa_recalloc and the aligned forms (align 0: none). A
+   block that has the alignment asked for stays if it can: a huge block resized where it is or
+   through the OS (fa__realloc_huge), a block of the page tiers kept or grown over free slices
+   (fa__realloc_in_place). Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
+   invariant: a block from a zeroing function reads zero over its whole usable size except where the
+   caller wrote. So growth within the block needs no work; shrinking in place clears what the caller
+   gives up (a block of the page tiers does not know its requested size, so it clears up to its
+   usable size: at most one size class of slack more); a move copies the old usable size and clears
+   the rest unless the new block is known zero. Huge blocks remember how far the caller may have
+   written (huge_written, the size it asked for), so they clear exactly what it gives up.
+   ===================================================================================================== */
+/* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
+   free list, or a fresh huge mapping), so the caller zeroes only what is not. */
+static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool zero, bool* known_zero) {
+    void* q;
+    if (zero && size > FA__LARGE_MAX && align <= FA__SLICE_SIZE) {
+        /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
+        if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
+        q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, FA__HUGE_FRESH);
+    } else {
+        q = align != 0 ? fa__malloc_aligned(heap, size, align, false) : fa__heap_malloc_fast(heap, size, false);
+    }
+    if (q == NULL) return NULL;
+    fa__segment_t* seg = fa__ptr_segment(q);
+    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
+                                                                              : fa__segment_page_of(seg, q)->free_is_zero);
+    return q;
+}
+
+/* Grows the single block of a large page of this thread over the free slices after it; false when
+   it cannot. The grown part is zeroed here when `zero` and not known zero. */
+static bool fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
+    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
+    fa__page_t* page = fa__segment_page_of(seg, p);
+    uint8_t* start = fa__page_start(page);
+    size_t idx = (size_t)(page - seg->pages), need_bytes = (size_t)(p - start) + size;
+    if (page->reserved != 1 || need_bytes > FA__LARGE_MAX) return false;
+    size_t need = (need_bytes + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE, have = page->slice_count;
+    if (idx + need > FA__SLICES) return false;
+    uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
+    if ((seg->used_mask & extra) != 0) return false;
+    if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
+    size_t old_end = page->block_size, span_end = have * FA__SLICE_SIZE;
+    if (zero) {
+        fa__zero_range(start + old_end, span_end - old_end, page->fresh_is_zero);
+        fa__zero_range(start + span_end, (need - have) * FA__SLICE_SIZE, FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & extra) == 0);
+    }
+    for (size_t i = have; i < need; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
+    seg->used_mask |= extra;
+    seg->dirty_mask |= extra;
+    page->slice_count = (uint8_t)need;
+    page->block_size = (uint32_t)(need * FA__SLICE_SIZE);
+    return true;
+}
+
+/* A block of the page tiers stays while the new size fits and uses at least half of it, and a large
+   block grows over free slices after it. false: it must move. */
+static bool fa__realloc_in_place(fa__segment_t* seg, uint8_t* old, size_t usable, size_t size, bool zero) {
+    if (size <= usable && size >= usable / 2) {
+        if (zero) fa__zero_range(old + size, usable - size, false);
+        return true;
+    }
+    return size > usable && fa__large_grow_in_place(seg, old, size, zero);
+}
+
+/* A new block from `heap` (with a quarter of headroom when a huge block grows, so growth by small
+   steps is amortised), the old usable size copied, the rest cleared under a zero promise unless
+   known zero; then the old block is freed. NULL: out of memory, the old block untouched. */
+static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, size_t size, size_t align, bool zero) {
     bool known_zero = false;
     uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
                                                align, zero, &known_zero);
@@ -2348,46 +2535,158 @@ static void* fa__realloc_impl(fa__heap_t* heap, void* p, size_t size, size_t ali
         else if (copy < sizeof(fa__block_t)) fa__zero_range(q + copy, sizeof(fa__block_t) - copy, false);
     }
     if (fa__ptr_segment(q)->kind == FA__SEGMENT_HUGE) fa__huge_settle(q, size, false);
-    fa__free_impl(old);
+    fa__free(old);
     return q;
 }
 
+/* A huge block shrinks where it is (or, below half, gives pages back through the OS) and grows
+   through the OS or its region without copying; when it cannot, it moves. */
+static void* fa__realloc_huge(fa__heap_t* heap, fa__segment_t* seg, uint8_t* old, size_t usable, size_t size,
+                              size_t align, bool zero) {
+    if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
+        uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : old;
+        return fa__huge_settle(same != NULL ? same : old, size, zero);
+    }
+    uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : NULL;
+    return moved != NULL ? fa__huge_settle(moved, size, zero) : fa__realloc_move(heap, old, usable, size, align, zero);
+}
+
+static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+    if (align != 0 && !fa__is_pow2(align)) return fa__fail(FA__EINVAL);
+    if (p == NULL) return align != 0 ? fa__malloc_aligned(heap, size, align, zero) : fa__heap_malloc_fast(heap, size, zero);
+    if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
+    uint8_t* old = (uint8_t*)p;
+    fa__segment_t* seg = fa__ptr_segment(old);
+    size_t usable = fa__usable_size(old);
+    bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
+    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
+    if (keeps_alignment && fa__realloc_in_place(seg, old, usable, size, zero)) return old;
+    return fa__realloc_move(heap, old, usable, size, align, zero);
+}
+
 /* =====================================================================================================
-   PURGE AND COLLECT
+   >>collect  PURGE AND COLLECT
    fa_collect works on the calling thread's heap: pending cross-thread frees are taken in, empty
-   pages go back to their segments, the spare segment is unmapped and free slices are purged. With
-   force it first adopts every abandoned segment, so memory of exited threads is returned too.
-   Other live threads' heaps are theirs alone; they return memory on their own slow paths.
+   pages go back to their segments, the spare segment and the huge cache are unmapped, and free
+   slices of the heap's and the pool's segments are purged. With force it first adopts every
+   abandoned segment, so memory of exited threads is returned too, and unmaps the pool. Other live
+   threads' heaps are theirs alone; they return memory on their own slow paths.
    ===================================================================================================== */
 static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
     fa__heap_heartbeat(heap);
-    if (adopt_abandoned) while (fa__heap_reclaim_one(heap)) { }
-    fa__heap_collect_pages(heap, true);
+    if (adopt_abandoned) while (fa__heap_adopt_abandoned(heap)) { }
+    fa__heap_collect_pages(heap);
     fa__heap_purge(heap);
 }
 
 static void fa__collect(bool force) {
-    fa__heap_t* heap = force ? fa__heap_ready() : fa__tls_heap;
+    fa__heap_t* heap = force ? fa__thread_heap() : fa__tls_heap;
     if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
-    if (force) fa__pool_release(true);
+    if (force) fa__pool_unmap();
 }
 
 /* With threads: the thread heap and the thread's first-class heaps go now. A single thread never
    ends, so there it only gives memory back. */
 static void fa__thread_done(void) {
-#ifdef FASTALLOC_SINGLE_THREAD
-    fa__collect(true);
-#else
-    if (fa__tls_heap != FA__EMPTY_HEAP) fa__thread_heap_done(fa__tls_heap);
-#endif
+    if (!FA__THREADS) fa__collect(true);
+    else if (fa__tls_heap != FA__EMPTY_HEAP) fa__thread_heap_done(fa__tls_heap);
 }
 
 /* =====================================================================================================
-   STATS AND DEBUG
-   Debug checks compile to nothing unless FASTALLOC_DEBUG is set; then every free checks that the
-   pointer is a live block of a fastalloc page (and, for the owner, not already on a free list), and
-   every page the slow path touches is checked against capacity == used + |free| + |local_free|.
+   >>debug  INVARIANTS, DEBUG CHECKS AND STATISTICS
+   fa_heap_check runs the full invariant check of a heap on demand, in any build; it only reads.
+   FASTALLOC_DEBUG builds also check every page the slow path walks, and every free: the pointer is
+   a live block of a fastalloc page, not already free (any thread: a canary in freed blocks), and
+   they abort through FASTALLOC_ASSERT. Other builds compile the per-free checks to nothing.
    ===================================================================================================== */
+/* Blocks on a free list of `page`, or SIZE_MAX when a link leaves the page's blocks (a write after
+   free) or the list is longer than the page's capacity (a cycle). */
+static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
+    const uint8_t* start = fa__page_start(page);
+    size_t n = 0, bytes = (size_t)page->capacity * page->block_size;
+    for (; list != NULL; list = list->next) {
+        size_t offset = (size_t)((const uint8_t*)list - start);
+        if (offset >= bytes || offset % page->block_size != 0 || ++n > page->capacity) return SIZE_MAX;
+    }
+    return n;
+}
+
+/* A page in use: capacity == used + |free| + |local_free|, used <= capacity <= reserved. */
+static bool fa__page_check(const fa__page_t* page) {
+    if (!page->in_use || page->used > page->capacity || page->capacity > page->reserved) return false;
+    size_t on_free = fa__list_length(page, page->free), on_local = fa__list_length(page, page->local_free);
+    return on_free != SIZE_MAX && on_local != SIZE_MAX && page->capacity == page->used + on_free + on_local;
+}
+
+/* One queue: links both ways, every page checked, owned by this heap, in the queue its state says. */
+static bool fa__queue_check(const fa__heap_t* heap, size_t bin, size_t* pages) {
+    const fa__page_queue_t* q = &heap->queues[bin];
+    const fa__page_t* prev = NULL;
+    for (const fa__page_t* page = q->first; page != NULL; prev = page, page = page->next) {
+        bool in_full = (page->flags & FA__PAGE_IN_FULL) != 0;
+        bool right_queue = bin == FA__BIN_FULL ? in_full : !in_full && page->bin == bin;
+        if (page->prev != prev || !right_queue || !fa__page_check(page) || fa__page_segment(page)->heap != heap) return false;
+        if (++*pages > FA__SLICES * ((size_t)1 << 20)) return false;   /* a cycle */
+    }
+    return q->last == prev;
+}
+
+/* One owned segment: linked to this heap, its page count and used slices match its pages. */
+static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, size_t* pages) {
+    if (fa__load_relaxed(&seg->heap) != heap || seg->kind != FA__SEGMENT_NORMAL
+        || fa__load_relaxed(&seg->thread_id) != heap->thread_id) return false;
+    size_t in_use = 0;
+    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
+        const fa__page_t* page = &seg->pages[idx];
+        if (!page->in_use) { idx++; continue; }
+        uint64_t span = fa__span_bits(idx, page->slice_count);
+        if (page->slice_count == 0 || (seg->used_mask & span) != span) return false;
+        in_use++;
+        idx += page->slice_count;
+    }
+    *pages += in_use;
+    return seg->page_count == in_use;
+}
+
+/* The direct table points at the first page of each bin's queue (or the empty page). */
+static bool fa__direct_check(const fa__heap_t* heap) {
+    for (size_t w = 0; w < FA__DIRECT_SLOTS; w++) {
+        const fa__page_t* first = heap->queues[fa__bin_of(w * 8)].first;
+        if (heap->direct[w] != (first != NULL ? first : &fa__page_empty)) return false;
+    }
+    return true;
+}
+
+/* The retained set holds pages of this heap with retire_expire set, and each bin's byte count. */
+static bool fa__retained_check(const fa__heap_t* heap) {
+    if (heap->retained_count > FA__RETAINED_MAX) return false;
+    for (size_t i = 0; i < heap->retained_count; i++) {
+        const fa__page_t* page = heap->retained[i];
+        if (page->retire_expire == 0 || fa__page_segment(page)->heap != heap) return false;
+    }
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < heap->retained_count; i++)
+            if (heap->retained[i]->bin == bin) bytes += fa__page_bytes(heap->retained[i]);
+        if (bytes != heap->queues[bin].retained_bytes) return false;
+    }
+    return true;
+}
+
+/* Every invariant of a heap: queues, direct table, retained set, segments, and that the pages in
+   the queues are exactly the pages in use in its segments. */
+static bool fa__heap_check(const fa__heap_t* heap) {
+    if (heap == FA__EMPTY_HEAP) return true;
+    size_t queued = 0, owned = 0;
+    for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
+        if (!fa__queue_check(heap, bin, &queued)) return false;
+    if (!fa__direct_check(heap) || !fa__retained_check(heap)) return false;
+    const fa__segment_t* prev = NULL;
+    for (const fa__segment_t* seg = heap->segments; seg != NULL; prev = seg, seg = seg->next)
+        if (seg->prev != prev || !fa__segment_check(heap, seg, &owned)) return false;
+    return queued == owned;
+}
+
 #ifdef FASTALLOC_DEBUG
 /* Every live segment's address, so a foreign pointer is rejected before its "header" is read.
    Open addressing with tombstones; debug builds only. */
@@ -2432,26 +2731,12 @@ static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
     fa__check_link(page, block->next);
     if (page->block_size >= 2 * sizeof(uintptr_t)) ((uintptr_t*)block)[1] = 0;
 }
-static size_t fa__list_length(const fa__block_t* list, const fa__page_t* page) {
-    size_t n = 0;
-    for (; list != NULL; list = list->next, n++) {
-        size_t offset = (size_t)((const uint8_t*)list - fa__page_start(page));
-        FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0);
-    }
-    return n;
-}
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (; list != NULL; list = list->next) {
         fa__check_link(page, list);
         if ((const void*)list == p) return true;
     }
     return false;
-}
-static void fa__check_page(const fa__page_t* page) {
-    FASTALLOC_ASSERT(page->in_use);
-    FASTALLOC_ASSERT(page->used <= page->capacity && page->capacity <= page->reserved);
-    FASTALLOC_ASSERT(page->capacity == page->used + fa__list_length(page->free, page)
-                                         + fa__list_length(page->local_free, page));
 }
 static void fa__check_free(fa__segment_t* seg, const void* p) {
     FASTALLOC_ASSERT(fa__debug_segment_known(seg) && "fa_free: not a fastalloc pointer");
@@ -2476,7 +2761,7 @@ static void fa__check_free(fa__segment_t* seg, const void* p) {
 }
 /* The thread rule of first-class heaps: only the thread that made one uses it (any thread frees). */
 static void fa__check_heap_owner(const fa__heap_t* heap) {
-    FASTALLOC_ASSERT(heap->kind == FA__HEAP_USER && "fa_heap_*: not a heap from fa_heap_new*, or already deleted");
+    FASTALLOC_ASSERT(heap->kind == FA__HEAP_FIRST_CLASS && "fa_heap_*: not a heap from fa_heap_new*, or already deleted");
     FASTALLOC_ASSERT(heap->thread_id == fa__thread_id() && "fa_heap_*: a heap is used only by the thread that made it");
 }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) {
@@ -2490,7 +2775,6 @@ static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
 static void fa__debug_segment_track(const fa__segment_t* seg, bool live) { (void)seg; (void)live; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
-static void fa__check_page(const fa__page_t* page) { (void)page; }
 static void fa__check_free(fa__segment_t* seg, const void* p) { (void)seg; (void)p; }
 #endif
 
@@ -2513,90 +2797,84 @@ static void fa__stats_get(fa_stats_t* out) {
 }
 
 /* =====================================================================================================
-   PUBLIC ENTRY POINTS
+   >>api  PUBLIC ENTRY POINTS
    Each one runs under the user's lock hooks and calls only internal functions. Checks of arguments
    that cost a compare live here, not on the internal paths.
    ===================================================================================================== */
-static void* fa__calloc_impl(fa__heap_t* heap, size_t count, size_t size) {
+/* count * size, or SIZE_MAX when that overflows: every path rejects it with ENOMEM. */
+static size_t fa__array_bytes(size_t count, size_t size) {
     size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
-    return fa__heap_malloc_inline(heap, total, true);
+    return __builtin_mul_overflow(count, size, &total) ? SIZE_MAX : total;
 }
 
 /* Internally alignment 0 means "none"; for callers it is not a power of two. */
-static void* fa__realloc_aligned_impl(void* p, size_t size, size_t alignment, bool zero) {
-    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc_impl(fa__tls_heap, p, size, alignment, zero);
+static void* fa__realloc_aligned(void* p, size_t size, size_t alignment, bool zero) {
+    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc(fa__tls_heap, p, size, alignment, zero);
 }
 
-static void* fa__recalloc_impl(void* p, size_t count, size_t size) {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
-    return fa__realloc_impl(fa__tls_heap, p, total, 0, true);
-}
-
-static char* fa__strndup_impl(const char* s, size_t n) {
+static char* fa__strndup(const char* s, size_t n) {
     if (s == NULL) return (char*)fa__fail(FA__EINVAL);
     size_t len = 0;
     while (len < n && s[len] != '\0') len++;
-    char* copy = (char*)fa__malloc_inline(len + 1, false);
+    char* copy = (char*)fa__malloc_fast(len + 1, false);
     if (copy == NULL) return NULL;
     FASTALLOC_MEMCPY(copy, s, len);
     copy[len] = '\0';
     return copy;
 }
 
-FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_inline(size, false)); }
-FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_inline(size, true)); }
-FASTALLOC_API void* fa_calloc(size_t count, size_t size) { FA__SERIALIZED(void*, fa__calloc_impl(fa__tls_heap, count, size)); }
+FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
+FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, true)); }
+FASTALLOC_API void* fa_calloc(size_t count, size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
 FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned_impl(fa__tls_heap, size, alignment, false));
+    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, false));
 }
 FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned_impl(fa__tls_heap, size, alignment, true));
+    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, true));
 }
-FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, false)); }
-FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, true)); }
-FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) { FA__SERIALIZED(void*, fa__recalloc_impl(p, count, size)); }
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, true)); }
+FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
+    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, true));
+}
 FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__realloc_aligned_impl(p, size, alignment, false));
+    FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, false));
 }
 FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__realloc_aligned_impl(p, size, alignment, true));
+    FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, true));
 }
-FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free_impl(p)); }
+FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free(p)); }
 FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size(p)); }
 FASTALLOC_API size_t fa_good_size(size_t size) { return fa__good_size(size); }
-FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup_impl(s, n)); }
-FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup_impl(s, (size_t)-1)); }
+FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup(s, n)); }
+FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup(s, (size_t)-1)); }
 FASTALLOC_API void fa_collect(bool force) { FA__SERIALIZED_VOID(fa__collect(force)); }
 FASTALLOC_API void fa_stats_get(fa_stats_t* out) { FA__SERIALIZED_VOID(fa__stats_get(out)); }
 FASTALLOC_API void fa_thread_done(void) { FA__SERIALIZED_VOID(fa__thread_done()); }
 
 /* ---- regions and first-class heaps --------------------------------------------------------------- */
-/* The default region is set once, before any thread heap exists: a heap never changes its source. */
+/* The default region is set once, before any heap has taken OS memory: a heap never changes its
+   source. Without threads the program's one thread heap lives in the region too (without an OS
+   there is nowhere else); a thread heap made before, which holds no memory yet, is dropped. */
 static bool fa__init_region(void* mem, size_t size) {
     bool ok = false;
     fa__process_ready();
     fa__lock();
     if (fa__default_region != NULL || fa__os_blocks) {
         FASTALLOC_SET_ERRNO(FA__EBUSY);
-    } else {
-#ifdef FASTALLOC_SINGLE_THREAD
-        /* one thread heap for the program: it lives in the region too (without an OS there is
-           nowhere else); a thread heap made before, which holds no memory yet, is dropped */
-        fa__heap_t* heap = fa__heap_new_region(mem, size, FA__HEAP_THREAD);
+    } else if (!FA__THREADS) {
+        fa__heap_t* heap = fa__heap_new_in_region(mem, size, FA__HEAP_THREAD);
         if (heap != NULL) {
-            if (fa__tls_heap != FA__EMPTY_HEAP) fa__heap_free_struct(fa__tls_heap);
+            if (fa__tls_heap != FA__EMPTY_HEAP) fa__heap_record_release(fa__tls_heap);
             fa__default_region = heap->region;
-            fa__heap_make_default(heap);
+            fa__thread_heap_set(heap);
             ok = true;
         }
-#else
+    } else {
         void* unused;
         fa__region_t* region = fa__region_create(mem, size, 0, &unused);
         if (region == NULL) FASTALLOC_SET_ERRNO(FA__EINVAL);
         else { fa__store_release(&fa__default_region, region); ok = true; }
-#endif
     }
     fa__unlock();
     return ok;
@@ -2609,47 +2887,39 @@ static fa__heap_t* fa__heap_arg(fa_heap_t* heap) {
     return heap;
 }
 
-/* fa_heap_delete: into the thread heap; where none can exist (FASTALLOC_NO_OS without a default
-   region) the deleted heap takes that role itself. */
-static void fa__heap_delete(fa__heap_t* heap) {
-    fa__heap_t* into = fa__heap_ready();
-    if (into != NULL) { fa__heap_merge(heap, into); return; }
-    fa__heap_unlink_user(heap);
-    fa__heap_drop_huge(heap, false);
-    heap->kind = FA__HEAP_THREAD;
-    fa__heap_make_default(heap);
-}
-
 FASTALLOC_API bool fa_init_region(void* mem, size_t size) { FA__SERIALIZED(bool, fa__init_region(mem, size)); }
-FASTALLOC_API fa_heap_t* fa_heap_new(void) { FA__SERIALIZED(fa_heap_t*, fa__heap_new_user()); }
+FASTALLOC_API fa_heap_t* fa_heap_new(void) { FA__SERIALIZED(fa_heap_t*, fa__heap_new()); }
 FASTALLOC_API fa_heap_t* fa_heap_new_in_region(void* mem, size_t size) {
-    FA__SERIALIZED(fa_heap_t*, fa__heap_new_region(mem, size, FA__HEAP_USER));
+    FA__SERIALIZED(fa_heap_t*, fa__heap_new_in_region(mem, size, FA__HEAP_FIRST_CLASS));
 }
-FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_release_all(heap)); }
-FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_empty_pages(heap)); }
+FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_destroy(heap)); }
+FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_reset(heap)); }
 FASTALLOC_API void fa_heap_delete(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_delete(heap)); }
 FASTALLOC_API void fa_heap_collect(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_collect(heap, false)); }
 FASTALLOC_API void* fa_heap_malloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_inline(heap, size, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, false) : NULL);
 }
 FASTALLOC_API void* fa_heap_zalloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_inline(heap, size, true) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, true) : NULL);
 }
 FASTALLOC_API void* fa_heap_calloc(fa_heap_t* heap, size_t count, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__calloc_impl(heap, count, size) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, fa__array_bytes(count, size), true) : NULL);
 }
 FASTALLOC_API void* fa_heap_realloc(fa_heap_t* heap, void* p, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc_impl(heap, p, size, 0, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc(heap, p, size, 0, false) : NULL);
 }
 FASTALLOC_API void* fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__malloc_aligned_impl(heap, size, alignment, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__malloc_aligned(heap, size, alignment, false) : NULL);
 }
 FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
     FA__SERIALIZED(size_t, (fa__check_heap_block(heap, p), fa__usable_size(p)));
 }
+FASTALLOC_API bool fa_heap_check(const fa_heap_t* heap) {
+    FA__SERIALIZED(bool, fa__heap_check(heap != NULL ? heap : fa__tls_heap));
+}
 
 /* =====================================================================================================
-   MALLOC OVERRIDE (FASTALLOC_OVERRIDE)
+   >>override  MALLOC OVERRIDE (FASTALLOC_OVERRIDE)
    The C library's allocation entry points on top of the fa_ functions, for LD_PRELOAD or for linking
    fastalloc in as the program's malloc. glibc routes its own internal allocations through these
    symbols too (its __libc_* names are provided for programs that call them directly), so a process
@@ -2672,32 +2942,29 @@ FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
 extern "C" {
 #endif
 static size_t fa__round_pow2(size_t n) { return n <= 1 ? 1 : (size_t)1 << (fa__msb(n - 1) + 1); }
-static void* fa__aligned_default(size_t size, size_t alignment) { return fa__malloc_aligned_impl(fa__tls_heap, size, alignment, false); }
+static void* fa__aligned_default(size_t size, size_t alignment) { return fa__malloc_aligned(fa__tls_heap, size, alignment, false); }
 
-void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_inline(size, false)); }
-void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__calloc_impl(fa__tls_heap, count, size)); }
-void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc_impl(fa__tls_heap, p, size, 0, false)); }
-void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free_impl(p)); }
-void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free_impl(p)); }
+void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
+void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
+void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
+void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
+void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
 size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED(size_t, fa__usable_size(p)); }
 int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; FA__SERIALIZED_VOID(fa__collect(true)); return 1; }
 
-static void* fa__reallocarray_impl(void* p, size_t count, size_t size) {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) return fa__fail(FA__ENOMEM);
-    return fa__realloc_impl(fa__tls_heap, p, total, 0, false);
+void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT {
+    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, false));
 }
-void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__reallocarray_impl(p, count, size)); }
 
 void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, alignment)); }
 
-static void* fa__memalign_impl(size_t alignment, size_t size) {
+static void* fa__memalign(size_t alignment, size_t size) {
     if (alignment > FA__PTRDIFF_MAX / 2 + 1) return fa__fail(FA__EINVAL);
     return fa__aligned_default(size, fa__round_pow2(alignment));
 }
-void* memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__memalign_impl(alignment, size)); }
+void* memalign(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__memalign(alignment, size)); }
 
-static int fa__posix_memalign_impl(void** out, size_t alignment, size_t size) {
+static int fa__posix_memalign(void** out, size_t alignment, size_t size) {
     if (!fa__is_pow2(alignment) || alignment % sizeof(void*) != 0) return FA__EINVAL;
     int saved = errno;
     void* p = fa__aligned_default(size, alignment);
@@ -2706,16 +2973,16 @@ static int fa__posix_memalign_impl(void** out, size_t alignment, size_t size) {
     return 0;
 }
 int posix_memalign(void** out, size_t alignment, size_t size) FA__LIBC_NOEXCEPT {
-    FA__SERIALIZED(int, fa__posix_memalign_impl(out, alignment, size));
+    FA__SERIALIZED(int, fa__posix_memalign(out, alignment, size));
 }
 
 void* valloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, fa__os_page_size)); }
 
-static void* fa__pvalloc_impl(size_t size) {
+static void* fa__pvalloc(size_t size) {
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     return fa__aligned_default(fa__align_up(size == 0 ? 1 : size, fa__os_page_size), fa__os_page_size);
 }
-void* pvalloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__pvalloc_impl(size)); }
+void* pvalloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__pvalloc(size)); }
 
 #if defined(__GLIBC__)
 void* __libc_malloc(size_t size) FA__LIBC_NOEXCEPT { return malloc(size); }
@@ -2773,6 +3040,7 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
 #endif
 #endif /* __cplusplus */
 #endif /* FASTALLOC_OVERRIDE */
+
 
 #endif /* FASTALLOC_IMPLEMENTATION_DONE */
 #endif /* FASTALLOC_IMPLEMENTATION */
