@@ -521,6 +521,11 @@ FA__INLINE unsigned fa__ctz64(uint64_t n) {
 #endif
 static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
+/* The heap is corrupted beyond use (a block freed twice, a write after free): stop here, in every
+   build, rather than loop forever or hand one block out twice. FASTALLOC_ASSERT says why first
+   where it is active. */
+#define FA__CORRUPTED(why) (FASTALLOC_ASSERT(!"fastalloc: heap corrupted: " why), __builtin_trap())
+
 #ifdef FASTALLOC_NO_LIBC
 /* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
    would turn the loops back into calls to the very functions a freestanding program may lack. They
@@ -764,11 +769,14 @@ struct fa_heap_s {
 static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
 static bool fa__page_check(const fa__page_t* page);
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count);
+static void fa__debug_mark_aligned(void* aligned);
 static void fa__check_free(fa__segment_t* seg, const void* p);
 static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
 static void fa__page_collect(fa__page_t* page);
+static void fa__page_collect_thread_free(fa__page_t* page);
 static void fa__page_set_delay(fa__page_t* page, uintptr_t state);
 static void fa__page_unsetup(fa__page_t* page);
 static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page);
@@ -1163,59 +1171,83 @@ static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
 
 static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) { fa__segment_list_remove(&heap->segments, seg); }
 
-/* ---- the pool: empty OS segments between heaps -------------------------------------------------- */
-/* A destroyed heap leaves its segments here (up to FA__POOL_SEGMENTS) and new segments come from
-   here first, so a heap made and destroyed per task does not map and fault in fresh memory every
-   time. The purge delay purges them like any free slice; fa_collect(true) unmaps them. Region
-   segments never come here: they go back to their region. Global lock; the head is also peeked at
-   without it. */
-#define FA__POOL_SEGMENTS 8
-static fa__segment_t* fa__pool;
-static size_t fa__pool_count;
+/* ---- segment queues: the pool and the abandoned segments ----------------------------------------- */
+/* Global queues of segments nobody owns, first in first out, under the global lock; `first` is
+   also peeked at without it. */
+typedef struct fa__segment_queue_s {
+    fa__segment_t* first;
+    fa__segment_t* last;
+    size_t count;
+} fa__segment_queue_t;
 
-static bool fa__pool_put(fa__segment_t* seg) {
-    if (seg->region != NULL) return false;
+/* Appends a segment, unless the queue already holds `limit`; false then. */
+static bool fa__segment_queue_put(fa__segment_queue_t* q, fa__segment_t* seg, size_t limit) {
     bool kept = false;
     fa__lock();
-    if (fa__pool_count < FA__POOL_SEGMENTS) {
-        seg->next = fa__pool;
-        seg->prev = NULL;
-        fa__store_relaxed(&fa__pool, seg);
-        fa__pool_count++;
+    if (q->count < limit) {
+        seg->next = seg->prev = NULL;
+        if (q->last != NULL) q->last->next = seg; else fa__store_relaxed(&q->first, seg);
+        q->last = seg;
+        fa__store_relaxed(&q->count, q->count + 1);
         kept = true;
     }
     fa__unlock();
     return kept;
 }
 
-/* Pops the head of a global segment list under the lock (NULL when empty); `count` follows it. */
-static fa__segment_t* fa__segment_list_pop(fa__segment_t** list, size_t* count) {
-    if (fa__load_relaxed(list) == NULL) return NULL;
+static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
+    if (fa__load_relaxed(&q->first) == NULL) return NULL;
     fa__lock();
-    fa__segment_t* seg = *list;
+    fa__segment_t* seg = q->first;
     if (seg != NULL) {
-        fa__store_relaxed(list, seg->next);
-        fa__sub_fetch(count, (size_t)1);
+        fa__store_relaxed(&q->first, seg->next);
+        if (seg->next == NULL) q->last = NULL;
+        fa__store_relaxed(&q->count, q->count - 1);
         seg->next = NULL;
     }
     fa__unlock();
     return seg;
 }
 
-static fa__segment_t* fa__pool_take(void) { return fa__segment_list_pop(&fa__pool, &fa__pool_count); }
+/* The pool: empty OS segments between heaps. A destroyed heap leaves its segments here (up to
+   FA__POOL_SEGMENTS) and new segments come from here first, so a heap made and destroyed per task
+   does not map and fault in fresh memory every time. The purge delay purges them like any free
+   slice; fa_collect(true) and running out of memory unmap them. Region segments never come here:
+   they go back to their region. */
+#define FA__POOL_SEGMENTS 8
+static fa__segment_queue_t fa__pool;
+
+static bool fa__pool_put(fa__segment_t* seg) {
+    return seg->region == NULL && fa__segment_queue_put(&fa__pool, seg, FA__POOL_SEGMENTS);
+}
+
+static fa__segment_t* fa__pool_take(void) { return fa__segment_queue_take(&fa__pool); }
 
 /* Purges the pooled segments' memory; they stay pooled. */
 static void fa__pool_purge(void) {
-    if (fa__load_relaxed(&fa__pool) == NULL) return;
+    if (fa__load_relaxed(&fa__pool.first) == NULL) return;
     fa__lock();
-    for (fa__segment_t* seg = fa__pool; seg != NULL; seg = seg->next) fa__segment_purge(seg);
+    for (fa__segment_t* seg = fa__pool.first; seg != NULL; seg = seg->next) fa__segment_purge(seg);
     fa__unlock();
 }
 
-/* Gives every pooled segment back to the OS. */
-static void fa__pool_unmap(void) {
+/* Gives every pooled segment back to the OS; says whether there was any. */
+static bool fa__pool_unmap(void) {
+    bool any = false;
     fa__segment_t* seg;
-    while ((seg = fa__pool_take()) != NULL) fa__segment_free(seg);
+    while ((seg = fa__pool_take()) != NULL) { fa__segment_free(seg); any = true; }
+    return any;
+}
+
+/* The next page in use of a segment at or after slice *idx (NULL: none); *idx moves past it, so the
+   caller may give the page back while walking. */
+static fa__page_t* fa__segment_next_page(fa__segment_t* seg, size_t* idx) {
+    while (*idx < FA__SLICES) {
+        fa__page_t* page = &seg->pages[*idx];
+        if (page->in_use) { *idx += page->slice_count; return page; }
+        (*idx)++;
+    }
+    return NULL;
 }
 
 /* ---- a heap's own segments --------------------------------------------------------------------- */
@@ -1255,35 +1287,60 @@ static void fa__segment_discard(fa__segment_t* seg) {
     if (!fa__pool_put(seg)) fa__segment_free(seg);
 }
 
-/* ---- abandoned segments: adopt and abandon ----------------------------------------------------- */
-/* Segments of exited threads, waiting for a heap to adopt them. Global lock; the head is also
-   peeked at without it. */
-static fa__segment_t* fa__abandoned_segments;
+/* ---- abandoned segments: adopt, reclaim, abandon ------------------------------------------------ */
+/* Segments of exited threads, waiting for a heap to adopt them (a queue: heartbeats visit each in
+   turn). */
+static fa__segment_queue_t fa__abandoned;
 
 /* Takes over a segment of another heap (abandoned, or of a heap being deleted): its pages join this
    heap's queues as not full, empty ones go back. Switching every page's delay state to NONE waits
    out any other thread that is handing a block to the old heap. */
 static void fa__segment_adopt(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_link(heap, seg);
-    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
-        fa__page_t* page = &seg->pages[idx];
-        if (!page->in_use) { idx++; continue; }
-        idx += page->slice_count;
+    fa__page_t* page;
+    for (size_t idx = FA__HEADER_SLICES; (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
         fa__page_set_delay(page, FA__DELAY_NONE);
         fa__store_relaxed(&page->flags, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
         fa__page_collect(page);
-        if (page->used == 0) { fa__page_unsetup(page); continue; }
-        fa__queue_push_back(heap, &heap->queues[page->bin], page);
+        if (page->used == 0) fa__page_unsetup(page);
+        else fa__queue_push_back(heap, &heap->queues[page->bin], page);
     }
     if (seg->page_count == 0) fa__segment_release(heap, seg);
 }
 
 /* Adopts one abandoned segment; false when there is none. */
 static bool fa__heap_adopt_abandoned(fa__heap_t* heap) {
-    fa__segment_t* seg = fa__segment_list_pop(&fa__abandoned_segments, &fa__stats.segments_abandoned);
+    fa__segment_t* seg = fa__segment_queue_take(&fa__abandoned);
     if (seg == NULL) return false;
     fa__segment_adopt(heap, seg);
     return true;
+}
+
+/* Takes in the frees other threads made into a segment nobody owns and gives its empty pages back
+   (their pages keep DELAY_NEVER, so such frees only ever go to thread_free); says whether the
+   segment is now empty. */
+static bool fa__segment_collect_orphan(fa__segment_t* seg) {
+    fa__page_t* page;
+    for (size_t idx = FA__HEADER_SLICES; (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
+        fa__page_collect_thread_free(page);
+        if (page->used == 0) fa__page_unsetup(page);
+    }
+    return seg->page_count == 0;
+}
+
+/* Heartbeat work on what exited threads left, up to `limit` segments: a thread heap adopts them;
+   a first-class heap, which owns only its own segments, takes in the frees made into them, gives
+   back what emptied (whole segments to the pool or their source) and leaves the rest, its free
+   slices purged, for a later visit. So memory freed into an exited thread's segments goes back
+   while any thread allocates. */
+static void fa__heap_reclaim_abandoned(fa__heap_t* heap, size_t limit) {
+    for (size_t n = 0; n < limit; n++) {
+        fa__segment_t* seg = fa__segment_queue_take(&fa__abandoned);
+        if (seg == NULL) return;
+        if (heap->kind == FA__HEAP_THREAD) fa__segment_adopt(heap, seg);
+        else if (fa__segment_collect_orphan(seg)) fa__segment_discard(seg);
+        else { fa__segment_purge(seg); (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX); }
+    }
 }
 
 /* Leaves a segment of an exiting thread's heap to whoever adopts it. Nobody may adopt it for a
@@ -1293,12 +1350,7 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_purge(seg);
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_release(&seg->heap, (fa__heap_t*)NULL);
-    fa__lock();
-    seg->next = fa__abandoned_segments;
-    seg->prev = NULL;
-    fa__store_relaxed(&fa__abandoned_segments, seg);
-    FA__STAT(segments_abandoned, 1);
-    fa__unlock();
+    (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX);
 }
 
 /* =====================================================================================================
@@ -1321,12 +1373,25 @@ FA__INLINE size_t fa__bin_of(size_t size) {
     return ((size_t)b << 2) + ((words >> (b - 2)) & 3) - 6;
 }
 
+/* Debug builds give bin 1 (requests of up to 8 bytes) 16-byte blocks, so that every block can carry
+   the freed-block canary (see >>debug). */
+#ifdef FASTALLOC_DEBUG
+#  define FA__BIN1_BLOCK 16
+#else
+#  define FA__BIN1_BLOCK 8
+#endif
+
+/* The block size of a bin. */
 static size_t fa__bin_size(size_t bin) {
-    static const size_t exact[6] = { 8, 8, 16, 32, 48, 64 };
+    static const size_t exact[6] = { 8, FA__BIN1_BLOCK, 16, 32, 48, 64 };
     if (bin <= 5) return exact[bin];
     size_t k = bin + 6, b = k >> 2, q = k & 3;
     return ((5 + q) << (b - 2)) * 8;
 }
+
+/* The largest request that falls into a bin (its block size, but 8 for bin 1, whose blocks are
+   bigger in debug builds). */
+static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_size(bin); }
 
 /* Without an OS memory is scarce: a medium page is just big enough for eight blocks, not a fixed
    FA__MEDIUM_PAGE_SLICES (in a 64 KiB region, twelve medium size classes at 8 KiB each would not
@@ -1369,6 +1434,7 @@ static void fa__page_extend(fa__page_t* page) {
     uint8_t* last = first + (count - 1) * bs;
     for (uint8_t* b = first; b < last; b += bs) ((fa__block_t*)b)->next = (fa__block_t*)(b + bs);
     ((fa__block_t*)last)->next = NULL;
+    fa__debug_mark_fresh(page, first, count);
     page->free = (fa__block_t*)first;
     page->capacity += (uint32_t)count;
     page->free_is_zero = page->fresh_is_zero;
@@ -1382,7 +1448,10 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     fa__block_t* head = (fa__block_t*)(tf & ~FA__DELAY_MASK);
     fa__block_t* tail = head;
     uint32_t count = 1;
-    while (tail->next != NULL) { tail = tail->next; count++; }
+    while (tail->next != NULL) {
+        tail = tail->next;
+        if (++count > page->reserved) FA__CORRUPTED("a cross-thread free list longer than its page (double free?)");
+    }
     tail->next = page->local_free;
     page->local_free = head;
     page->used -= count;
@@ -1474,9 +1543,9 @@ static fa__page_t fa__page_empty;
 /* Points the direct-table slots of `bin` at its queue's first page. */
 static void fa__queue_update_direct(fa__heap_t* heap, size_t bin) {
     if (bin == 0 || bin >= FA__BIN_FULL) return;
-    size_t lo_words = bin == 1 ? 0 : fa__bin_size(bin - 1) / 8 + 1;
+    size_t lo_words = bin == 1 ? 0 : fa__bin_request_max(bin - 1) / 8 + 1;
     if (lo_words > FA__DIRECT_MAX / 8) return;
-    size_t hi = fa__bin_size(bin);
+    size_t hi = fa__bin_request_max(bin);
     size_t hi_words = (hi > FA__DIRECT_MAX ? FA__DIRECT_MAX : hi) / 8;
     fa__page_t* page = heap->queues[bin].first != NULL ? heap->queues[bin].first : &fa__page_empty;
     for (size_t w = lo_words; w <= hi_words; w++) heap->direct[w] = page;
@@ -1685,8 +1754,9 @@ static void* fa__huge_cache_take(size_t need) {
     return best;
 }
 
-static void fa__huge_cache_unmap(void) {
-    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return;
+/* Unmaps every cached mapping; says whether there was any. */
+static bool fa__huge_cache_unmap(void) {
+    if (fa__load_relaxed(&fa__huge_cache_count) == 0) return false;
     fa__segment_t* victims[FA__HUGE_CACHE_SLOTS];
     fa__lock();
     for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) { victims[i] = fa__huge_cache[i]; fa__huge_cache[i] = NULL; }
@@ -1694,6 +1764,7 @@ static void fa__huge_cache_unmap(void) {
     fa__unlock();
     for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++)
         if (victims[i] != NULL) fa__os_unmap(victims[i], victims[i]->map_size);
+    return true;
 }
 
 /* ---- which heap a huge block belongs to ---------------------------------------------------------- */
@@ -1785,10 +1856,12 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__hug
     fa__segment_t* seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL) return fa__fail(FA__ENOMEM);
-    /* The block's slice entry points back at entry 0, which says "in use" for debug checks. */
+    /* The block's slice entry points back at entry 0, which says "in use" and where the block starts
+       (block_size: its offset) for debug checks. */
     size_t idx = offset >> FASTALLOC_SLICE_SHIFT;
     seg->pages[idx].slice_offset = (uint8_t)idx;
     seg->pages[0].in_use = 1;
+    seg->pages[0].block_size = (uint32_t)offset;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
     uint8_t* p = (uint8_t*)seg + offset;
     size_t usable = seg->map_size - offset;
@@ -1824,17 +1897,22 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
-    size_t new_size = offset + fa__align_up(want, fa__os_page_size);
     fa__huge_layout_t layout = fa__huge_layout(align);
     if (layout.offset != offset) { layout.map_align = FA__SEGMENT_SIZE; layout.map_offset = 0; }
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
        may realloc the block while the owner deletes or destroys the heap, so the whole move happens
-       under the lock that guards the list (thread heaps' huge blocks are on no list). */
+       under the lock that guards the list (thread heaps' huge blocks are on no list). Without room
+       for the headroom, the exact size is tried. */
     fa__debug_segment_track(seg, false);
     bool listed = fa__load_relaxed(&seg->heap) != NULL;
     if (listed) fa__lock();
     fa__heap_t* owner = listed ? fa__huge_unlink(seg) : NULL;
+    size_t new_size = offset + fa__align_up(want, fa__os_page_size);
     fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, layout.map_align, layout.map_offset);
+    if (moved == NULL && want != size) {
+        new_size = offset + fa__align_up(size, fa__os_page_size);
+        moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, layout.map_align, layout.map_offset);
+    }
     fa__segment_t* now = moved != NULL ? moved : seg;
     if (moved != NULL) {
         moved->map_size = new_size;
@@ -1977,7 +2055,7 @@ static void fa__heap_purge(fa__heap_t* heap) {
         heap->spare_segment = NULL;
     }
     fa__pool_purge();
-    fa__huge_cache_unmap();
+    (void)fa__huge_cache_unmap();
     heap->purge_at = 0;
 }
 
@@ -2032,8 +2110,10 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
 }
 
 /* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
+#define FA__RECLAIM_PER_HEARTBEAT 2
 static void fa__heap_heartbeat(fa__heap_t* heap) {
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__heap_reclaim_abandoned(heap, FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
     if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
 }
@@ -2058,12 +2138,21 @@ static size_t fa__heap_collect_pages(fa__heap_t* heap) {
     return freed;
 }
 
-/* Out of memory: before saying so, give back the empty pages kept for reuse (retained, or left by
-   fa_heap_reset) and the spare segment, so that memory freed in one size class serves any other.
-   Returns whether anything went back, i.e. whether trying again can help. */
+/* Out of memory: before saying so, give back everything held but not in use, so that memory freed in
+   one size class or by one heap serves any other: blocks other threads freed into this heap's full
+   pages, what exited threads left, empty pages kept for reuse (retained, or left by fa_heap_reset),
+   the spare segment and, when the heap lives on OS memory, the pool and the huge cache. Returns
+   whether anything went back, i.e. whether trying again can help. */
 static bool fa__heap_make_room(fa__heap_t* heap) {
-    bool any = fa__heap_collect_pages(heap) != 0 || heap->spare_segment != NULL;
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    size_t abandoned = fa__load_relaxed(&fa__abandoned.count);
+    fa__heap_reclaim_abandoned(heap, abandoned);
+    bool any = fa__heap_collect_pages(heap) != 0 || heap->spare_segment != NULL || abandoned != 0;
     if (heap->spare_segment != NULL) { fa__segment_free(heap->spare_segment); heap->spare_segment = NULL; }
+    if (fa__heap_source(heap) == NULL) {
+        any |= fa__pool_unmap();
+        any |= fa__huge_cache_unmap();
+    }
     return any;
 }
 
@@ -2197,7 +2286,7 @@ static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into) {
 }
 
 /* fa_heap_delete: into the thread heap; where none can exist (FASTALLOC_NO_OS without a default
-   region) the deleted heap takes that role itself. */
+   region) the deleted heap takes that role itself, and its region becomes the default region. */
 static void fa__heap_delete(fa__heap_t* heap) {
     fa__heap_t* into = fa__thread_heap();
     if (into != NULL) { fa__heap_merge(heap, into); return; }
@@ -2205,6 +2294,11 @@ static void fa__heap_delete(fa__heap_t* heap) {
     (void)fa__heap_detach_huge(heap);
     heap->kind = FA__HEAP_THREAD;
     fa__thread_heap_set(heap);
+    /* its region now serves every heap without one of its own, so fa_init_region says EBUSY rather
+       than take the thread heap's role and strand this region */
+    fa__lock();
+    if (fa__default_region == NULL) fa__default_region = heap->region;
+    fa__unlock();
 }
 
 /* fa_heap_reset: every page stays with the heap, empty, its blocks to be handed out again; huge
@@ -2336,6 +2430,7 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
     if (aligned != p) {
         fa__page_t* page = fa__segment_page_of(fa__ptr_segment(p), p);
         fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
+        fa__debug_mark_aligned(aligned);
     }
     return aligned;
 }
@@ -2509,22 +2604,23 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size,
 }
 
 /* A block of the page tiers stays while the new size fits and uses at least half of it, and a large
-   block grows over free slices after it. false: it must move. */
-static bool fa__realloc_in_place(fa__segment_t* seg, uint8_t* old, size_t usable, size_t size, bool zero) {
+   block of the realloc's own heap (`owned`) grows over free slices after it. false: it must move. */
+static bool fa__realloc_in_place(fa__segment_t* seg, uint8_t* old, size_t usable, size_t size, bool zero, bool owned) {
     if (size <= usable && size >= usable / 2) {
         if (zero) fa__zero_range(old + size, usable - size, false);
         return true;
     }
-    return size > usable && fa__large_grow_in_place(seg, old, size, zero);
+    return size > usable && owned && fa__large_grow_in_place(seg, old, size, zero);
 }
 
 /* A new block from `heap` (with a quarter of headroom when a huge block grows, so growth by small
-   steps is amortised), the old usable size copied, the rest cleared under a zero promise unless
+   steps is amortised; without room for that, exactly sized), the old usable size copied, the rest cleared under a zero promise unless
    known zero; then the old block is freed. NULL: out of memory, the old block untouched. */
 static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, size_t size, size_t align, bool zero) {
     bool known_zero = false;
-    uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, size > FA__LARGE_MAX && size > usable ? size + size / 4 : size,
-                                               align, zero, &known_zero);
+    size_t want = size > FA__LARGE_MAX && size > usable ? size + size / 4 : size;
+    uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, want, align, zero, &known_zero);
+    if (q == NULL && want != size) q = (uint8_t*)fa__malloc_for_move(heap, size, align, zero, &known_zero);
     if (q == NULL) return NULL;
     size_t copy = usable < size ? usable : size;
     FASTALLOC_MEMCPY(q, old, copy);
@@ -2559,8 +2655,11 @@ static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, b
     fa__segment_t* seg = fa__ptr_segment(old);
     size_t usable = fa__usable_size(old);
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
-    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
-    if (keeps_alignment && fa__realloc_in_place(seg, old, usable, size, zero)) return old;
+    /* fa_heap_realloc promises that a block which grows or moves comes from its heap: a first-class
+       heap resizes only its own blocks where they are, and moves any other */
+    bool owned = heap->kind != FA__HEAP_FIRST_CLASS || fa__load_relaxed(&seg->heap) == heap;
+    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment && owned) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
+    if (seg->kind == FA__SEGMENT_NORMAL && keeps_alignment && fa__realloc_in_place(seg, old, usable, size, zero, owned)) return old;
     return fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
@@ -2582,7 +2681,7 @@ static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
 static void fa__collect(bool force) {
     fa__heap_t* heap = force ? fa__thread_heap() : fa__tls_heap;
     if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
-    if (force) fa__pool_unmap();
+    if (force) (void)fa__pool_unmap();
 }
 
 /* With threads: the thread heap and the thread's first-class heaps go now. A single thread never
@@ -2724,13 +2823,22 @@ static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
     FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0
                      && "fastalloc: free list corrupted (write after free?)");
 }
-/* Freed blocks of 16 bytes or more carry this in their second word until they are handed out again,
-   so a second free is caught whichever threads do the two frees. */
+/* Free blocks (every block is at least 16 bytes in debug builds) carry this in their second word
+   from the moment they are threaded into a free list until they are handed out, so a second free,
+   or a free of a block never handed out, is caught whichever threads do them. */
 #define FA__FREED_CANARY ((uintptr_t)0xFA11F4EEDB10C5EDULL)
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
+    for (size_t i = 0; i < count; i++) ((uintptr_t*)(void*)(first + i * page->block_size))[1] = FA__FREED_CANARY;
+}
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
     fa__check_link(page, block->next);
-    if (page->block_size >= 2 * sizeof(uintptr_t)) ((uintptr_t*)block)[1] = 0;
+    ((uintptr_t*)block)[1] = 0;
 }
+/* A block handed out aligned past its start carries this tag in the word before the aligned pointer
+   (in the slack the caller does not own), so any other pointer into it is an interior pointer. */
+#define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
+static void fa__debug_mark_aligned(void* aligned) { ((uintptr_t*)aligned)[-1] = (uintptr_t)aligned ^ FA__ALIGNED_TAG; }
+static bool fa__debug_is_aligned_start(const void* p) { return ((const uintptr_t*)p)[-1] == ((uintptr_t)p ^ FA__ALIGNED_TAG); }
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (; list != NULL; list = list->next) {
         fa__check_link(page, list);
@@ -2743,21 +2851,23 @@ static void fa__check_free(fa__segment_t* seg, const void* p) {
     FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: segment header overwritten");
     fa__page_t* page = fa__segment_page_of(seg, p);
     FASTALLOC_ASSERT(page->in_use && "fa_free: pointer into a free page (double free?)");
-    if (seg->kind == FA__SEGMENT_HUGE) return;
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        FASTALLOC_ASSERT((size_t)((const uint8_t*)p - (const uint8_t*)seg) == page->block_size && "fa_free: interior pointer of a huge block");
+        return;
+    }
     size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
     FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && "fa_free: pointer past the page's blocks");
-    const fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
-                                                                                     : (const fa__block_t*)p;
+    bool has_aligned = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) != 0;
+    const fa__block_t* block = has_aligned ? fa__page_block_of(page, p) : (const fa__block_t*)p;
     FASTALLOC_ASSERT((size_t)((const uint8_t*)block - fa__page_start(page)) % page->block_size == 0 && "fa_free: interior pointer");
+    FASTALLOC_ASSERT(((const void*)block == p || fa__debug_is_aligned_start(p)) && "fa_free: interior pointer");
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
         FASTALLOC_ASSERT(!fa__list_contains(page, page->free, block) && !fa__list_contains(page, page->local_free, block)
                          && "fa_free: double free");
     }
-    if (page->block_size >= 2 * sizeof(uintptr_t)) {
-        uintptr_t* words = (uintptr_t*)(uintptr_t)block;
-        FASTALLOC_ASSERT(words[1] != FA__FREED_CANARY && "fa_free: double free");
-        words[1] = FA__FREED_CANARY;
-    }
+    uintptr_t* words = (uintptr_t*)(uintptr_t)block;
+    FASTALLOC_ASSERT(words[1] != FA__FREED_CANARY && "fa_free: double free, or a block never handed out");
+    words[1] = FA__FREED_CANARY;
 }
 /* The thread rule of first-class heaps: only the thread that made one uses it (any thread frees). */
 static void fa__check_heap_owner(const fa__heap_t* heap) {
@@ -2775,6 +2885,8 @@ static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
 static void fa__debug_segment_track(const fa__segment_t* seg, bool live) { (void)seg; (void)live; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }
+static void fa__debug_mark_aligned(void* aligned) { (void)aligned; }
 static void fa__check_free(fa__segment_t* seg, const void* p) { (void)seg; (void)p; }
 #endif
 
@@ -2787,7 +2899,7 @@ static void fa__stats_get(fa_stats_t* out) {
     out->os_purge_calls = fa__load_relaxed(&fa__stats.os_purge_calls);
     out->os_remap_calls = fa__load_relaxed(&fa__stats.os_remap_calls);
     out->segments_live = fa__load_relaxed(&fa__stats.segments_live);
-    out->segments_abandoned = fa__load_relaxed(&fa__stats.segments_abandoned);
+    out->segments_abandoned = fa__load_relaxed(&fa__abandoned.count);
     out->pages_acquired = fa__load_relaxed(&fa__stats.pages_acquired);
     out->pages_retired = fa__load_relaxed(&fa__stats.pages_retired);
     out->bytes_zeroed = fa__load_relaxed(&fa__stats.bytes_zeroed);
