@@ -144,10 +144,15 @@
      an unusable region. A failed realloc leaves p untouched.
    - Passing a pointer that did not come from fastalloc, or freeing twice, is undefined; a
      FASTALLOC_DEBUG build catches both.
-   - rezalloc's promise for a huge block (above half a segment) covers what the caller wrote up to
-     the size it last asked for: bytes written beyond that, into the block's slack up to
-     fa_usable_size, are not cleared by a later growth (fastalloc keeps growth over fresh OS pages
-     free of any clearing by trusting the requested size there).
+   - The zero promise: a block from a zeroing function (fa_zalloc, fa_calloc, fa_zalloc_aligned,
+     fa_heap_zalloc, fa_heap_calloc, fa_rezalloc*, fa_recalloc) reads zero up to fa_usable_size
+     everywhere the caller has not written. fa_rezalloc keeps it: growing from the size last asked
+     for to n, [that size, n) reads zero - except bytes the caller wrote past the size it asked for
+     (into the slack up to fa_usable_size), which keep what was written, in every tier: a block
+     that does not know its requested size cannot tell them from data (and huge blocks, which do,
+     keep growth over fresh OS pages free of clearing by trusting it). Shrinking gives up what lies
+     past the new size: it reads zero again when the block grows. realloc and rezalloc keep every
+     byte up to min(old usable size, new size).
 
    FIRST-CLASS HEAPS AND REGIONS
    - Thread rule: a heap belongs to the thread that made it. Only that thread allocates from it,
@@ -2550,8 +2555,8 @@ static size_t fa__good_size(size_t size) {
    >>realloc  ZERO AND REALLOC
    One realloc serves fa_realloc, fa_rezalloc, fa_recalloc and the aligned forms (align 0: none). A
    block that has the alignment asked for stays if it can: a huge block resized where it is or
-   through the OS (fa__realloc_huge), a block of the page tiers kept or grown over free slices
-   (fa__realloc_in_place). Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
+   through the OS (fa__realloc_huge), a block of the page tiers kept while it fits, or grown over
+   free slices (fa__large_grow_in_place). Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
    invariant: a block from a zeroing function reads zero over its whole usable size except where the
    caller wrote. So growth within the block needs no work; shrinking in place clears what the caller
    gives up (a block of the page tiers does not know its requested size, so it clears up to its
@@ -2603,14 +2608,10 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size,
     return true;
 }
 
-/* A block of the page tiers stays while the new size fits and uses at least half of it, and a large
-   block of the realloc's own heap (`owned`) grows over free slices after it. false: it must move. */
-static bool fa__realloc_in_place(fa__segment_t* seg, uint8_t* old, size_t usable, size_t size, bool zero, bool owned) {
-    if (size <= usable && size >= usable / 2) {
-        if (zero) fa__zero_range(old + size, usable - size, false);
-        return true;
-    }
-    return size > usable && owned && fa__large_grow_in_place(seg, old, size, zero);
+/* fa_heap_realloc promises that a block which grows or moves comes from its heap: a first-class heap
+   resizes only its own blocks where they are, and moves any other. */
+FA__INLINE bool fa__realloc_may_resize(const fa__heap_t* heap, const fa__segment_t* seg) {
+    return heap->kind != FA__HEAP_FIRST_CLASS || fa__load_relaxed(&seg->heap) == heap;
 }
 
 /* A new block from `heap` (with a quarter of headroom when a huge block grows, so growth by small
@@ -2655,11 +2656,14 @@ static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, b
     fa__segment_t* seg = fa__ptr_segment(old);
     size_t usable = fa__usable_size(old);
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
-    /* fa_heap_realloc promises that a block which grows or moves comes from its heap: a first-class
-       heap resizes only its own blocks where they are, and moves any other */
-    bool owned = heap->kind != FA__HEAP_FIRST_CLASS || fa__load_relaxed(&seg->heap) == heap;
-    if (seg->kind == FA__SEGMENT_HUGE && keeps_alignment && owned) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
-    if (seg->kind == FA__SEGMENT_NORMAL && keeps_alignment && fa__realloc_in_place(seg, old, usable, size, zero, owned)) return old;
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        if (keeps_alignment && fa__realloc_may_resize(heap, seg)) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
+    } else if (keeps_alignment && size <= usable && size >= usable / 2) {   /* it fits: it stays */
+        if (zero) fa__zero_range(old + size, usable - size, false);
+        return old;
+    } else if (keeps_alignment && size > usable && fa__realloc_may_resize(heap, seg) && fa__large_grow_in_place(seg, old, size, zero)) {
+        return old;
+    }
     return fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
