@@ -257,6 +257,46 @@ FASTALLOC_API void*      fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, si
 FASTALLOC_API size_t     fa_heap_usable_size(const fa_heap_t* heap, const void* p);
 FASTALLOC_API bool       fa_heap_check(const fa_heap_t* heap);
 
+/* Bump arenas (see ARENAS above). The record is public only so that the bump path inlines: its
+   fields are fastalloc's. */
+typedef struct fa_arena_chunk_s fa_arena_chunk_t;
+typedef struct fa_arena_s {
+    unsigned char* top;          /* next block; 16-byte aligned                            */
+    unsigned char* end;          /* end of the memory blocks may use now                   */
+    unsigned char* last;         /* the last block, the one fa_arena_grow resizes          */
+    unsigned char* base;         /* where blocks start in the current chunk                */
+    size_t before;               /* bytes of earlier chunks: a mark counts from the first  */
+    fa_arena_chunk_t* chunk;     /* the current chunk of a growing arena; NULL: fixed      */
+    fa_heap_t* parent;           /* a growing arena's heap (NULL: the thread heap)         */
+    size_t chunk_size;
+} fa_arena_t;
+FASTALLOC_API fa_arena_t* fa_arena_init(void* mem, size_t size);
+FASTALLOC_API fa_arena_t* fa_arena_new(fa_heap_t* parent, size_t chunk_size);
+FASTALLOC_API void        fa_arena_delete(fa_arena_t* arena);
+FASTALLOC_API void*       fa_arena_alloc_aligned(fa_arena_t* arena, size_t size, size_t alignment);
+FASTALLOC_API void*       fa_arena_zalloc(fa_arena_t* arena, size_t size);
+FASTALLOC_API void*       fa_arena_grow(fa_arena_t* arena, void* p, size_t size);
+FASTALLOC_API void        fa_arena_rewind(fa_arena_t* arena, size_t mark);
+FASTALLOC_API void        fa_arena_reset(fa_arena_t* arena);
+FASTALLOC_API size_t      fa_arena_left(const fa_arena_t* arena);
+
+/* The bump path, inline: round up to 16 bytes, and take them if the chunk has them. */
+static inline void* fa_arena_alloc(fa_arena_t* arena, size_t size) {
+    size_t rounded = (size + 15) & ~(size_t)15;
+    if (rounded >= size && rounded != 0 && rounded <= (size_t)(arena->end - arena->top)) {
+        unsigned char* p = arena->top;
+        arena->last = p;
+        arena->top = p + rounded;
+        return p;
+    }
+    return fa_arena_alloc_aligned(arena, size, 16);
+}
+/* A mark: bytes the arena holds now (the total over its chunks); fa_arena_rewind goes back to it. */
+static inline size_t fa_arena_mark(const fa_arena_t* arena) {
+    return arena->before + (size_t)(arena->top - arena->base);
+}
+static inline size_t fa_arena_used(const fa_arena_t* arena) { return fa_arena_mark(arena); }
+
 #ifdef __cplusplus
 }
 #endif
@@ -428,6 +468,18 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_SLICE_SHIFT 16
 #  endif
 #endif
+/* Caller regions may be small and memory there is scarce: with an OS, their segments have slices of
+   their own size (FASTALLOC_REGION_SLICE_SHIFT, 1 KiB); without one, regions are all there is and
+   use FASTALLOC_SLICE_SHIFT. */
+#ifdef FASTALLOC_NO_OS
+#  if defined(FASTALLOC_REGION_SLICE_SHIFT) && FASTALLOC_REGION_SLICE_SHIFT != FASTALLOC_SLICE_SHIFT
+#    error "fastalloc: without an OS, regions use FASTALLOC_SLICE_SHIFT; leave FASTALLOC_REGION_SLICE_SHIFT undefined"
+#  endif
+#  undef FASTALLOC_REGION_SLICE_SHIFT
+#  define FASTALLOC_REGION_SLICE_SHIFT FASTALLOC_SLICE_SHIFT
+#elif !defined(FASTALLOC_REGION_SLICE_SHIFT)
+#  define FASTALLOC_REGION_SLICE_SHIFT 10
+#endif
 #ifndef FASTALLOC_RETIRE_CYCLES
 #  define FASTALLOC_RETIRE_CYCLES 16
 #endif
@@ -444,8 +496,12 @@ int clock_gettime(int clock, struct timespec* now);
 #if FASTALLOC_SLICE_SHIFT < 12 && !defined(FASTALLOC_NO_OS)
 #  error "fastalloc: FASTALLOC_SLICE_SHIFT must be at least 12 (4 KiB slices); 10 with FASTALLOC_NO_OS"
 #endif
-#if FASTALLOC_SLICE_SHIFT < 10
-#  error "fastalloc: FASTALLOC_SLICE_SHIFT must be at least 10 (1 KiB slices)"
+#if FASTALLOC_SLICE_SHIFT < 10 || FASTALLOC_REGION_SLICE_SHIFT < 10
+#  error "fastalloc: slices are at least 1 KiB (FASTALLOC_SLICE_SHIFT, FASTALLOC_REGION_SLICE_SHIFT >= 10)"
+#endif
+/* A page's block counts are 16-bit: a one-slice page of 8-byte blocks must hold fewer than 2^16. */
+#if FASTALLOC_SLICE_SHIFT > 18 || FASTALLOC_REGION_SLICE_SHIFT > FASTALLOC_SLICE_SHIFT
+#  error "fastalloc: FASTALLOC_SLICE_SHIFT is at most 18, and FASTALLOC_REGION_SLICE_SHIFT at most that"
 #endif
 #if FASTALLOC_PURGE_DELAY_MS < -1
 #  error "fastalloc: FASTALLOC_PURGE_DELAY_MS is -1 (never), 0 (next heartbeat) or a delay in ms"
@@ -457,15 +513,19 @@ int clock_gettime(int clock, struct timespec* now);
 #  error "fastalloc: needs GCC or Clang builtins (__atomic_*, __builtin_clzll)"
 #endif
 
+/* Sizes of the OS geometry (FASTALLOC_SLICE_SHIFT); a region's are the same multiples of its slice
+   (see fa__geometry_*). FA__LARGE_MAX is the largest block of the page tiers in any geometry. */
+#define FA__SLICE_BITS         (FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT)  /* log2 slices per segment */
 #define FA__SEGMENT_SIZE       ((size_t)1 << FASTALLOC_SEGMENT_SHIFT)
-#define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
 #define FA__SLICE_SIZE         ((size_t)1 << FASTALLOC_SLICE_SHIFT)
-#define FA__SLICES             (1u << (FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT))
+#define FA__SLICES             (1u << FA__SLICE_BITS)
 #define FA__ALL_SLICES         (FA__SLICES == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (FA__SLICES & 63)) - 1))
+#define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
 #define FA__SMALL_MAX          (FA__SLICE_SIZE / 8)                 /* one-slice pages, >= 8 blocks   */
 #define FA__MEDIUM_PAGE_SLICES (FA__SLICES / 8)
 #define FA__MEDIUM_MAX         (FA__MEDIUM_PAGE_SLICES * FA__SLICE_SIZE / 8)
-#define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a mapping of its own    */
+#define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a block of its own      */
+#define FA__TWO_GEOMETRIES     (FASTALLOC_REGION_SLICE_SHIFT != FASTALLOC_SLICE_SHIFT)
 #define FA__DIRECT_MAX         1024                                 /* sizes served by the direct table */
 #define FA__DIRECT_SLOTS       (FA__DIRECT_MAX / 8 + 1)
 #define FA__BIN_MAX            (4 * (FASTALLOC_SEGMENT_SHIFT - 5) - 3) /* fa__bin_of(FA__LARGE_MAX), checked at start-up */
@@ -473,7 +533,7 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__EXTEND_BYTES       ((size_t)8192)                        /* lazy free-list growth step     */
 #define FA__QUICK_REFILLS      64    /* slow-path refills of the current page between two heartbeats */
 #define FA__RETAINED_MAX       32    /* empty pages a heap keeps for reuse, all bins together        */
-#define FA__RETAIN_BIN_BYTES   (8 * FA__SLICE_SIZE) /* per bin; the last page of a bin is always kept */
+#define FA__RETAIN_BIN_SLICES  8     /* per bin; the last page of a bin is always kept                */
 #define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
 
 /* =====================================================================================================
@@ -586,13 +646,16 @@ static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delt
    replaces each with a stub in one place. Owner ids are handed out once per thread from a counter
    and never reused, so neither a thread that exits nor a fork (whose child may give a new thread a
    dead thread's stack and thread pointer) can make one thread take another's segments for its own.
-   0 is a thread that has no id yet, FA__NO_OWNER marks segments without an owner (abandoned or
-   huge): no thread ever holds either. The global lock guards the rare shared state: abandoned
+   Ids are even and start at 2: the other values tag pages and page-map entries that the free fast
+   path must not take (FA__NO_OWNER: no owner, or not now; FA__DISPATCH or 0: a map entry that is
+   not a page), and a thread that has no id yet holds FA__NO_ID, which no page or entry holds. The global lock guards the rare shared state: abandoned
    segments, the segment pool, the huge cache, thread heap records, region windows and the huge
    blocks of first-class heaps.
    ===================================================================================================== */
 #define FA__NO_OWNER ((uintptr_t)1)
-static uintptr_t fa__thread_id_counter = FA__NO_OWNER;
+#define FA__DISPATCH ((uintptr_t)3)
+#define FA__NO_ID    ((uintptr_t)5)
+static uintptr_t fa__thread_id_counter;
 
 #ifdef FASTALLOC_SINGLE_THREAD
 #  define FA__THREADS 0
@@ -637,10 +700,10 @@ static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
 static void fa__once(void (*init)(void)) { pthread_once(&fa__process_once, init); }
 #endif
 
-static FA__TLS uintptr_t fa__tls_thread_id;
+static FA__TLS uintptr_t fa__tls_thread_id = FA__NO_ID;
 FA__INLINE uintptr_t fa__thread_id(void) { return fa__tls_thread_id; }
 static uintptr_t fa__thread_id_ensure(void) {
-    if (fa__tls_thread_id == 0) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)1);
+    if (fa__tls_thread_id == FA__NO_ID) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)2);
     return fa__tls_thread_id;
 }
 
@@ -650,12 +713,13 @@ static uintptr_t fa__thread_id_ensure(void) {
 #define FA__SERIALIZED_VOID(stmt)  do { FASTALLOC_LOCK(); stmt; FASTALLOC_UNLOCK(); } while (0)
 
 /* =====================================================================================================
-   >>types  TYPES AND FORWARD DECLARATIONS
+   >>types  TYPES, GEOMETRY AND FORWARD DECLARATIONS
    Blocks are bare memory with a link word while free. A page is a run of slices holding blocks of
    one size class; its 64-byte descriptor lives in its segment's header, never next to the blocks,
-   so user writes cannot reach it. A segment is FA__SEGMENT_SIZE bytes cut into FA__SLICES slices,
-   owned by one heap. A region is caller memory that segments are cut from. A heap owns segments and
-   queues their pages by size class. Each struct's comments say who may write which field.
+   so user writes cannot reach it. A segment is FA__SLICES slices, owned by one heap; the OS's
+   segments and those cut from caller regions differ only in the slice size (their geometry). A heap
+   owns segments and queues their pages by size class. Each struct's comments say who may write
+   which field.
    ===================================================================================================== */
 typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
 typedef struct fa__page_s fa__page_t;
@@ -670,31 +734,39 @@ enum { FA__DELAY_NONE = 0,     /* push onto the page's thread_free list         
        FA__DELAY_NEVER = 3 };  /* no owner (abandoned) or owner leaving: page list only           */
 #define FA__DELAY_MASK ((uintptr_t)3)
 
-enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2 }; /* page->flags: the free fast path wants 0 */
+/* page->flags, read by any thread. IN_FULL and HAS_ALIGNED keep the free fast path off the page
+   (xowner says FA__NO_OWNER). */
+enum { FA__PAGE_IN_FULL = 1, FA__PAGE_HAS_ALIGNED = 2, FA__PAGE_IN_USE = 4 };
+#define FA__PAGE_SLOW_FREE (FA__PAGE_IN_FULL | FA__PAGE_HAS_ALIGNED)
+/* page->zero, the owner's alone. */
+enum { FA__ZERO_FREE = 1,    /* every block on `free` reads zero past its link word */
+       FA__ZERO_FRESH = 2 }; /* blocks never handed out yet read zero               */
 enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
+#define FA__HEAD ((uint8_t)0x80)   /* slice_offset of a page's first entry: FA__HEAD | its index */
 
-/* 64 bytes on 64-bit targets, so the free path finds a page with shifts alone. A page's first
-   block is at the start of its first slice (fa__page_start) and its heap is its segment's heap.
-   Only the owning heap's thread writes a page, except xthread_free (any thread, atomically). */
+/* 64 bytes on 64-bit targets. A page's first block is at the start of its first slice
+   (fa__page_start) and its heap is its segment's heap. Only the owning heap's thread writes a page,
+   except xthread_free (any thread, atomically); xowner is read by any thread. */
 struct fa__page_s {
+    uintptr_t xowner;            /* atomic: the owner's thread id while its frees may take the
+                                    fast path (not full, no aligned blocks), else FA__NO_OWNER.
+                                    First, so a page-map entry is a pointer to it.           */
     fa__block_t* free;           /* malloc pops here                                        */
     fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
     uintptr_t xthread_free;      /* atomic: other threads' frees | FA__DELAY_* state          */
     fa__page_t* next;            /* heap queue links                                        */
     fa__page_t* prev;
-    uint32_t used;               /* blocks out, including ones sitting in thread_free        */
-    uint32_t capacity;           /* blocks threaded into lists so far (lazy)                 */
-    uint32_t reserved;           /* blocks that fit                                         */
     uint32_t block_size;
-    uint8_t flags;               /* FA__PAGE_*; written by the owner only                   */
-    uint8_t free_is_zero;        /* every block on `free` reads zero past its link word      */
-    uint8_t fresh_is_zero;       /* blocks never handed out yet read zero                    */
+    uint16_t used;               /* blocks out, including ones sitting in thread_free        */
+    uint16_t capacity;           /* blocks threaded into lists so far (lazy)                 */
+    uint16_t reserved;           /* blocks that fit                                         */
+    uint8_t flags;               /* atomic: FA__PAGE_*, written by the owner only           */
     uint8_t retire_expire;       /* heartbeats left before an empty page goes back; != 0 iff
                                     the page is in its heap's retained set                  */
     uint8_t bin;
-    uint8_t in_use;
     uint8_t slice_count;         /* slices of this page (entry of its first slice)           */
-    uint8_t slice_offset;        /* entries back to the first slice's entry                  */
+    uint8_t slice_offset;        /* first entry: FA__HEAD | its index; others: entries back  */
+    uint8_t zero;                /* FA__ZERO_*                                              */
 };
 
 /* The header at a segment's start. Only the owning heap's thread changes it; other threads read
@@ -706,7 +778,7 @@ struct fa__segment_s {
     fa__segment_t* next;         /* links of the one list the segment is on: its heap's   */
     fa__segment_t* prev;         /* segments, the abandoned list, the segment pool, or (huge) its
                                     heap's huge blocks                                       */
-    uintptr_t cookie;            /* checked in debug builds to reject foreign pointers        */
+    uintptr_t cookie;            /* checked in debug builds: the header was not overwritten   */
     size_t map_size;             /* bytes from the header on that belong to the segment      */
     fa__region_t* region;        /* where the memory came from; NULL: the OS                 */
     size_t huge_written;         /* huge: bytes from the block start the caller may have written */
@@ -714,25 +786,62 @@ struct fa__segment_s {
                                     end of a region)                                         */
     uint64_t dirty_mask;         /* a bit per slice that may hold non-zero bytes              */
     uint32_t page_count;         /* pages in use                                            */
-    uint32_t kind;               /* FA__SEGMENT_*                                            */
-    fa__page_t pages[FA__SLICES + 1]; /* entry per slice; the extra one serves huge blocks
-                                         that start exactly one segment after the header   */
+    uint8_t kind;                /* FA__SEGMENT_*                                            */
+    uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
+                                    FASTALLOC_REGION_SLICE_SHIFT                             */
+    fa__page_t pages[FA__SLICES + 1]; /* entry per slice; in a region the extra one serves huge
+                                         blocks that start exactly one segment after the header */
 };
-
-#define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE)
-#define FA__HEADER_BYTES  (FA__HEADER_SLICES * FA__SLICE_SIZE)
-#define FA__HEADER_MASK   ((((uint64_t)1 << FA__HEADER_SLICES) - 1))
-FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
 FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
 FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 
+/* ---- geometry: everything a slice size decides ------------------------------------------------------ */
+FA__INLINE unsigned fa__seg_shift(const fa__segment_t* seg) {
+    return FA__TWO_GEOMETRIES ? seg->slice_shift : (unsigned)FASTALLOC_SLICE_SHIFT;
+}
+FA__INLINE size_t fa__geometry_slice(unsigned shift) { return (size_t)1 << shift; }
+FA__INLINE size_t fa__geometry_segment(unsigned shift) { return (size_t)FA__SLICES << shift; }
+FA__INLINE size_t fa__geometry_small_max(unsigned shift) { return fa__geometry_slice(shift) / 8; }   /* one-slice pages, >= 8 blocks */
+FA__INLINE size_t fa__geometry_medium_max(unsigned shift) { return FA__MEDIUM_PAGE_SLICES * fa__geometry_slice(shift) / 8; }
+FA__INLINE size_t fa__geometry_large_max(unsigned shift) { return fa__geometry_segment(shift) / 2; } /* above: huge */
+FA__INLINE size_t fa__geometry_header_slices(unsigned shift) {
+    return (sizeof(fa__segment_t) + fa__geometry_slice(shift) - 1) >> shift;
+}
+FA__INLINE uint64_t fa__geometry_header_mask(unsigned shift) {
+    return ((uint64_t)1 << fa__geometry_header_slices(shift)) - 1;
+}
+#define FA__HEADER_SLICES ((sizeof(fa__segment_t) + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE) /* OS geometry */
+#define FA__HEADER_BYTES  (FA__HEADER_SLICES * FA__SLICE_SIZE)
+FA__STATIC_ASSERT(FA__HEADER_SLICES <= FA__SLICES / 2 - 1, segment_header_leaves_room_for_large_pages);
+FA__STATIC_ASSERT((sizeof(fa__segment_t) + ((size_t)1 << FASTALLOC_REGION_SLICE_SHIFT) - 1) / ((size_t)1 << FASTALLOC_REGION_SLICE_SHIFT)
+                  <= FA__SLICES / 2 - 1, region_segment_header_leaves_room_for_large_pages);
+
+/* ---- the page map (with an OS): address -> page ------------------------------------------------ */
+/* A map entry is what the free path reads for an address: a pointer to a page's xowner, or to a
+   dispatch record (xowner FA__DISPATCH) for memory that is not an OS page: caller regions, whose
+   pages the region finds, and everything else ("not ours"). */
+typedef struct fa__dispatch_s {
+    uintptr_t xowner;            /* FA__DISPATCH                                            */
+    const fa__region_t* region;  /* addresses inside it are its blocks; NULL: none          */
+    uintptr_t prev;              /* the map entry this one covers (outside the region)      */
+} fa__dispatch_t;
+
 /* Caller memory that segments are cut from (see >>regions). Window bits change under the lock. */
+#define FA__REGION_RUNS 4
 struct fa__region_s {
     uint8_t* base;               /* first window                                            */
     uint8_t* limit;              /* end of what windows may use; the bookkeeping starts here */
     size_t window_count;         /* windows that begin below limit                          */
     uint64_t* window_bits;       /* a bit per window, set while in use                      */
     fa__region_t* next;          /* without an OS: the list the free path searches          */
+    uintptr_t lo, hi;            /* the caller's memory                                     */
+#ifndef FASTALLOC_NO_OS
+    fa__dispatch_t dispatch[3];  /* map entries for its granules: inside, first, last        */
+    struct {                     /* what the map said before, to put back on destroy       */
+        uintptr_t first_granule, count, entry;
+    } runs[FA__REGION_RUNS];
+    size_t run_count;
+#endif
 };
 #define FA__REGION_ALIGN ((uintptr_t)64)     /* region bases: blocks need 16, 64 is a cache line */
 
@@ -767,22 +876,24 @@ struct fa_heap_s {
     fa__heap_t* pool_next;            /* free thread heap records */
     uint8_t kind;                     /* FA__HEAP_* */
     uint8_t home;                     /* FA__HOME_* */
+    uint8_t slice_shift;              /* geometry of its segments; 0 until its source is known */
 };
 
 /* Functions used before their section defines them (the data path runs both ways: segments adopt
    pages into queues, pages release emptied segments). */
-static void fa__debug_segment_track(const fa__segment_t* seg, bool live);
 static bool fa__page_check(const fa__page_t* page);
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count);
 static void fa__debug_mark_aligned(void* aligned);
-static void fa__check_free(fa__segment_t* seg, const void* p);
+static void fa__check_free(const void* p);
 static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
 static void fa__page_collect(fa__page_t* page);
 static void fa__page_collect_thread_free(fa__page_t* page);
 static void fa__page_set_delay(fa__page_t* page, uintptr_t state);
+static void fa__page_set_owner(fa__page_t* page, uintptr_t owner);
+static void fa__page_set_flags(fa__page_t* page, uint8_t flags);
 static void fa__page_unsetup(fa__page_t* page);
 static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page);
 static void fa__heap_schedule_purge(fa__heap_t* heap);
@@ -798,7 +909,8 @@ static size_t fa__usable_size(const void* p);
    The only code that talks to the operating system about memory. Map (reserve + commit, aligned so
    that (p + align_offset) is a multiple of align, reporting that the memory reads zero), unmap,
    purge (hand physical memory back, keep the address range; returns whether it now reads zero),
-   remap (resize without copying, or NULL), a monotonic clock and the page size. A Windows
+   resize in place and move without copying (where the system can: mremap), reserve address space to
+   move into, a monotonic clock and the page size. A Windows
    (VirtualAlloc) backend replaces exactly these. With FASTALLOC_NO_OS they are stubs that fail or
    do nothing, and caller memory (>>regions) is the only source of segments.
    ===================================================================================================== */
@@ -835,25 +947,37 @@ static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is
     return p;
 }
 
-/* Resizes a mapping without copying: in place when the address range allows, else by moving the
-   page tables to a fresh range with the same alignment rule. Added pages read zero. NULL: the
-   caller copies instead (also on systems without mremap). */
-static void* fa__os_remap(void* p, size_t old_size, size_t new_size, size_t align, size_t align_offset) {
+/* Resizes a mapping where it is; false when the range after it is taken, or the system has no
+   mremap (then the caller moves or copies). Added pages read zero. */
+static bool fa__os_resize(void* p, size_t old_size, size_t new_size) {
 #if defined(__linux__)
-    void* q = mremap(p, old_size, new_size, 0);
-    if (q == MAP_FAILED && new_size > old_size) {
-        void* target = fa__os_map_aligned(new_size, align, align_offset, PROT_NONE);
-        if (target == NULL) return NULL;
-        q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-        if (q == MAP_FAILED) munmap(target, new_size);
-    }
-    if (q == MAP_FAILED) return NULL;
+    if (mremap(p, old_size, new_size, 0) == MAP_FAILED) return false;
     FA__STAT(os_remap_calls, 1);
     fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
-    return q;
+    return true;
 #else
-    (void)p; (void)old_size; (void)new_size; (void)align; (void)align_offset;
-    return NULL;
+    (void)p; (void)old_size; (void)new_size;
+    return false;
+#endif
+}
+
+/* Address space only, with (p + align_offset) a multiple of align: a place to move a mapping to. */
+static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) {
+    return fa__os_map_aligned(size, align, align_offset, PROT_NONE);
+}
+static void fa__os_unreserve(void* p, size_t size) { munmap(p, size); }
+
+/* Moves a mapping onto `target` (from fa__os_reserve, which it replaces) at its new size, moving
+   page tables, not bytes. false: not possible (the caller unreserves the target). */
+static bool fa__os_move(void* p, size_t old_size, size_t new_size, void* target) {
+#if defined(__linux__)
+    if (mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) return false;
+    FA__STAT(os_remap_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
+    return true;
+#else
+    (void)p; (void)old_size; (void)new_size; (void)target;
+    return false;
 #endif
 }
 
@@ -882,27 +1006,132 @@ static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is
     (void)size; (void)align; (void)align_offset; *is_zero = false;
     return NULL;
 }
-static void* fa__os_remap(void* p, size_t old_size, size_t new_size, size_t align, size_t align_offset) {
-    (void)p; (void)old_size; (void)new_size; (void)align; (void)align_offset;
-    return NULL;
-}
+static bool fa__os_resize(void* p, size_t old_size, size_t new_size) { (void)p; (void)old_size; (void)new_size; return false; }
+static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) { (void)size; (void)align; (void)align_offset; return NULL; }
+static void fa__os_unreserve(void* p, size_t size) { (void)p; (void)size; }
 static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
 
 /* =====================================================================================================
-   >>regions  REGIONS
-   Caller memory as a source of segments beside the OS. A region is cut at segment boundaries into
-   windows: a window holds one segment, a run of windows one huge block. Its bookkeeping (this
-   struct, a bit per window and, for a region heap, the heap itself) sits at the region's end, so
-   nothing lives outside the caller's memory and the OS is never asked for anything. Windows start
-   at the first segment boundary in the region (without an OS, at the region's start: the free path
-   then finds the region on fa__regions first) and the last may be partial: its slices past `limit`
-   are never used. Region memory is never purged and never assumed to read zero. Window bits change
-   under the global lock: any thread may free a huge block.
+   >>map  THE PAGE MAP (with an OS)
+   How fa_free finds a block's page without trusting the pointer: an entry per granule
+   (FASTALLOC_SLICE_SHIFT: an OS slice) of the address space, in two levels. An entry points at the
+   xowner word of a page (the first word of its descriptor) for the slices of every page on OS
+   memory and for the first granule of every huge block, or at a dispatch record: a caller region's
+   (its blocks are found through the region) or the static "not ours" one. So the free fast path is
+   two loads to the page and one compare of its xowner with the thread's id, segments need no
+   alignment beyond their slices, and a pointer fastalloc does not know is recognised in every build.
+   Entries are offsets from fixed statics so that zero means "not ours" and unmapped leaves read as
+   the static empty leaf: the map needs no initialisation. Only owners of the memory an entry covers
+   write it (page setup, huge blocks, region create/destroy); anyone reads. Leaves come from the OS
+   and are never given back (one leaf word per 64 KiB of address space in use).
+   Without an OS there is no map: memory is only in regions, found on fa__regions.
    ===================================================================================================== */
-#define FA__REGION_MIN_WINDOW ((FA__HEADER_SLICES + 1) * FA__SLICE_SIZE)   /* a header and one page */
+#ifndef FASTALLOC_NO_OS
+#if SIZE_MAX > 0xffffffffu
+#  define FA__MAP_ADDRESS_BITS 48       /* user space on x86-64, AArch64 and RISC-V (Sv48) */
+#else
+#  define FA__MAP_ADDRESS_BITS 32
+#endif
+#define FA__MAP_GRANULE_SHIFT FASTALLOC_SLICE_SHIFT
+#define FA__MAP_ENTRY_BITS    (FA__MAP_ADDRESS_BITS - FA__MAP_GRANULE_SHIFT)
+#define FA__MAP_LEAF_BITS     (FA__MAP_ENTRY_BITS / 2)
+#define FA__MAP_TOP_BITS      (FA__MAP_ENTRY_BITS - FA__MAP_LEAF_BITS)
+#define FA__MAP_LEAF_ENTRIES  ((size_t)1 << FA__MAP_LEAF_BITS)
+#define FA__MAP_TOP_ENTRIES   ((size_t)1 << FA__MAP_TOP_BITS)
+
+/* All zero, so it costs no space in the program file. The "not ours" record is all zero too: its
+   xowner (0) matches no thread (see >>threads), and the free path takes 0 for FA__DISPATCH. */
+static struct fa__map_s {
+    uintptr_t top[FA__MAP_TOP_ENTRIES];          /* leaf address - empty_leaf                      */
+    uintptr_t empty_leaf[FA__MAP_LEAF_ENTRIES];  /* what a top entry of 0 points at: all "not ours" */
+    fa__dispatch_t foreign;                       /* leaf entries: target address - &foreign        */
+} fa__map;
+
+FA__INLINE size_t fa__map_top_index(uintptr_t a) {
+    return (size_t)(a >> (FA__MAP_GRANULE_SHIFT + FA__MAP_LEAF_BITS)) & (FA__MAP_TOP_ENTRIES - 1);
+}
+FA__INLINE size_t fa__map_leaf_index(uintptr_t a) {
+    return (size_t)(a >> FA__MAP_GRANULE_SHIFT) & (FA__MAP_LEAF_ENTRIES - 1);
+}
+FA__INLINE uintptr_t fa__map_encode(const uintptr_t* owner) { return (uintptr_t)owner - (uintptr_t)&fa__map.foreign; }
+FA__INLINE uintptr_t* fa__map_decode(uintptr_t entry) { return (uintptr_t*)((uintptr_t)&fa__map.foreign + entry); }
+
+/* The entry for address a: the xowner word of a page or of a dispatch record. The fast path of
+   fa_free. Addresses above FA__MAP_ADDRESS_BITS wrap around (fastalloc never owns one). */
+FA__INLINE uintptr_t* fa__map_lookup(const void* p) {
+    uintptr_t a = (uintptr_t)p;
+    const uintptr_t* leaf = (const uintptr_t*)((uintptr_t)fa__map.empty_leaf + fa__load_relaxed(&fa__map.top[fa__map_top_index(a)]));
+    return fa__map_decode(fa__load_relaxed(&leaf[fa__map_leaf_index(a)]));
+}
+
+/* The leaf that holds address a's entry, made if needed (NULL: out of memory). */
+static uintptr_t* fa__map_leaf(uintptr_t a) {
+    uintptr_t* slot = &fa__map.top[fa__map_top_index(a)];
+    uintptr_t offset = fa__load_acquire(slot);
+    if (offset == 0) {
+        fa__lock();
+        offset = *slot;
+        if (offset == 0) {
+            bool is_zero;
+            void* leaf = fa__os_map(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t), fa__os_page_size, 0, &is_zero);
+            if (leaf != NULL) {
+                offset = (uintptr_t)leaf - (uintptr_t)fa__map.empty_leaf;
+                fa__store_release(slot, offset);
+            }
+        }
+        fa__unlock();
+        if (offset == 0) return NULL;
+    }
+    return (uintptr_t*)((uintptr_t)fa__map.empty_leaf + offset);
+}
+
+/* Makes sure every leaf for [p, p + size) exists, so that later writes cannot fail. */
+static bool fa__map_reserve(const void* p, size_t size) {
+    uintptr_t a = (uintptr_t)p, end = a + size;
+    const uintptr_t leaf_span = (uintptr_t)FA__MAP_LEAF_ENTRIES << FA__MAP_GRANULE_SHIFT;
+    for (uintptr_t at = a & ~(leaf_span - 1); at < end && at >= (a & ~(leaf_span - 1)); at += leaf_span)
+        if (fa__map_leaf(at) == NULL) return false;
+    return true;
+}
+
+/* Points the entries of the granules [first, first + count) (granule numbers) at `entry`; their
+   leaves exist (fa__map_reserve). */
+static void fa__map_set(uintptr_t first, uintptr_t count, uintptr_t entry) {
+    for (uintptr_t g = first; g < first + count; g++) {
+        uintptr_t* leaf = fa__map_leaf(g << FA__MAP_GRANULE_SHIFT);
+        fa__store_relaxed(&leaf[g & (FA__MAP_LEAF_ENTRIES - 1)], entry);
+    }
+}
+
+FA__INLINE uintptr_t fa__map_granule(const void* p) { return (uintptr_t)p >> FA__MAP_GRANULE_SHIFT; }
+/* Granule entries that say "not ours". */
+FA__INLINE void fa__map_clear(const void* p, size_t size) {
+    fa__map_set(fa__map_granule(p), size >> FA__MAP_GRANULE_SHIFT, 0);
+}
+#endif
+
+/* =====================================================================================================
+   >>regions  REGIONS
+   Caller memory as a source of segments beside the OS: any address, any size from a few KiB. A
+   region is cut into windows of one region segment (FA__SLICES slices of
+   FASTALLOC_REGION_SLICE_SHIFT) counted from its start: a window holds one segment, a run of
+   windows one huge block. Its bookkeeping (this struct, a bit per window and, for a region heap,
+   the heap itself) sits at the region's end, so nothing lives outside the caller's memory and the
+   OS is never asked for anything. The last window may be partial: its slices past `limit` are never
+   used. Region memory is never purged and never assumed to read zero. Window bits change under the
+   global lock: any thread may free a huge block. The free path finds a region from an address
+   through its dispatch records in the page map (with an OS), or on the newest-first list
+   fa__regions (without one); the region's windows then give the segment.
+   ===================================================================================================== */
+#define FA__REGION_SHIFT        FASTALLOC_REGION_SLICE_SHIFT
+#define FA__REGION_SLICE_SIZE   ((size_t)1 << FA__REGION_SHIFT)
+#define FA__REGION_SEGMENT_SIZE ((size_t)FA__SLICES << FA__REGION_SHIFT)
+#define FA__REGION_SEGMENT_MASK (FA__REGION_SEGMENT_SIZE - 1)
+#define FA__REGION_HEADER_BYTES (((sizeof(fa__segment_t) + FA__REGION_SLICE_SIZE - 1) >> FA__REGION_SHIFT) << FA__REGION_SHIFT)
+#define FA__REGION_MIN_WINDOW   (FA__REGION_HEADER_BYTES + FA__REGION_SLICE_SIZE)   /* a header and one page */
 
 #ifdef FASTALLOC_NO_OS
 /* Every region, newest first: a region made inside a block of another (a task's budget carved from
@@ -910,26 +1139,125 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 static fa__region_t* fa__regions;
 #endif
 
+FA__INLINE bool fa__region_contains(const fa__region_t* region, const void* p) {
+    return (uintptr_t)p - region->lo < region->hi - region->lo;
+}
+
+/* The segment a block of the region belongs to: the window at or below p - 1 (a huge block aligned
+   to a window starts exactly one window after its header), or NULL in the bookkeeping. */
+static fa__segment_t* fa__region_segment_of(const fa__region_t* region, const void* p) {
+    uintptr_t a = (uintptr_t)p - 1, base = (uintptr_t)region->base;
+    if (a < base || a >= (uintptr_t)region->limit) return NULL;
+    return (fa__segment_t*)(base + ((a - base) & ~(uintptr_t)FA__REGION_SEGMENT_MASK));
+}
+
+#ifndef FASTALLOC_NO_OS
+/* ---- the region in the page map ---------------------------------------------------------------- */
+/* Granules wholly inside the region point at dispatch[0]; a granule it shares with other memory (at
+   either end) at dispatch[1] or [2], which remember the entry they cover, so that addresses outside
+   the region still find what they found before: a region may live in a block of another region or
+   of an OS page. What the inner granules said before is kept in a few runs, put back on destroy. */
+FA__INLINE uintptr_t fa__map_get(uintptr_t granule) {
+    return fa__load_relaxed(&fa__map_leaf(granule << FA__MAP_GRANULE_SHIFT)[granule & (FA__MAP_LEAF_ENTRIES - 1)]);
+}
+
+/* Records what the granules [first, end) say now, in runs of equal entries; false if that takes
+   more runs than a region keeps (the memory spans several blocks of fastalloc's: not the caller's). */
+static bool fa__region_save_runs(fa__region_t* region, uintptr_t first, uintptr_t end) {
+    region->run_count = 0;
+    for (uintptr_t g = first; g < end; g++) {
+        uintptr_t entry = fa__map_get(g);
+        size_t n = region->run_count;
+        if (n != 0 && region->runs[n - 1].entry == entry) { region->runs[n - 1].count++; continue; }
+        if (n == FA__REGION_RUNS) return false;
+        region->runs[n].first_granule = g;
+        region->runs[n].count = 1;
+        region->runs[n].entry = entry;
+        region->run_count = n + 1;
+    }
+    return true;
+}
+
+/* Which granules a region covers: [inner_first, inner_end) wholly, and the shared ones (-1: none) at
+   its start and its end (one, when the region lies inside a single granule). */
+typedef struct fa__region_granules_s { uintptr_t inner_first, inner_end, shared_first, shared_last; } fa__region_granules_t;
+#define FA__NO_GRANULE (~(uintptr_t)0)
+
+static fa__region_granules_t fa__region_granules(const fa__region_t* region) {
+    uintptr_t first = region->lo >> FA__MAP_GRANULE_SHIFT, last = (region->hi - 1) >> FA__MAP_GRANULE_SHIFT;
+    bool lo_shared = (region->lo & (FA__SLICE_SIZE - 1)) != 0, hi_shared = (region->hi & (FA__SLICE_SIZE - 1)) != 0;
+    fa__region_granules_t g = { first + lo_shared, last + 1 - hi_shared, lo_shared ? first : FA__NO_GRANULE,
+                                hi_shared ? last : FA__NO_GRANULE };
+    if (first == last && (lo_shared || hi_shared)) {
+        g.inner_first = g.inner_end = first;
+        g.shared_first = first;
+        g.shared_last = FA__NO_GRANULE;
+    }
+    return g;
+}
+
+static void fa__region_map_edge(fa__dispatch_t* edge, uintptr_t granule) {
+    if (granule == FA__NO_GRANULE) return;
+    edge->prev = fa__map_get(granule);
+    fa__map_set(granule, 1, fa__map_encode(&edge->xowner));
+}
+
+/* Points the region's granules at its dispatch records; false when the memory spans more of
+   fastalloc's blocks than one. Under the global lock, the map's leaves already there. */
+static bool fa__region_map(fa__region_t* region) {
+    fa__region_granules_t g = fa__region_granules(region);
+    if (!fa__region_save_runs(region, g.inner_first, g.inner_end)) return false;
+    for (size_t k = 0; k < 3; k++) {
+        region->dispatch[k].xowner = FA__DISPATCH;
+        region->dispatch[k].region = region;
+        region->dispatch[k].prev = 0;
+    }
+    fa__map_set(g.inner_first, g.inner_end - g.inner_first, fa__map_encode(&region->dispatch[0].xowner));
+    fa__region_map_edge(&region->dispatch[1], g.shared_first);
+    fa__region_map_edge(&region->dispatch[2], g.shared_last);
+    return true;
+}
+
+/* Takes one of the region's shared granules out of the map: the entry it covered comes back, also
+   where another region was made over it since (its record now covers this one's). */
+static void fa__region_unmap_edge(const fa__dispatch_t* mine, uintptr_t granule) {
+    if (granule == FA__NO_GRANULE) return;
+    uintptr_t me = fa__map_encode(&mine->xowner), entry = fa__map_get(granule);
+    if (entry == me) { fa__map_set(granule, 1, mine->prev); return; }
+    for (fa__dispatch_t* d = (fa__dispatch_t*)fa__map_decode(entry); d->prev != 0; d = (fa__dispatch_t*)fa__map_decode(d->prev))
+        if (d->prev == me) { d->prev = mine->prev; return; }
+}
+
+/* The region is the caller's again: every granule says what it said before the region. */
+static void fa__region_unmap(fa__region_t* region) {
+    fa__region_granules_t g = fa__region_granules(region);
+    fa__lock();
+    for (size_t i = 0; i < region->run_count; i++)
+        fa__map_set(region->runs[i].first_granule, region->runs[i].count, region->runs[i].entry);
+    fa__region_unmap_edge(&region->dispatch[1], g.shared_first);
+    fa__region_unmap_edge(&region->dispatch[2], g.shared_last);
+    fa__unlock();
+}
+#endif
+
 /* Lays out a region over [mem, mem + size) with `extra` bytes for the caller (a heap) inside its
-   bookkeeping, returned in *extra_at. NULL when not even one segment with one page fits. */
+   bookkeeping, returned in *extra_at. NULL when not even one segment with one page fits (or, with an
+   OS, when the page map cannot take it). */
 static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, void** extra_at) {
     uintptr_t lo = (uintptr_t)mem, hi;
     if (mem == NULL || __builtin_add_overflow(lo, (uintptr_t)size, &hi)
-        || lo > UINTPTR_MAX - FA__SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
+        || lo > UINTPTR_MAX - FA__REGION_SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
     uintptr_t start = (lo + FA__REGION_ALIGN - 1) & ~(FA__REGION_ALIGN - 1);
-#ifdef FASTALLOC_NO_OS
-    /* The region's start is its first boundary, unless it lies less than a header below a multiple
-       of the segment size: then no block aligned to the segment size could start inside a header's
+    /* The region's start is its first window, unless it lies less than a header below a multiple
+       of the window size: then no block aligned to the window size could start inside a header's
        window, so a region big enough for such blocks skips ahead to that multiple (losing less than
        a header) and keeps every alignment possible. */
-    if ((start & FA__SEGMENT_MASK) > FA__SEGMENT_SIZE - FA__HEADER_BYTES && hi - start >= 2 * FA__SEGMENT_SIZE)
-        start = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
+    if ((start & FA__REGION_SEGMENT_MASK) > FA__REGION_SEGMENT_SIZE - FA__REGION_HEADER_BYTES
+        && hi - start >= 2 * FA__REGION_SEGMENT_SIZE)
+        start = (start + FA__REGION_SEGMENT_MASK) & ~(uintptr_t)FA__REGION_SEGMENT_MASK;
     uintptr_t base = start;
-#else
-    uintptr_t base = (start + FA__SEGMENT_MASK) & ~(uintptr_t)FA__SEGMENT_MASK;
-#endif
     if (base >= hi) return NULL;
-    size_t windows = (size_t)((hi - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
+    size_t windows = (size_t)((hi - base + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE);
     size_t bits_at = fa__align_up(sizeof(fa__region_t), sizeof(uint64_t));
     size_t own = fa__align_up(bits_at + (windows + 63) / 64 * sizeof(uint64_t), FA__REGION_ALIGN);
     if (hi - base < own + extra) return NULL;
@@ -938,7 +1266,9 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
     fa__region_t* region = (fa__region_t*)meta;
     region->base = (uint8_t*)base;
     region->limit = (uint8_t*)meta;
-    region->window_count = (size_t)((meta - base + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE);
+    region->lo = lo;
+    region->hi = hi;
+    region->window_count = (size_t)((meta - base + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE);
     region->window_bits = (uint64_t*)(meta + bits_at);
     FASTALLOC_MEMSET(region->window_bits, 0, (region->window_count + 63) / 64 * sizeof(uint64_t));
     *extra_at = (void*)(meta + own);
@@ -946,6 +1276,12 @@ static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, voi
 #ifdef FASTALLOC_NO_OS
     region->next = fa__regions;
     fa__regions = region;
+#else
+    if (!fa__map_reserve((void*)lo, size)) return NULL;
+    fa__lock();
+    bool mapped = fa__region_map(region);
+    fa__unlock();
+    if (!mapped) return NULL;
 #endif
     return region;
 }
@@ -956,7 +1292,7 @@ static void fa__region_forget(fa__region_t* region) {
     for (fa__region_t** at = &fa__regions; *at != NULL; at = &(*at)->next)
         if (*at == region) { *at = region->next; break; }
 #else
-    (void)region;
+    fa__region_unmap(region);
 #endif
 }
 
@@ -971,7 +1307,7 @@ static void fa__region_mark(fa__region_t* region, size_t first, size_t count, bo
         if (used) region->window_bits[i / 64] |= bit;
         else region->window_bits[i / 64] &= ~bit;
     }
-    ptrdiff_t bytes = (ptrdiff_t)(count * FA__SEGMENT_SIZE);
+    ptrdiff_t bytes = (ptrdiff_t)(count * FA__REGION_SEGMENT_SIZE);
     fa__note_bytes(&fa__stats.region_bytes, &fa__stats.region_peak, used ? bytes : -bytes);
 }
 
@@ -988,12 +1324,12 @@ static uint8_t* fa__region_take_segment(fa__region_t* region, size_t* size) {
     uint8_t* found = NULL;
     fa__lock();
     for (size_t i = 0; i < region->window_count && found == NULL; i++) {
-        uint8_t* window = region->base + i * FA__SEGMENT_SIZE;
+        uint8_t* window = region->base + i * FA__REGION_SEGMENT_SIZE;
         size_t room = (size_t)(region->limit - window);
         if (!fa__region_window_free(region, i) || room < FA__REGION_MIN_WINDOW) continue;
         fa__region_mark(region, i, 1, true);
         found = window;
-        *size = room < FA__SEGMENT_SIZE ? room : FA__SEGMENT_SIZE;
+        *size = room < FA__REGION_SEGMENT_SIZE ? room : FA__REGION_SEGMENT_SIZE;
     }
     fa__unlock();
     return found;
@@ -1007,13 +1343,13 @@ static uint8_t* fa__region_take_huge(fa__region_t* region, size_t block, size_t 
     fa__lock();
     for (size_t i = 0; i < region->window_count && found == NULL; i++) {
         if (!fa__region_window_free(region, i)) continue;
-        uint8_t* window = region->base + i * FA__SEGMENT_SIZE;
+        uint8_t* window = region->base + i * FA__REGION_SEGMENT_SIZE;
         size_t room = (size_t)(region->limit - window);
-        size_t off = (size_t)(fa__align_up((uintptr_t)window + FA__HEADER_BYTES, align) - (uintptr_t)window);
-        if (off > FA__SEGMENT_SIZE || off > room || block > room - off) continue;
-        size_t need = off + fa__align_up(block, FA__SLICE_SIZE);
+        size_t off = (size_t)(fa__align_up((uintptr_t)window + FA__REGION_HEADER_BYTES, align) - (uintptr_t)window);
+        if (off > FA__REGION_SEGMENT_SIZE || off > room || block > room - off) continue;
+        size_t need = off + fa__align_up(block, FA__REGION_SLICE_SIZE);
         if (need > room) need = room;
-        size_t count = (need + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE;
+        size_t count = (need + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE;
         size_t run = fa__region_free_run(region, i, count);
         if (run < count) { i += run; continue; }   /* no run can start before the taken window */
         fa__region_mark(region, i, count, true);
@@ -1026,9 +1362,9 @@ static uint8_t* fa__region_take_huge(fa__region_t* region, size_t block, size_t 
 }
 
 static void fa__region_release(fa__region_t* region, const void* start, size_t size) {
-    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__SEGMENT_SIZE;
+    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__REGION_SEGMENT_SIZE;
     fa__lock();
-    fa__region_mark(region, first, (size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, false);
+    fa__region_mark(region, first, (size + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE, false);
     fa__unlock();
 }
 
@@ -1036,8 +1372,9 @@ static void fa__region_release(fa__region_t* region, const void* start, size_t s
    the region's limit), shrinking gives whole windows back. false: the windows it would need are
    taken. */
 static bool fa__region_resize(fa__region_t* region, const void* start, size_t old_size, size_t new_size) {
-    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__SEGMENT_SIZE;
-    size_t have = (old_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE, need = (new_size + FA__SEGMENT_MASK) / FA__SEGMENT_SIZE;
+    size_t first = (size_t)((const uint8_t*)start - region->base) / FA__REGION_SEGMENT_SIZE;
+    size_t have = (old_size + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE;
+    size_t need = (new_size + FA__REGION_SEGMENT_MASK) / FA__REGION_SEGMENT_SIZE;
     if (new_size > (size_t)(region->limit - (const uint8_t*)start)) return false;
     bool ok = true;
     fa__lock();
@@ -1058,35 +1395,75 @@ static fa__segment_t* fa__region_new_segment(fa__region_t* region) {
 
 /* =====================================================================================================
    >>segments  SEGMENTS
-   A segment is FA__SEGMENT_SIZE bytes starting at a segment boundary, cut into FA__SLICES slices;
-   slice 0 on holds the header. A block's segment is the boundary at or below (p - 1): blocks never
-   start at a segment's base, and a huge block aligned to the segment size may start exactly one
-   segment after its header. With an OS boundaries are multiples of the segment size; without one
-   every segment lives in a region and they count from its start. A segment is on exactly one list
+   A segment is FA__SLICES slices of its geometry, its header in the first slices: the OS's are
+   mapped aligned to their slice size, a region's are its windows. A page's descriptor knows its
+   index in the header (slice_offset), so page and segment find each other by arithmetic; an address
+   finds its page through the page map (with an OS) or its region. A segment is on exactly one list
    (seg->next): its heap's segments, the abandoned list (its thread exited), the pool (empty, between
    heaps) or, if huge, its first-class heap's huge blocks. A heap keeps one empty OS segment as its
    spare. Its memory goes back where it came from: the OS, or the region it records.
    ===================================================================================================== */
-/* The segment boundary at or below address a. */
-#ifdef FASTALLOC_NO_OS
-FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) {
-    uintptr_t base = 0;
-    for (const fa__region_t* r = fa__regions; r != NULL; r = r->next)
-        if (a - (uintptr_t)r->base < (uintptr_t)(r->limit - r->base)) { base = (uintptr_t)r->base; break; }
-    return base + ((a - base) & ~(uintptr_t)FA__SEGMENT_MASK);
+FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page->slice_offset & (uint8_t)~FA__HEAD); }
+FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
+    return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
+}
+/* The page a slice's entry belongs to: a first entry is the page, the others count back to it. */
+FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
+    fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> fa__seg_shift(seg)];
+    return (entry->slice_offset & FA__HEAD) ? entry : entry - entry->slice_offset;
+}
+
+/* ---- from a pointer to its page ------------------------------------------------------------------ */
+/* fa__ptr_owner is where the free fast path looks: the xowner word of the block's page if that is
+   quick to find (an OS page, through the page map; without an OS any page, through its region), else
+   of a dispatch record, which no thread owns. fa__owner_page finishes the job: the page, through
+   the regions the dispatch records cover, or NULL for a pointer fastalloc does not know. */
+#ifndef FASTALLOC_NO_OS
+FA__INLINE uintptr_t* fa__ptr_owner(const void* p) { return fa__map_lookup(p); }
+#  define FA__PAGE_ALIGN FA__SLICE_SIZE      /* pages of the OS geometry start at slice multiples */
+#else
+static fa__dispatch_t fa__not_ours;         /* all zero: region NULL, prev 0 */
+FA__INLINE uintptr_t* fa__ptr_owner(const void* p) {
+    for (const fa__region_t* r = fa__regions; r != NULL; r = r->next) {
+        if (!fa__region_contains(r, p)) continue;
+        fa__segment_t* seg = fa__region_segment_of(r, p);
+        return seg != NULL ? &fa__segment_page_of(seg, p)->xowner : &fa__not_ours.xowner;
+    }
+    return &fa__not_ours.xowner;
 }
 #  define FA__PAGE_ALIGN FA__REGION_ALIGN    /* pages start at slice multiples from a region's base */
-#else
-FA__INLINE uintptr_t fa__segment_floor(uintptr_t a) { return a & ~(uintptr_t)FA__SEGMENT_MASK; }
-#  define FA__PAGE_ALIGN FA__SLICE_SIZE
 #endif
+
+/* The page behind a dispatch record (see fa__owner_page). */
+static FA__NOINLINE fa__page_t* fa__dispatch_page(uintptr_t* owner, const void* p) {
+    for (;;) {
+        uintptr_t tag = fa__load_relaxed(owner);
+        if (tag != FA__DISPATCH && tag != 0) return (fa__page_t*)(void*)owner;
+        const fa__dispatch_t* d = (const fa__dispatch_t*)(void*)owner;
+        if (d->region != NULL && fa__region_contains(d->region, p)) {
+            fa__segment_t* seg = fa__region_segment_of(d->region, p);
+            return seg != NULL ? fa__segment_page_of(seg, p) : NULL;
+        }
+        if (d->prev == 0) return NULL;
+#ifndef FASTALLOC_NO_OS
+        owner = fa__map_decode(d->prev);
+#endif
+    }
+}
+
+FA__INLINE fa__page_t* fa__owner_page(uintptr_t* owner, const void* p) {
+    uintptr_t tag = fa__load_relaxed(owner);
+    if (fa__likely(tag != FA__DISPATCH && tag != 0)) return (fa__page_t*)(void*)owner;
+    return fa__dispatch_page(owner, p);
+}
+
+/* The page of a block of fastalloc's (NULL: not one of fastalloc's pointers). */
+FA__INLINE fa__page_t* fa__ptr_page(const void* p) { return fa__owner_page(fa__ptr_owner(p), p); }
 FA__INLINE fa__segment_t* fa__ptr_segment(const void* p) {
-    return (fa__segment_t*)fa__segment_floor((uintptr_t)p - 1);
+    const fa__page_t* page = fa__ptr_page(p);
+    return page != NULL ? fa__page_segment(page) : NULL;
 }
-FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
-    fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> FASTALLOC_SLICE_SHIFT];
-    return entry - entry->slice_offset;
-}
+
 FA__INLINE uint64_t fa__span_bits(size_t idx, size_t count) {
     uint64_t bits = count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
     return bits << idx;
@@ -1106,33 +1483,52 @@ static int fa__span_find(uint64_t free_bits, size_t count) {
 
 static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_t)seg ^ (uintptr_t)0x5fa11ac5c0ffeeULL; }
 
-/* Writes the header of a segment of `size` bytes at `mem`. Slices past `size` (the end of a region)
-   count as used, so no page is ever placed there. */
+/* Writes the header of a segment of `size` bytes at `mem` (its geometry: the region's, or the
+   OS's). Slices past `size` (the end of a region) count as used, so no page is ever placed there. */
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
     fa__segment_t* seg = (fa__segment_t*)mem;
     if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
-    size_t slices = size / FA__SLICE_SIZE;
+    seg->slice_shift = (uint8_t)(region != NULL ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT);
+    size_t slices = size >> fa__seg_shift(seg);
+    uint64_t header = fa__geometry_header_mask(fa__seg_shift(seg));
     seg->cookie = fa__segment_cookie(seg);
     seg->thread_id = FA__NO_OWNER;
     seg->map_size = size;
     seg->region = region;
-    seg->kind = kind;
-    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
-    seg->dirty_mask = is_zero ? FA__HEADER_MASK : ~(uint64_t)0;
+    seg->kind = (uint8_t)kind;
+    seg->used_mask = header | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
+    seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
+    seg->pages[0].slice_offset = FA__HEAD;
     FA__STAT(segments_live, 1);
-    fa__debug_segment_track(seg, true);
     return seg;
 }
 
+/* A segment of fresh OS memory, its page-map leaves ready (so that setting up its pages cannot
+   fail). */
 static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
     bool is_zero = false;
     void* mem = fa__os_map(size, align, align_offset, &is_zero);
-    return mem == NULL ? NULL : fa__segment_init(mem, size, kind, is_zero, NULL);
+    if (mem == NULL) return NULL;
+#ifndef FASTALLOC_NO_OS
+    if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size); return NULL; }
+#endif
+    return fa__segment_init(mem, size, kind, is_zero, NULL);
+}
+
+/* The granules the page map points into a segment for: all its slices, or a huge block's first. */
+static void fa__segment_unmap_granules(const fa__segment_t* seg) {
+#ifndef FASTALLOC_NO_OS
+    if (seg->region != NULL) return;
+    if (seg->kind == FA__SEGMENT_HUGE) fa__map_clear((const uint8_t*)seg + seg->pages[0].block_size, 1);
+    else fa__map_clear(seg, seg->map_size);
+#else
+    (void)seg;
+#endif
 }
 
 static void fa__segment_free(fa__segment_t* seg) {
-    fa__debug_segment_track(seg, false);
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
+    fa__segment_unmap_granules(seg);
     if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
     else fa__os_unmap(seg, seg->map_size);
 }
@@ -1249,7 +1645,7 @@ static bool fa__pool_unmap(void) {
 static fa__page_t* fa__segment_next_page(fa__segment_t* seg, size_t* idx) {
     while (*idx < FA__SLICES) {
         fa__page_t* page = &seg->pages[*idx];
-        if (page->in_use) { *idx += page->slice_count; return page; }
+        if (page->flags & FA__PAGE_IN_USE) { *idx += page->slice_count; return page; }
         (*idx)++;
     }
     return NULL;
@@ -1275,7 +1671,7 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
     else {
         fa__region_t* source = fa__heap_source(heap);
         if (source != NULL) seg = fa__region_new_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SEGMENT_SIZE, 0, FA__SEGMENT_NORMAL);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
@@ -1284,8 +1680,11 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
 /* A segment the heap is done with, whatever its pages hold (fa_heap_destroy): emptied, then pooled
    or freed. */
 static void fa__segment_discard(fa__segment_t* seg) {
-    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; idx++) seg->pages[idx].in_use = 0;
-    seg->used_mask = FA__HEADER_MASK | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
+    for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); idx < FA__SLICES; idx++) {
+        seg->pages[idx].flags = 0;
+        seg->pages[idx].xowner = FA__NO_OWNER;
+    }
+    seg->used_mask = fa__geometry_header_mask(fa__seg_shift(seg)) | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
     seg->page_count = 0;
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
@@ -1303,9 +1702,9 @@ static fa__segment_queue_t fa__abandoned;
 static void fa__segment_adopt(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_link(heap, seg);
     fa__page_t* page;
-    for (size_t idx = FA__HEADER_SLICES; (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
+    for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
         fa__page_set_delay(page, FA__DELAY_NONE);
-        fa__store_relaxed(&page->flags, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));
+        fa__page_set_flags(page, (uint8_t)(page->flags & ~FA__PAGE_IN_FULL));   /* and its owner */
         fa__page_collect(page);
         if (page->used == 0) fa__page_unsetup(page);
         else fa__queue_push_back(heap, &heap->queues[page->bin], page);
@@ -1326,7 +1725,7 @@ static bool fa__heap_adopt_abandoned(fa__heap_t* heap) {
    segment is now empty. */
 static bool fa__segment_collect_orphan(fa__segment_t* seg) {
     fa__page_t* page;
-    for (size_t idx = FA__HEADER_SLICES; (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
+    for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
         fa__page_collect_thread_free(page);
         if (page->used == 0) fa__page_unsetup(page);
     }
@@ -1355,6 +1754,9 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_purge(seg);
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_release(&seg->heap, (fa__heap_t*)NULL);
+    fa__page_t* page;   /* the thread may go on (fa_thread_done): its frees into them must look first */
+    for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; )
+        fa__page_set_owner(page, FA__NO_OWNER);
     (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX);
 }
 
@@ -1363,11 +1765,14 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
    A page is a run of slices holding blocks of one size class (bin). Bins 1..5 are 8, 16, 32, 48 and
    64 bytes; above that there are four bins per power of two (80, 96, 112, 128, 160, ...), so the
    worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
-   a slice-aligned page. Tiers: small blocks (<= slice/8) get one-slice pages, medium ones
-   (<= FA__MEDIUM_MAX) pages of FA__MEDIUM_PAGE_SLICES slices, large ones just enough slices for
-   one block; anything above FA__LARGE_MAX is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
+   a slice-aligned page. Tiers, in a segment's geometry: small blocks (<= slice/8) get one-slice
+   pages, medium ones (<= fa__geometry_medium_max) pages of FA__MEDIUM_PAGE_SLICES slices (in a
+   region, just enough slices for eight blocks), large ones just enough slices for one block;
+   anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
    at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
-   (blocks on thread_free still count as used until the owner collects them).
+   (blocks on thread_free still count as used until the owner collects them). xowner is the
+   segment's owner while flags has neither IN_FULL nor HAS_ALIGNED and the page is in use, else
+   FA__NO_OWNER.
    ===================================================================================================== */
 FA__INLINE size_t fa__bin_of(size_t size) {
     size_t words = (size + 7) >> 3;
@@ -1398,28 +1803,36 @@ static size_t fa__bin_size(size_t bin) {
    bigger in debug builds). */
 static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_size(bin); }
 
-/* Without an OS memory is scarce: a medium page is just big enough for eight blocks, not a fixed
-   FA__MEDIUM_PAGE_SLICES (in a 64 KiB region, twelve medium size classes at 8 KiB each would not
-   even fit). */
-static size_t fa__page_slices_for(size_t block_size) {
-    if (block_size <= FA__SMALL_MAX) return 1;
-#ifdef FASTALLOC_NO_OS
-    if (block_size <= FA__MEDIUM_MAX) return (8 * block_size + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE;
-#else
-    if (block_size <= FA__MEDIUM_MAX) return FA__MEDIUM_PAGE_SLICES;
-#endif
-    return (block_size + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE;
+/* Slices for a page of blocks of `block_size` in a geometry. Region memory is scarce: a medium page
+   there is just big enough for eight blocks, not a fixed FA__MEDIUM_PAGE_SLICES (in a 64 KiB region,
+   twelve medium size classes at 8 KiB each would not even fit). */
+static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
+    size_t slice = fa__geometry_slice(shift);
+    if (block_size <= fa__geometry_small_max(shift)) return 1;
+    if (block_size <= fa__geometry_medium_max(shift))
+        return shift == FA__REGION_SHIFT ? (8 * block_size + slice - 1) >> shift : FA__MEDIUM_PAGE_SLICES;
+    return (block_size + slice - 1) >> shift;
 }
 
-FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
-    return (fa__segment_t*)fa__segment_floor((uintptr_t)page);
-}
 FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
     fa__segment_t* seg = fa__page_segment(page);
-    return (uint8_t*)seg + ((size_t)(page - seg->pages) << FASTALLOC_SLICE_SHIFT);
+    return (uint8_t*)seg + (fa__page_index(page) << fa__seg_shift(seg));
 }
-FA__INLINE size_t fa__page_bytes(const fa__page_t* page) { return (size_t)page->slice_count * FA__SLICE_SIZE; }
-FA__INLINE void fa__page_set_flags(fa__page_t* page, uint8_t flags) { fa__store_relaxed(&page->flags, flags); }
+FA__INLINE size_t fa__page_bytes(const fa__page_t* page) {
+    return (size_t)page->slice_count << fa__seg_shift(fa__page_segment(page));
+}
+FA__INLINE bool fa__page_in_use(const fa__page_t* page) { return (fa__load_relaxed(&page->flags) & FA__PAGE_IN_USE) != 0; }
+
+/* Who may take the free fast path into the page: its segment's owner, unless the flags say the
+   slow path must look (full, aligned blocks, not in use). */
+static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
+    bool fast = (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
+    fa__store_relaxed(&page->xowner, fast ? owner : FA__NO_OWNER);
+}
+static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
+    fa__store_relaxed(&page->flags, flags);
+    fa__page_set_owner(page, fa__load_relaxed(&fa__page_segment(page)->thread_id));
+}
 
 /* The block an interior pointer belongs to; needed only on pages that served aligned requests. */
 static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
@@ -1431,7 +1844,7 @@ static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
 /* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
     FA__DEBUG_ASSERT(page->free == NULL && page->capacity < page->reserved);
-    size_t bs = page->block_size, left = page->reserved - page->capacity;
+    size_t bs = page->block_size, left = (size_t)page->reserved - page->capacity;
     size_t count = FA__EXTEND_BYTES / bs;
     if (count < 4) count = 4;
     if (count > left) count = left;
@@ -1441,8 +1854,8 @@ static void fa__page_extend(fa__page_t* page) {
     ((fa__block_t*)last)->next = NULL;
     fa__debug_mark_fresh(page, first, count);
     page->free = (fa__block_t*)first;
-    page->capacity += (uint32_t)count;
-    page->free_is_zero = page->fresh_is_zero;
+    page->capacity = (uint16_t)(page->capacity + count);
+    page->zero = (page->zero & FA__ZERO_FRESH) ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
 }
 
 /* Moves other threads' frees into local_free, keeping the delay state bits. */
@@ -1459,7 +1872,7 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     }
     tail->next = page->local_free;
     page->local_free = head;
-    page->used -= count;
+    page->used = (uint16_t)(page->used - count);
 }
 
 /* Makes `free` non-empty from the page's own lists if it can. */
@@ -1468,7 +1881,7 @@ static void fa__page_collect(fa__page_t* page) {
     if (page->free == NULL && page->local_free != NULL) {
         page->free = page->local_free;
         page->local_free = NULL;
-        page->free_is_zero = 0;
+        page->zero &= (uint8_t)~FA__ZERO_FREE;
     }
 }
 
@@ -1491,6 +1904,16 @@ static void fa__page_set_delay(fa__page_t* page, uintptr_t state) {
     }
 }
 
+/* With an OS, points the page map's entries for slices [idx, idx + count) of an OS segment at the
+   page; region pages are found through their region. */
+static void fa__page_map_slices(const fa__segment_t* seg, const fa__page_t* page, size_t idx, size_t count) {
+#ifndef FASTALLOC_NO_OS
+    if (seg->region == NULL) fa__map_set(fa__map_granule(seg) + idx, count, fa__map_encode(&page->xowner));
+#else
+    (void)seg; (void)page; (void)idx; (void)count;
+#endif
+}
+
 /* Lays out a fresh page of `bin` on `slices` free slices from slice `idx` of an owned segment. */
 static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
     FA__DEBUG_ASSERT((seg->used_mask & fa__span_bits(idx, slices)) == 0);
@@ -1498,40 +1921,39 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     fa__page_t* page = &seg->pages[idx];
     size_t bs = fa__bin_size(bin);
     for (size_t i = 1; i < slices; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
-    page->slice_offset = 0;
+    page->slice_offset = (uint8_t)(FA__HEAD | idx);
     page->slice_count = (uint8_t)slices;
     page->block_size = (uint32_t)bs;
-    page->reserved = (uint32_t)(slices * FA__SLICE_SIZE / bs);
+    page->reserved = (uint16_t)((slices << fa__seg_shift(seg)) / bs);
     page->capacity = 0;
     page->used = 0;
     page->free = NULL;
     page->local_free = NULL;
     fa__store_relaxed(&page->xthread_free, (uintptr_t)0);
-    fa__page_set_flags(page, 0);
-    page->fresh_is_zero = FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & span) == 0;
-    page->free_is_zero = page->fresh_is_zero;
+    page->zero = FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & span) == 0 ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
-    page->in_use = 1;
     page->next = page->prev = NULL;
+    fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
     seg->dirty_mask |= span;
     seg->page_count++;
+    fa__page_map_slices(seg, page, idx, slices);
     FA__XSTAT(pages_acquired, 1);
     return page;
 }
 
-/* Gives an empty page's slices back to its segment (the caller handles an emptied segment). */
+/* Gives an empty page's slices back to its segment (the caller handles an emptied segment). Its
+   page-map entries stay: they point at a page not in use, which the free path rejects. */
 static void fa__page_unsetup(fa__page_t* page) {
-    FA__DEBUG_ASSERT(page->in_use && page->retire_expire == 0);
+    FA__DEBUG_ASSERT(fa__page_in_use(page) && page->retire_expire == 0);
     fa__segment_t* seg = fa__page_segment(page);
-    seg->used_mask &= ~fa__span_bits((size_t)(page - seg->pages), page->slice_count);
-    page->in_use = 0;
+    seg->used_mask &= ~fa__span_bits(fa__page_index(page), page->slice_count);
+    fa__page_set_flags(page, 0);
     page->free = page->local_free = NULL;
     seg->page_count--;
     FA__XSTAT(pages_retired, 1);
 }
-
 /* =====================================================================================================
    >>queues  PAGE QUEUES AND RETIREMENT
    A heap queues its pages by bin (queues[1..FA__BIN_MAX]) plus one queue of full pages
@@ -1651,17 +2073,17 @@ static void fa__page_release(fa__heap_t* heap, fa__page_t* page) {
 
 /* Retire hysteresis: a page that empties is kept, still in its queue, for a few heartbeats (fewer
    for medium and large pages) so alloc/free churn reuses it instead of handing it back and taking
-   it again. Up to FA__RETAIN_BIN_BYTES per bin (but always the last page of a bin) and never more
+   it again. Up to FA__RETAIN_BIN_SLICES slices per bin (but always the last page of a bin) and never more
    than FA__RETAINED_MAX per heap. Emptying again while kept just re-arms it. */
 static void fa__page_retire(fa__page_t* page) {
-    uint8_t cycles = (uint8_t)(page->block_size <= FA__SMALL_MAX ? FASTALLOC_RETIRE_CYCLES
-                                                                  : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
+    uint8_t cycles = (uint8_t)(page->slice_count == 1 ? FASTALLOC_RETIRE_CYCLES : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
     if (page->retire_expire != 0) { page->retire_expire = cycles; return; }
-    fa__heap_t* heap = fa__page_segment(page)->heap;
+    fa__segment_t* seg = fa__page_segment(page);
+    fa__heap_t* heap = seg->heap;
     fa__page_queue_t* q = &heap->queues[page->bin];
     bool alone = q->first == page && page->next == NULL;
     if (cycles != 0 && heap->retained_count < FA__RETAINED_MAX
-        && (alone || q->retained_bytes + fa__page_bytes(page) <= FA__RETAIN_BIN_BYTES)) {
+        && (alone || q->retained_bytes + fa__page_bytes(page) <= (size_t)FA__RETAIN_BIN_SLICES << fa__seg_shift(seg))) {
         page->retire_expire = cycles;
         heap->retained[heap->retained_count++] = page;
         q->retained_bytes += fa__page_bytes(page);
@@ -1681,11 +2103,13 @@ static void fa__retained_expire(fa__heap_t* heap) {
 
 /* =====================================================================================================
    >>huge  HUGE BLOCKS
-   A block above FA__LARGE_MAX (or aligned beyond what pages give) gets a segment of its own, kind
-   FA__SEGMENT_HUGE, with the header before the block (fa__huge_layout): a fresh OS mapping, which
-   reads zero and is never cleared; a mapping recycled from the huge cache; or a run of region
-   windows, which may hold anything. Its page entry 0 says "in use" and its size is the segment's
-   (fa_usable_size reads map_size). huge_written bounds what the caller may have written, so
+   A block above its heap's large maximum (or aligned beyond what pages give) gets a segment of its
+   own, kind FA__SEGMENT_HUGE, with the header before the block (fa__huge_layout): a fresh OS
+   mapping, which reads zero and is never cleared; a mapping recycled from the huge cache; or a run
+   of region windows, which may hold anything. Its page entry 0 is the block's page: in use, no
+   owner (every free of it takes the slow path), block_size its offset from the header; the page
+   map points the block's first granule at it. Its size is the segment's (fa_usable_size reads
+   map_size). huge_written bounds what the caller may have written, so
    zeroing clears only that. Any thread frees a huge block. A first-class heap lists its huge blocks
    (on seg->next, under the global lock) so that reset and destroy can release them; a thread heap's
    belong to nobody.
@@ -1696,17 +2120,22 @@ typedef struct fa__huge_layout_s {
     size_t map_offset;           /* multiple of map_align                                */
 } fa__huge_layout_t;
 
-/* Where a huge block aligned to `align` starts: one header after the segment's start, rounded up to
-   the alignment; for alignments of a segment or more, exactly one segment after it (the free path
-   masks p - 1 back to the header), with the mapping placed so that the block is aligned. */
+/* Where a huge block on OS memory starts: one header after the mapping's start, the mapping placed
+   so that the block has the alignment asked for (at least a slice's). */
 static fa__huge_layout_t fa__huge_layout(size_t align) {
-    fa__huge_layout_t layout = { fa__align_up(FA__HEADER_BYTES, align), FA__SEGMENT_SIZE, 0 };
-    if (align >= FA__SEGMENT_SIZE) {
-        layout.offset = FA__SEGMENT_SIZE;
-        layout.map_align = align;
-        layout.map_offset = FA__SEGMENT_SIZE;
-    }
+    fa__huge_layout_t layout = { FA__HEADER_BYTES, align > FA__SLICE_SIZE ? align : FA__SLICE_SIZE, FA__HEADER_BYTES };
     return layout;
+}
+
+/* With an OS, points the page map's entry for a huge block's first granule at its page (its
+   segment's entry 0); fa__segment_unmap_granules takes it out again. */
+static void fa__huge_map(const fa__segment_t* seg) {
+#ifndef FASTALLOC_NO_OS
+    if (seg->region == NULL)
+        fa__map_set(fa__map_granule((const uint8_t*)seg + seg->pages[0].block_size), 1, fa__map_encode(&seg->pages[0].xowner));
+#else
+    (void)seg;
+#endif
 }
 
 /* What a huge block is for: plain, zeroed (a recycled mapping is cleared), or a fresh mapping that
@@ -1734,7 +2163,7 @@ static bool fa__huge_cache_put(fa__segment_t* seg) {
     if (kept) fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count + 1);
     fa__unlock();
     if (kept) {
-        fa__debug_segment_track(seg, false);
+        fa__segment_unmap_granules(seg);
         fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     }
     return kept;
@@ -1841,7 +2270,7 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     *offset = layout.offset;
     if (size > FA__PTRDIFF_MAX - layout.offset - fa__os_page_size) return NULL;
     size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
-    fa__segment_t* cached = want != FA__HUGE_FRESH && layout.offset == FA__HEADER_BYTES
+    fa__segment_t* cached = want != FA__HUGE_FRESH && align <= FA__SLICE_SIZE
                                 ? (fa__segment_t*)fa__huge_cache_take(layout.offset + body) : NULL;
     if (cached != NULL) return fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
     *fresh = true;
@@ -1861,13 +2290,14 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__hug
     fa__segment_t* seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL) return fa__fail(FA__ENOMEM);
-    /* The block's slice entry points back at entry 0, which says "in use" and where the block starts
-       (block_size: its offset) for debug checks. */
-    size_t idx = offset >> FASTALLOC_SLICE_SHIFT;
-    seg->pages[idx].slice_offset = (uint8_t)idx;
-    seg->pages[0].in_use = 1;
+    /* The block's slice entry points back at entry 0, the block's page. */
+    size_t idx = offset >> fa__seg_shift(seg);
+    if (idx != 0) seg->pages[idx].slice_offset = (uint8_t)idx;
+    seg->pages[0].flags = FA__PAGE_IN_USE;
+    seg->pages[0].xowner = FA__NO_OWNER;
     seg->pages[0].block_size = (uint32_t)offset;
     seg->pages[0].xthread_free = FA__DELAY_NEVER;
+    fa__huge_map(seg);
     uint8_t* p = (uint8_t*)seg + offset;
     size_t usable = seg->map_size - offset;
     bool zero = want == FA__HUGE_ZEROED;
@@ -1883,9 +2313,9 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__hug
    cleared, so past huge_written the block still reads zero. */
 static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t size, size_t want, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
-    size_t new_size = offset + fa__align_up(want, FA__SLICE_SIZE);
+    size_t new_size = offset + fa__align_up(want, FA__REGION_SLICE_SIZE);
     if (!fa__region_resize(seg->region, seg, old_size, new_size)) {
-        new_size = offset + fa__align_up(size, FA__SLICE_SIZE);
+        new_size = offset + fa__align_up(size, FA__REGION_SLICE_SIZE);
         if (want == size || !fa__region_resize(seg->region, seg, old_size, new_size)) return NULL;
     }
     if (zero && new_size > old_size) fa__zero_range((uint8_t*)seg + old_size, new_size - old_size, false);
@@ -1893,47 +2323,63 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
     return p;
 }
 
+/* Resizes the mapping of a huge block without copying: where it is, or moved (page tables only)
+   to a fresh range with the same layout; returns the segment (NULL: not possible). */
+static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
+    size_t old_size = seg->map_size;
+    if (fa__os_resize(seg, old_size, new_size)) return seg;
+    if (new_size <= old_size) return NULL;
+    fa__huge_layout_t layout = fa__huge_layout(align);
+    void* target = fa__os_reserve(new_size, layout.map_align, layout.map_offset);
+    if (target == NULL) return NULL;
+#ifndef FASTALLOC_NO_OS
+    if (fa__map_reserve((uint8_t*)target + seg->pages[0].block_size, 1) && fa__os_move(seg, old_size, new_size, target))
+        return (fa__segment_t*)target;
+#endif
+    fa__os_unreserve(target, new_size);
+    return NULL;
+}
+
 /* Resizes a huge block where it is (regions), or through the OS without copying. Growth asks for a
    quarter more than needed: virtual only until touched, and it makes growth by small steps
-   amortised. NULL: it must move by copying. */
+   amortised; without room for that, the exact size. NULL: it must move by copying. */
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
-    fa__huge_layout_t layout = fa__huge_layout(align);
-    if (layout.offset != offset) { layout.map_align = FA__SEGMENT_SIZE; layout.map_offset = 0; }
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
        may realloc the block while the owner deletes or destroys the heap, so the whole move happens
-       under the lock that guards the list (thread heaps' huge blocks are on no list). Without room
-       for the headroom, the exact size is tried. */
-    fa__debug_segment_track(seg, false);
+       under the lock that guards the list (thread heaps' huge blocks are on no list). */
     bool listed = fa__load_relaxed(&seg->heap) != NULL;
     if (listed) fa__lock();
     fa__heap_t* owner = listed ? fa__huge_unlink(seg) : NULL;
     size_t new_size = offset + fa__align_up(want, fa__os_page_size);
-    fa__segment_t* moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, layout.map_align, layout.map_offset);
-    if (moved == NULL && want != size) {
+    fa__segment_t* now = fa__huge_remap(seg, new_size, align);
+    if (now == NULL && want != size) {
         new_size = offset + fa__align_up(size, fa__os_page_size);
-        moved = (fa__segment_t*)fa__os_remap(seg, old_size, new_size, layout.map_align, layout.map_offset);
+        now = fa__huge_remap(seg, new_size, align);
     }
-    fa__segment_t* now = moved != NULL ? moved : seg;
-    if (moved != NULL) {
-        moved->map_size = new_size;
-        moved->cookie = fa__segment_cookie(moved);
+    if (now != NULL) {
+        if (now != seg) {   /* the old address is no longer ours; the page map follows the block */
+#ifndef FASTALLOC_NO_OS
+            fa__map_clear(p, 1);
+#endif
+            now->cookie = fa__segment_cookie(now);
+            fa__huge_map(now);
+        }
+        now->map_size = new_size;
     }
-    if (owner != NULL) fa__huge_link(owner, now);
+    if (owner != NULL) fa__huge_link(owner, now != NULL ? now : seg);
     if (listed) fa__unlock();
-    fa__debug_segment_track(now, true);
-    return moved != NULL ? (uint8_t*)moved + offset : NULL;
+    return now != NULL ? (uint8_t*)now + offset : NULL;
 }
 
 /* A huge block now holds `size` bytes for the caller: with zero, clear what it wrote past that
    (pages the OS added read zero already). Only [0, size) may be dirty from here on. */
-static void* fa__huge_settle(uint8_t* p, size_t size, bool zero) {
-    fa__segment_t* seg = fa__ptr_segment(p);
-    size_t usable = fa__usable_size(p);
+static void* fa__huge_settle(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
+    size_t usable = seg->map_size - (size_t)(p - (uint8_t*)seg);
     size_t written = seg->huge_written < usable ? seg->huge_written : usable;
     if (zero && written > size) fa__zero_range(p + size, written - size, false);
     if (zero && written < size) fa__zero_range(p + written, size - written, FASTALLOC_ZERO_TRACKING); /* OS-added */
@@ -1962,7 +2408,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL };
+                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL, 0 };
 #undef FA__E8
 #undef FA__E
 #define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
@@ -2045,6 +2491,17 @@ static fa__region_t* fa__heap_source(const fa__heap_t* heap) {
     return source;
 }
 
+/* The heap's geometry: its region's, or the OS's; fixed the first time it is asked, when it takes
+   memory (a default region may still be set until then). */
+static unsigned fa__heap_shift(fa__heap_t* heap) {
+    if (heap->slice_shift == 0)
+        heap->slice_shift = (uint8_t)(fa__heap_source(heap) != NULL ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT);
+    return heap->slice_shift;
+}
+
+/* The largest block the heap serves from pages; bigger ones are huge. */
+static size_t fa__heap_large_max(fa__heap_t* heap) { return fa__geometry_large_max(fa__heap_shift(heap)); }
+
 /* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
    such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
 static void fa__heap_schedule_purge(fa__heap_t* heap) {
@@ -2067,8 +2524,8 @@ static void fa__heap_purge(fa__heap_t* heap) {
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
 /* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
-    size_t slices = fa__page_slices_for(fa__bin_size(bin));
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
         int idx = fa__span_find(~seg->used_mask, slices);
         if (idx >= 0) return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
@@ -2103,7 +2560,7 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
     fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
     while (block != NULL) {
         fa__block_t* next = block->next;
-        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(block), block);
+        fa__page_t* page = fa__ptr_page(block);
         if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
             do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
@@ -2324,10 +2781,9 @@ static void fa__heap_reset(fa__heap_t* heap) {
         all = page->next;
         page->free = page->local_free = NULL;
         fa__store_relaxed(&page->xthread_free, (uintptr_t)FA__DELAY_NONE);
-        page->fresh_is_zero = page->fresh_is_zero && page->capacity == 0;   /* handed-out blocks are dirty */
-        page->free_is_zero = page->fresh_is_zero;
+        if (page->capacity != 0) page->zero = 0;     /* handed-out blocks are dirty */
         page->used = page->capacity = 0;
-        fa__page_set_flags(page, 0);
+        fa__page_set_flags(page, FA__PAGE_IN_USE);
         fa__queue_push_back(heap, &heap->queues[page->bin], page);
     }
 }
@@ -2372,7 +2828,7 @@ static void fa__zero_range(void* p, size_t n, bool known_zero) {
 
 /* A block popped from a known-zero free list is dirty only in its link word. */
 static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
-    if (page->free_is_zero) fa__zero_range(block, sizeof(fa__block_t), false);
+    if (page->zero & FA__ZERO_FREE) fa__zero_range(block, sizeof(fa__block_t), false);
     else fa__zero_range(block, page->block_size, false);
 }
 
@@ -2400,7 +2856,7 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
     if (fa__unlikely((heap = fa__heap_or_new(heap)) == NULL)) return fa__fail(FA__ENOMEM);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     fa__heap_heartbeat(heap);
-    if (size > FA__LARGE_MAX) return fa__huge_alloc(heap, size, 1, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+    if (size > fa__heap_large_max(heap)) return fa__huge_alloc(heap, size, 1, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(FA__ENOMEM);
@@ -2433,7 +2889,7 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
     if (p == NULL) return NULL;
     uint8_t* aligned = (uint8_t*)fa__align_up((uintptr_t)p, align);
     if (aligned != p) {
-        fa__page_t* page = fa__segment_page_of(fa__ptr_segment(p), p);
+        fa__page_t* page = fa__ptr_page(p);
         fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
         fa__debug_mark_aligned(aligned);
     }
@@ -2441,27 +2897,33 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
 }
 
 /* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
-   (FA__PAGE_ALIGN); otherwise over-allocate within the page tiers and mark the page, or go huge. */
+   (a slice of the OS geometry; in a region FA__PAGE_ALIGN); otherwise over-allocate within the page
+   tiers and mark the page, or go huge. */
 static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, bool zero) {
     if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     size_t fit = size < align ? align : size;
     if (align <= 16) return fa__heap_malloc_fast(heap, fit, zero);
-    bool in_pages = align <= FA__SLICE_SIZE && fit <= FA__LARGE_MAX;
-    if (in_pages && fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= FA__PAGE_ALIGN)
-        return fa__heap_malloc_fast(heap, fit, zero);
-    if (in_pages && size + align - 1 <= FA__LARGE_MAX) return fa__malloc_aligned_within(heap, size, align, zero);
     if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
+    unsigned shift = fa__heap_shift(heap);
+    size_t large_max = fa__geometry_large_max(shift);
+    size_t page_align = shift == FASTALLOC_SLICE_SHIFT ? FA__PAGE_ALIGN : FA__REGION_ALIGN;
+    bool in_pages = align <= fa__geometry_slice(shift) && fit <= large_max;
+    if (in_pages && fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= page_align)
+        return fa__heap_malloc_fast(heap, fit, zero);
+    if (in_pages && size + align - 1 <= large_max) return fa__malloc_aligned_within(heap, size, align, zero);
     return fa__huge_alloc(heap, size, align, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
 }
 
 /* =====================================================================================================
    >>free  FREE PATHS
-   Fast path: the block's segment belongs to this thread and its page is neither full nor aligned:
-   push onto local_free, no atomics. Otherwise fa__free_generic: huge blocks are released by
-   whichever thread frees them; the owner's slow case unfulls or retires the page; any other thread
-   pushes onto the page's thread_free with one CAS, or, for the first free into a full page, hands
-   the block to the owning heap (delayed free) so the heap learns the page has room again.
+   Fast path: the page map (or, without an OS, the region) gives the block's page, and its xowner is
+   this thread's id, i.e. the page is this thread's, in use, neither full nor aligned: push onto
+   local_free, no atomics. Otherwise fa__free_generic: a region's block is found through its region;
+   a pointer fastalloc does not know, or a block of a page not in use, is left alone; huge blocks
+   are released by whichever thread frees them; the owner's slow case unfulls or retires the page;
+   any other thread pushes onto the page's thread_free with one CAS, or, for the first free into a
+   full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     block->next = page->local_free;
@@ -2493,20 +2955,23 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
     while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
 }
 
-/* Whichever thread frees a huge block releases it. A mapping in the usual layout goes to the huge
-   cache, but only from a thread with a heap, whose purge deadline then unmaps it. */
-static void fa__free_huge(fa__segment_t* seg, const void* p) {
+/* Whichever thread frees a huge block releases it. A mapping of the OS goes to the huge cache, but
+   only from a thread with a heap, whose purge deadline then unmaps it. */
+static void fa__free_huge(fa__segment_t* seg) {
     fa__huge_untrack(seg);
     fa__heap_t* heap = fa__tls_heap;
-    if ((const uint8_t*)p - (uint8_t*)seg == (ptrdiff_t)FA__HEADER_BYTES && heap != FA__EMPTY_HEAP && fa__huge_cache_put(seg)) {
+    if (heap != FA__EMPTY_HEAP && fa__huge_cache_put(seg)) {
         fa__heap_schedule_purge(heap);
         return;
     }
     fa__segment_free(seg);
 }
 
-static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, void* p) {
-    if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg, p); return; }
+static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
+    fa__page_t* page = fa__owner_page(owner, p);
+    if (page == NULL || !fa__page_in_use(page)) return;   /* not a block of fastalloc's (debug: caught before) */
+    fa__segment_t* seg = fa__page_segment(page);
+    if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg); return; }
     fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
                                                                                   : (fa__block_t*)p;
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
@@ -2514,39 +2979,44 @@ static FA__NOINLINE void fa__free_generic(fa__segment_t* seg, fa__page_t* page, 
 }
 
 static void fa__free(void* p) {
-    if (fa__unlikely(p == NULL)) return;
-    fa__segment_t* seg = fa__ptr_segment(p);
-    fa__check_free(seg, p);
-    fa__page_t* page = fa__segment_page_of(seg, p);
-    if (fa__likely(fa__load_relaxed(&seg->thread_id) == fa__thread_id() && page->flags == 0)) {
+    fa__check_free(p);
+    uintptr_t* owner = fa__ptr_owner(p);
+    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
+        fa__page_t* page = (fa__page_t*)(void*)owner;
         fa__block_t* block = (fa__block_t*)p;
         block->next = page->local_free;
         page->local_free = block;
         if (fa__unlikely(--page->used == 0)) fa__page_retire(page);
         return;
     }
-    fa__free_generic(seg, page, p);
+    fa__free_generic(owner, p);
 }
 
-static size_t fa__usable_size(const void* p) {
-    if (p == NULL) return 0;
-    fa__segment_t* seg = fa__ptr_segment(p);
+/* Bytes usable at p, a pointer into a block of `page` (a huge block's page is its segment's). */
+FA__INLINE size_t fa__page_usable(const fa__page_t* page, const void* p) {
+    const fa__segment_t* seg = fa__page_segment(page);
     if (seg->kind == FA__SEGMENT_HUGE) return seg->map_size - (size_t)((const uint8_t*)p - (const uint8_t*)seg);
-    fa__page_t* page = fa__segment_page_of(seg, p);
     const uint8_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED)
                                ? (const uint8_t*)fa__page_block_of(page, p) : (const uint8_t*)p;
     return page->block_size - (size_t)((const uint8_t*)p - block);
 }
 
-/* The usable size a request of `size` gets at least: its size class in the page tiers, whole OS
-   pages (or, in a region, slices) for huge blocks, which all start at the same offset in their
-   segment. */
+/* 0 for NULL, and for a pointer fastalloc does not know. */
+static size_t fa__usable_size(const void* p) {
+    const fa__page_t* page = fa__ptr_page(p);
+    return page != NULL && fa__page_in_use(page) ? fa__page_usable(page, p) : 0;
+}
+
+/* The usable size a request of `size` gets at least, from the calling thread's heap: its size class
+   in the page tiers, whole OS pages (in a region, slices) for huge blocks. */
 static size_t fa__good_size(size_t size) {
     if (size > FA__PTRDIFF_MAX) return 0;
-    if (size <= FA__LARGE_MAX) return fa__bin_size(fa__bin_of(size));
+    bool region = FA__TWO_GEOMETRIES && fa__tls_heap->slice_shift == FA__REGION_SHIFT;
+    if (size <= fa__geometry_large_max(region ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT)) return fa__bin_size(fa__bin_of(size));
 #ifdef FASTALLOC_NO_OS
-    return fa__align_up(size, FA__SLICE_SIZE);
+    return fa__align_up(size, FA__REGION_SLICE_SIZE);
 #else
+    if (region) return fa__align_up(size, FA__REGION_SLICE_SIZE);
     return size > FA__PTRDIFF_MAX - fa__os_page_size ? size : fa__align_up(size, fa__os_page_size);
 #endif
 }
@@ -2567,44 +3037,47 @@ static size_t fa__good_size(size_t size) {
 /* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
    free list, or a fresh huge mapping), so the caller zeroes only what is not. */
 static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool zero, bool* known_zero) {
+    if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
     void* q;
-    if (zero && size > FA__LARGE_MAX && align <= FA__SLICE_SIZE) {
+    if (zero && size > fa__heap_large_max(heap) && align <= FA__SLICE_SIZE) {
         /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
-        if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
         q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, FA__HUGE_FRESH);
     } else {
         q = align != 0 ? fa__malloc_aligned(heap, size, align, false) : fa__heap_malloc_fast(heap, size, false);
     }
     if (q == NULL) return NULL;
-    fa__segment_t* seg = fa__ptr_segment(q);
+    const fa__page_t* page = fa__ptr_page(q);
+    const fa__segment_t* seg = fa__page_segment(page);
     *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
-                                                                              : fa__segment_page_of(seg, q)->free_is_zero);
+                                                                              : (page->zero & FA__ZERO_FREE) != 0);
     return q;
 }
 
 /* Grows the single block of a large page of this thread over the free slices after it; false when
    it cannot. The grown part is zeroed here when `zero` and not known zero. */
-static bool fa__large_grow_in_place(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
+static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
     if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
-    fa__page_t* page = fa__segment_page_of(seg, p);
+    unsigned shift = fa__seg_shift(seg);
+    size_t slice = fa__geometry_slice(shift);
     uint8_t* start = fa__page_start(page);
-    size_t idx = (size_t)(page - seg->pages), need_bytes = (size_t)(p - start) + size;
-    if (page->reserved != 1 || need_bytes > FA__LARGE_MAX) return false;
-    size_t need = (need_bytes + FA__SLICE_SIZE - 1) / FA__SLICE_SIZE, have = page->slice_count;
+    size_t idx = fa__page_index(page), need_bytes = (size_t)(p - start) + size;
+    if (page->reserved != 1 || need_bytes > fa__geometry_large_max(shift)) return false;
+    size_t need = (need_bytes + slice - 1) >> shift, have = page->slice_count;
     if (idx + need > FA__SLICES) return false;
     uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
     if ((seg->used_mask & extra) != 0) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
-    size_t old_end = page->block_size, span_end = have * FA__SLICE_SIZE;
+    size_t old_end = page->block_size, span_end = have << shift;
     if (zero) {
-        fa__zero_range(start + old_end, span_end - old_end, page->fresh_is_zero);
-        fa__zero_range(start + span_end, (need - have) * FA__SLICE_SIZE, FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & extra) == 0);
+        fa__zero_range(start + old_end, span_end - old_end, (page->zero & FA__ZERO_FRESH) != 0);
+        fa__zero_range(start + span_end, (need - have) << shift, FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & extra) == 0);
     }
     for (size_t i = have; i < need; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
     seg->used_mask |= extra;
     seg->dirty_mask |= extra;
+    fa__page_map_slices(seg, page, idx + have, need - have);
     page->slice_count = (uint8_t)need;
-    page->block_size = (uint32_t)(need * FA__SLICE_SIZE);
+    page->block_size = (uint32_t)(need << shift);
     return true;
 }
 
@@ -2615,11 +3088,11 @@ FA__INLINE bool fa__realloc_may_resize(const fa__heap_t* heap, const fa__segment
 }
 
 /* A new block from `heap` (with a quarter of headroom when a huge block grows, so growth by small
-   steps is amortised; without room for that, exactly sized), the old usable size copied, the rest cleared under a zero promise unless
-   known zero; then the old block is freed. NULL: out of memory, the old block untouched. */
+   steps is amortised; without room for that, exactly sized), the old usable size copied, the rest
+   cleared under a zero promise unless known zero; then the old block is freed. NULL: out of memory, the old block untouched. */
 static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, size_t size, size_t align, bool zero) {
     bool known_zero = false;
-    size_t want = size > FA__LARGE_MAX && size > usable ? size + size / 4 : size;
+    size_t want = size > FA__LARGE_MAX && size > usable ? size + size / 4 : size;   /* huge in any geometry */
     uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, want, align, zero, &known_zero);
     if (q == NULL && want != size) q = (uint8_t*)fa__malloc_for_move(heap, size, align, zero, &known_zero);
     if (q == NULL) return NULL;
@@ -2631,7 +3104,8 @@ static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, siz
         if (!known_zero) fa__zero_range(q + copy, q_usable - copy, false);
         else if (copy < sizeof(fa__block_t)) fa__zero_range(q + copy, sizeof(fa__block_t) - copy, false);
     }
-    if (fa__ptr_segment(q)->kind == FA__SEGMENT_HUGE) fa__huge_settle(q, size, false);
+    fa__segment_t* q_seg = fa__ptr_segment(q);
+    if (q_seg->kind == FA__SEGMENT_HUGE) fa__huge_settle(q_seg, q, size, false);
     fa__free(old);
     return q;
 }
@@ -2640,31 +3114,53 @@ static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, siz
    through the OS or its region without copying; when it cannot, it moves. */
 static void* fa__realloc_huge(fa__heap_t* heap, fa__segment_t* seg, uint8_t* old, size_t usable, size_t size,
                               size_t align, bool zero) {
-    if (size <= usable && (size >= usable / 2 || size > FA__LARGE_MAX)) {
-        uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : old;
-        return fa__huge_settle(same != NULL ? same : old, size, zero);
+    size_t offset = (size_t)(old - (uint8_t*)seg);   /* a resize may move the segment, never the offset */
+    if (size <= usable && (size >= usable / 2 || size > fa__geometry_large_max(fa__seg_shift(seg)))) {
+        uint8_t* same = size < usable / 2 ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : NULL;
+        if (same == NULL) same = old;
+        return fa__huge_settle((fa__segment_t*)(void*)(same - offset), same, size, zero);
     }
     uint8_t* moved = size > usable ? (uint8_t*)fa__huge_resize(seg, old, size, align, zero) : NULL;
-    return moved != NULL ? fa__huge_settle(moved, size, zero) : fa__realloc_move(heap, old, usable, size, align, zero);
+    return moved != NULL ? fa__huge_settle((fa__segment_t*)(void*)(moved - offset), moved, size, zero)
+                         : fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
-static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
     if (align != 0 && !fa__is_pow2(align)) return fa__fail(FA__EINVAL);
     if (p == NULL) return align != 0 ? fa__malloc_aligned(heap, size, align, zero) : fa__heap_malloc_fast(heap, size, zero);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     uint8_t* old = (uint8_t*)p;
-    fa__segment_t* seg = fa__ptr_segment(old);
-    size_t usable = fa__usable_size(old);
+    fa__page_t* page = fa__ptr_page(old);
+    if (page == NULL || !fa__page_in_use(page)) return fa__fail(FA__EINVAL);   /* not fastalloc's: size unknown */
+    fa__segment_t* seg = fa__page_segment(page);
+    size_t usable = fa__page_usable(page, old);
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
     if (seg->kind == FA__SEGMENT_HUGE) {
         if (keeps_alignment && fa__realloc_may_resize(heap, seg)) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
     } else if (keeps_alignment && size <= usable && size >= usable / 2) {   /* it fits: it stays */
         if (zero) fa__zero_range(old + size, usable - size, false);
         return old;
-    } else if (keeps_alignment && size > usable && fa__realloc_may_resize(heap, seg) && fa__large_grow_in_place(seg, old, size, zero)) {
+    } else if (keeps_alignment && size > usable && fa__realloc_may_resize(heap, seg)
+               && fa__large_grow_in_place(seg, page, old, size, zero)) {
         return old;
     }
     return fa__realloc_move(heap, old, usable, size, align, zero);
+}
+
+/* The common case first, kept small: a block of an OS page (any but huge or aligned ones) that
+   still fits, using at least half of it, stays where it is. */
+static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+    uintptr_t* owner = fa__ptr_owner(p);
+    uintptr_t tag = fa__load_relaxed(owner);
+    if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != FA__NO_OWNER && tag != 0)) {
+        const fa__page_t* page = (const fa__page_t*)(void*)owner;   /* in use, not full, not aligned */
+        size_t usable = page->block_size;
+        if (size <= usable && size >= usable / 2) {
+            if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
+            return p;
+        }
+    }
+    return fa__realloc_slow(heap, p, size, align, zero);
 }
 
 /* =====================================================================================================
@@ -2696,11 +3192,145 @@ static void fa__thread_done(void) {
 }
 
 /* =====================================================================================================
+   >>arena  BUMP ARENAS
+   An arena hands out memory by moving a pointer: no bookkeeping per block and no free of one block;
+   everything goes back at once (fa_arena_reset) or back to a mark (fa_arena_rewind). A fixed arena
+   lives in caller memory of any size and alignment, its record at the start; a growing arena takes
+   chunks from a heap when full, its record in the first chunk, and fa_arena_delete frees them. An
+   arena is not a heap: it belongs to one thread of control, and its blocks are not fastalloc's
+   blocks, so fa_free and fa_realloc must never see one (a debug build aborts: to the page map they
+   are foreign memory, or interior pointers of the block the arena lives in). It may live anywhere:
+   a static array, a stack buffer, a heap's or a region heap's block, inside another arena.
+   Invariants: base <= last <= top <= end in the current chunk (last == top: no block to grow); top
+   is 16-byte aligned; a mark is `before + (top - base)`, which only grows between rewinds.
+   ===================================================================================================== */
+#define FA__ARENA_ALIGN ((size_t)16)
+#define FA__ARENA_MIN_CHUNK ((size_t)4096)
+
+/* A growing arena's chunk: the header at its start, blocks after it. */
+struct fa_arena_chunk_s {
+    fa_arena_chunk_t* prev;
+    size_t before;                   /* the arena's mark where this chunk starts */
+    unsigned char* base;
+    unsigned char* end;
+};
+
+/* Puts the arena's pointers on a stretch of memory that starts at mark `before`. */
+static void fa__arena_enter(fa_arena_t* arena, unsigned char* base, unsigned char* end, size_t before) {
+    arena->base = arena->top = arena->last = base;
+    arena->end = end;
+    arena->before = before;
+}
+
+static fa_arena_t* fa__arena_init(void* mem, size_t size) {
+    uintptr_t lo = (uintptr_t)mem, hi;
+    if (mem == NULL || __builtin_add_overflow(lo, (uintptr_t)size, &hi)) return (fa_arena_t*)fa__fail(FA__EINVAL);
+    uintptr_t record = fa__align_up(lo, sizeof(void*)), base = fa__align_up(record + sizeof(fa_arena_t), FA__ARENA_ALIGN);
+    if (base > hi || hi - base < FA__ARENA_ALIGN) return (fa_arena_t*)fa__fail(FA__EINVAL);
+    fa_arena_t* arena = (fa_arena_t*)record;
+    fa__arena_enter(arena, (unsigned char*)base, (unsigned char*)hi, 0);
+    arena->chunk = NULL;
+    arena->parent = NULL;
+    arena->chunk_size = 0;
+    return arena;
+}
+
+/* A chunk of at least `bytes` for blocks (and the arena's record, `extra` bytes, in the first),
+   from the arena's heap; NULL (ENOMEM) when it has no memory. */
+static fa_arena_chunk_t* fa__arena_chunk_new(fa_heap_t* parent, size_t chunk_size, size_t bytes, size_t extra) {
+    size_t header = fa__align_up(sizeof(fa_arena_chunk_t) + extra, FA__ARENA_ALIGN);
+    if (bytes > FA__PTRDIFF_MAX - header) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
+    size_t total = header + bytes > chunk_size ? header + bytes : chunk_size;
+    fa__heap_t* heap = parent != NULL ? parent : fa__thread_heap();
+    fa_arena_chunk_t* chunk = heap != NULL ? (fa_arena_chunk_t*)fa__heap_malloc(heap, total, false) : NULL;
+    if (chunk == NULL) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
+    chunk->base = (unsigned char*)chunk + header;
+    chunk->end = (unsigned char*)chunk + fa__usable_size(chunk);
+    return chunk;
+}
+
+static fa_arena_t* fa__arena_new(fa_heap_t* parent, size_t chunk_size) {
+    if (chunk_size < FA__ARENA_MIN_CHUNK) chunk_size = FA__ARENA_MIN_CHUNK;
+    fa_arena_chunk_t* chunk = fa__arena_chunk_new(parent, chunk_size, 0, sizeof(fa_arena_t));
+    if (chunk == NULL) return NULL;
+    fa_arena_t* arena = (fa_arena_t*)(void*)(chunk + 1);
+    chunk->prev = NULL;
+    chunk->before = 0;
+    fa__arena_enter(arena, chunk->base, chunk->end, 0);
+    arena->chunk = chunk;
+    arena->parent = parent;
+    arena->chunk_size = chunk_size;
+    return arena;
+}
+
+/* Takes `rounded` bytes at `align` from the current chunk; NULL when they do not fit. */
+static void* fa__arena_take(fa_arena_t* arena, size_t rounded, size_t align) {
+    uintptr_t p = fa__align_up((uintptr_t)arena->top, align), end = (uintptr_t)arena->end;
+    if (p > end || rounded > end - p) return NULL;
+    arena->last = (unsigned char*)p;
+    arena->top = (unsigned char*)(p + rounded);
+    return (void*)p;
+}
+
+/* Everything fa_arena_alloc's inline path does not do: alignments above 16, size 0 and errors, and
+   for a growing arena, moving on to a new chunk. */
+static void* fa__arena_alloc(fa_arena_t* arena, size_t size, size_t align) {
+    if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
+    if (size > FA__PTRDIFF_MAX - FA__ARENA_ALIGN) return fa__fail(FA__ENOMEM);
+    if (align < FA__ARENA_ALIGN) align = FA__ARENA_ALIGN;
+    size_t rounded = fa__align_up(size == 0 ? 1 : size, FA__ARENA_ALIGN);
+    void* p = fa__arena_take(arena, rounded, align);
+    if (p != NULL || arena->chunk == NULL) return p != NULL ? p : fa__fail(FA__ENOMEM);
+    if (rounded > FA__PTRDIFF_MAX - align) return fa__fail(FA__ENOMEM);
+    fa_arena_chunk_t* chunk = fa__arena_chunk_new(arena->parent, arena->chunk_size, rounded + align, 0);
+    if (chunk == NULL) return NULL;
+    chunk->prev = arena->chunk;
+    chunk->before = fa_arena_mark(arena);
+    arena->chunk = chunk;
+    fa__arena_enter(arena, chunk->base, chunk->end, chunk->before);
+    return fa__arena_take(arena, rounded, align);
+}
+
+/* Resizes the last block where it is; NULL (EINVAL) for any other pointer, (ENOMEM) without room. */
+static void* fa__arena_grow(fa_arena_t* arena, void* p, size_t size) {
+    if (p == NULL || (unsigned char*)p != arena->last || arena->last == arena->top) return fa__fail(FA__EINVAL);
+    if (size > FA__PTRDIFF_MAX - FA__ARENA_ALIGN) return fa__fail(FA__ENOMEM);
+    size_t rounded = fa__align_up(size == 0 ? 1 : size, FA__ARENA_ALIGN);
+    if (rounded > (size_t)(arena->end - arena->last)) return fa__fail(FA__ENOMEM);
+    arena->top = arena->last + rounded;
+    return p;
+}
+
+/* Back to a mark: chunks taken since go back to the heap; a mark beyond the present is ignored. */
+static void fa__arena_rewind(fa_arena_t* arena, size_t mark) {
+    if (mark > fa_arena_mark(arena)) return;
+    while (arena->chunk != NULL && arena->chunk->prev != NULL && mark < arena->before) {
+        fa_arena_chunk_t* done = arena->chunk;
+        fa_arena_chunk_t* prev = done->prev;
+        arena->chunk = prev;
+        fa__arena_enter(arena, prev->base, prev->end, prev->before);
+        fa__free(done);
+    }
+    arena->top = arena->last = arena->base + (mark - arena->before);
+}
+
+static void fa__arena_delete(fa_arena_t* arena) {
+    fa__arena_rewind(arena, 0);
+    if (arena->chunk != NULL) fa__free(arena->chunk);   /* the first chunk holds the record itself */
+}
+
+static size_t fa__arena_left(const fa_arena_t* arena) {
+    uintptr_t p = fa__align_up((uintptr_t)arena->top, FA__ARENA_ALIGN);
+    return p < (uintptr_t)arena->end ? (size_t)((uintptr_t)arena->end - p) : 0;
+}
+
+/* =====================================================================================================
    >>debug  INVARIANTS, DEBUG CHECKS AND STATISTICS
    fa_heap_check runs the full invariant check of a heap on demand, in any build; it only reads.
    FASTALLOC_DEBUG builds also check every page the slow path walks, and every free: the pointer is
-   a live block of a fastalloc page, not already free (any thread: a canary in freed blocks), and
-   they abort through FASTALLOC_ASSERT. Other builds compile the per-free checks to nothing.
+   a live block of a fastalloc page (the page map or the regions say so), not already free (any
+   thread: a canary in freed blocks), and they abort through FASTALLOC_ASSERT. Other builds compile
+   the per-free checks to nothing.
    ===================================================================================================== */
 /* Blocks on a free list of `page`, or SIZE_MAX when a link leaves the page's blocks (a write after
    free) or the list is longer than the page's capacity (a cycle). */
@@ -2716,7 +3346,7 @@ static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
 
 /* A page in use: capacity == used + |free| + |local_free|, used <= capacity <= reserved. */
 static bool fa__page_check(const fa__page_t* page) {
-    if (!page->in_use || page->used > page->capacity || page->capacity > page->reserved) return false;
+    if (!fa__page_in_use(page) || page->used > page->capacity || page->capacity > page->reserved) return false;
     size_t on_free = fa__list_length(page, page->free), on_local = fa__list_length(page, page->local_free);
     return on_free != SIZE_MAX && on_local != SIZE_MAX && page->capacity == page->used + on_free + on_local;
 }
@@ -2739,11 +3369,13 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
     if (fa__load_relaxed(&seg->heap) != heap || seg->kind != FA__SEGMENT_NORMAL
         || fa__load_relaxed(&seg->thread_id) != heap->thread_id) return false;
     size_t in_use = 0;
-    for (size_t idx = FA__HEADER_SLICES; idx < FA__SLICES; ) {
+    for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); idx < FA__SLICES; ) {
         const fa__page_t* page = &seg->pages[idx];
-        if (!page->in_use) { idx++; continue; }
+        if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
-        if (page->slice_count == 0 || (seg->used_mask & span) != span) return false;
+        if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
+        uintptr_t owner = (page->flags & FA__PAGE_SLOW_FREE) ? FA__NO_OWNER : heap->thread_id;
+        if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;
     }
@@ -2791,35 +3423,6 @@ static bool fa__heap_check(const fa__heap_t* heap) {
 }
 
 #ifdef FASTALLOC_DEBUG
-/* Every live segment's address, so a foreign pointer is rejected before its "header" is read.
-   Open addressing with tombstones; debug builds only. */
-#define FA__DEBUG_SEGMENT_SLOTS ((size_t)1 << 16)
-#define FA__DEBUG_TOMBSTONE ((uintptr_t)1)
-static uintptr_t fa__debug_segments[FA__DEBUG_SEGMENT_SLOTS];
-
-static size_t fa__debug_segment_slot(uintptr_t seg) {
-    return (size_t)((seg >> FASTALLOC_SEGMENT_SHIFT) * 0x9E3779B97F4A7C15ULL >> 48) & (FA__DEBUG_SEGMENT_SLOTS - 1);
-}
-static void fa__debug_segment_track(const fa__segment_t* seg, bool live) {
-    uintptr_t key = (uintptr_t)seg;
-    fa__lock();
-    for (size_t i = fa__debug_segment_slot(key), n = 0; n < FA__DEBUG_SEGMENT_SLOTS; i = (i + 1) & (FA__DEBUG_SEGMENT_SLOTS - 1), n++) {
-        uintptr_t cur = fa__debug_segments[i];
-        if (live && (cur == 0 || cur == FA__DEBUG_TOMBSTONE)) { fa__store_release(&fa__debug_segments[i], key); break; }
-        if (!live && cur == key) { fa__store_release(&fa__debug_segments[i], FA__DEBUG_TOMBSTONE); break; }
-        if (!live && cur == 0) break;
-    }
-    fa__unlock();
-}
-static bool fa__debug_segment_known(const fa__segment_t* seg) {
-    uintptr_t key = (uintptr_t)seg;
-    for (size_t i = fa__debug_segment_slot(key), n = 0; n < FA__DEBUG_SEGMENT_SLOTS; i = (i + 1) & (FA__DEBUG_SEGMENT_SLOTS - 1), n++) {
-        uintptr_t cur = fa__load_acquire(&fa__debug_segments[i]);
-        if (cur == key) return true;
-        if (cur == 0) return false;
-    }
-    return false;
-}
 /* A link read from a free block must point at a block of the same page: catches writes after free. */
 static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
     if (next == NULL) return;
@@ -2850,11 +3453,13 @@ static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, c
     }
     return false;
 }
-static void fa__check_free(fa__segment_t* seg, const void* p) {
-    FASTALLOC_ASSERT(fa__debug_segment_known(seg) && "fa_free: not a fastalloc pointer");
+static void fa__check_free(const void* p) {
+    if (p == NULL) return;
+    fa__page_t* page = fa__ptr_page(p);
+    FASTALLOC_ASSERT(page != NULL && "fa_free: not a fastalloc pointer");
+    fa__segment_t* seg = fa__page_segment(page);
     FASTALLOC_ASSERT(seg->cookie == fa__segment_cookie(seg) && "fa_free: segment header overwritten");
-    fa__page_t* page = fa__segment_page_of(seg, p);
-    FASTALLOC_ASSERT(page->in_use && "fa_free: pointer into a free page (double free?)");
+    FASTALLOC_ASSERT(fa__page_in_use(page) && "fa_free: pointer into a free page (double free?)");
     if (seg->kind == FA__SEGMENT_HUGE) {
         FASTALLOC_ASSERT((size_t)((const uint8_t*)p - (const uint8_t*)seg) == page->block_size && "fa_free: interior pointer of a huge block");
         return;
@@ -2880,18 +3485,17 @@ static void fa__check_heap_owner(const fa__heap_t* heap) {
 }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) {
     if (p == NULL) return;
-    fa__segment_t* seg = fa__ptr_segment(p);
-    FASTALLOC_ASSERT(fa__debug_segment_known(seg) && "fa_heap_usable_size: not a fastalloc pointer");
-    FASTALLOC_ASSERT(fa__load_relaxed(&seg->heap) == heap && "fa_heap_usable_size: a block of another heap");
+    const fa__page_t* page = fa__ptr_page(p);
+    FASTALLOC_ASSERT(page != NULL && "fa_heap_usable_size: not a fastalloc pointer");
+    FASTALLOC_ASSERT(fa__load_relaxed(&fa__page_segment(page)->heap) == heap && "fa_heap_usable_size: a block of another heap");
 }
 #else
 static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
-static void fa__debug_segment_track(const fa__segment_t* seg, bool live) { (void)seg; (void)live; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }
 static void fa__debug_mark_aligned(void* aligned) { (void)aligned; }
-static void fa__check_free(fa__segment_t* seg, const void* p) { (void)seg; (void)p; }
+static void fa__check_free(const void* p) { (void)p; }
 #endif
 
 static void fa__stats_get(fa_stats_t* out) {
@@ -3033,6 +3637,32 @@ FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
 FASTALLOC_API bool fa_heap_check(const fa_heap_t* heap) {
     FA__SERIALIZED(bool, fa__heap_check(heap != NULL ? heap : fa__tls_heap));
 }
+
+/* ---- arenas -------------------------------------------------------------------------------------- */
+static void* fa__arena_zalloc(fa_arena_t* arena, size_t size) {
+    void* p = fa__arena_alloc(arena, size, FA__ARENA_ALIGN);
+    if (p != NULL) FASTALLOC_MEMSET(p, 0, size);
+    return p;
+}
+#define FA__ARENA_ARG(arena, expr) ((arena) != NULL ? (expr) : fa__fail(FA__EINVAL))
+
+FASTALLOC_API fa_arena_t* fa_arena_init(void* mem, size_t size) { FA__SERIALIZED(fa_arena_t*, fa__arena_init(mem, size)); }
+FASTALLOC_API fa_arena_t* fa_arena_new(fa_heap_t* parent, size_t chunk_size) {
+    FA__SERIALIZED(fa_arena_t*, fa__arena_new(parent, chunk_size));
+}
+FASTALLOC_API void fa_arena_delete(fa_arena_t* arena) { FA__SERIALIZED_VOID(if (arena != NULL) fa__arena_delete(arena)); }
+FASTALLOC_API void* fa_arena_alloc_aligned(fa_arena_t* arena, size_t size, size_t alignment) {
+    FA__SERIALIZED(void*, FA__ARENA_ARG(arena, fa__arena_alloc(arena, size, alignment)));
+}
+FASTALLOC_API void* fa_arena_zalloc(fa_arena_t* arena, size_t size) {
+    FA__SERIALIZED(void*, FA__ARENA_ARG(arena, fa__arena_zalloc(arena, size)));
+}
+FASTALLOC_API void* fa_arena_grow(fa_arena_t* arena, void* p, size_t size) {
+    FA__SERIALIZED(void*, FA__ARENA_ARG(arena, fa__arena_grow(arena, p, size)));
+}
+FASTALLOC_API void fa_arena_rewind(fa_arena_t* arena, size_t mark) { FA__SERIALIZED_VOID(if (arena != NULL) fa__arena_rewind(arena, mark)); }
+FASTALLOC_API void fa_arena_reset(fa_arena_t* arena) { FA__SERIALIZED_VOID(if (arena != NULL) fa__arena_rewind(arena, 0)); }
+FASTALLOC_API size_t fa_arena_left(const fa_arena_t* arena) { return arena != NULL ? fa__arena_left(arena) : 0; }
 
 /* =====================================================================================================
    >>override  MALLOC OVERRIDE (FASTALLOC_OVERRIDE)
