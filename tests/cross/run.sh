@@ -168,7 +168,9 @@ wasm32)
     need clang clang
     need wasm-ld lld
     need /usr/include/wasm32-wasi/stdio.h wasi-libc
-    need /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a libclang-rt-14-dev-wasm32
+    # compiler-rt's builtins for wasm32 (Debian 12: libclang-rt-14-dev-wasm32, for clang 14)
+    ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \
+        || missing_pkgs+=("libclang-rt-$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)-dev-wasm32")
     need node nodejs
     install_missing
     require clang wasm-ld node /usr/include/wasm32-wasi/stdio.h
