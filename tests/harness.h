@@ -8,7 +8,16 @@
    CHECK_NULL_ERRNO(p, e)     p == NULL and errno == e (errno read right after the call)
    CHECK_ALIGNED(p, a)        (uintptr_t)p % a == 0
    harness_section(name)      label for failure messages (single-threaded use)
+   harness_skip(what, why)    a sub-test this platform cannot run: prints "skipped: what (why)" on
+                              stdout; counts neither as passed nor as failed
    harness_finish()           prints "N passed, N failed" on stdout; returns 0 iff nothing failed
+
+   Platform switches (tests/cross builds the suites for Windows, wasm32-wasi and emulated CPUs):
+   HARNESS_HAVE_FORK          1 where fork()/waitpid() exist (POSIX hosts); 0 on Windows, wasm32-wasi
+                              and the bare-metal board: sub-tests that use a child process run in
+                              this process instead, or are skipped
+   HARNESS_HAVE_THREADS       1 where pthreads exist (POSIX, and Windows through mingw-w64's
+                              winpthreads); 0 on wasm32-wasi
 
    Pattern helpers (position based, so any prefix of a filled block can be verified on its own):
    harness_fill(p, n, seed) / harness_verify(p, n, seed)      every byte
@@ -37,11 +46,35 @@
 #define HARNESS_UNUSED __attribute__((unused))
 #endif
 
+/* printf-style checking for the harness's own formatting helpers: mingw-w64 checks "printf"
+   against the Microsoft runtime's formats (no %zu) unless told its ANSI stdio is in use. */
+#if defined(__MINGW32__) && defined(__MINGW_PRINTF_FORMAT)
+#define HARNESS_PRINTF(fmt, first) __attribute__((format(__MINGW_PRINTF_FORMAT, fmt, first)))
+#else
+#define HARNESS_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#endif
+
+#ifndef HARNESS_HAVE_FORK
+#if (defined(__unix__) || defined(__APPLE__)) && !defined(__wasi__) && !defined(FA_TEST_BARE_METAL)
+#define HARNESS_HAVE_FORK 1
+#else
+#define HARNESS_HAVE_FORK 0
+#endif
+#endif
+#ifndef HARNESS_HAVE_THREADS
+#if defined(__wasi__) || defined(FA_TEST_BARE_METAL)
+#define HARNESS_HAVE_THREADS 0
+#else
+#define HARNESS_HAVE_THREADS 1
+#endif
+#endif
+
 #define HARNESS_OK ((size_t)-1)
 #define HARNESS_MAX_REPORTS 200UL
 
 HARNESS_UNUSED static unsigned long harness_passed_;
 HARNESS_UNUSED static unsigned long harness_failed_;
+HARNESS_UNUSED static unsigned long harness_skipped_;
 HARNESS_UNUSED static const char* harness_section_ = "";
 
 HARNESS_UNUSED static inline void harness_section(const char* name) {
@@ -64,10 +97,19 @@ HARNESS_UNUSED static inline unsigned long harness_fail(const char* file, int li
     return n;
 }
 
+/* A sub-test that cannot run on this platform: said on stdout, counted apart from the checks. */
+HARNESS_UNUSED static inline void harness_skip(const char* what, const char* why) {
+    __atomic_fetch_add(&harness_skipped_, 1UL, __ATOMIC_RELAXED);
+    printf("skipped: %s (%s)\n", what, why);
+    fflush(stdout);
+}
+
 HARNESS_UNUSED static inline int harness_finish(void) {
     unsigned long p = __atomic_load_n(&harness_passed_, __ATOMIC_RELAXED);
     unsigned long f = __atomic_load_n(&harness_failed_, __ATOMIC_RELAXED);
+    unsigned long s = __atomic_load_n(&harness_skipped_, __ATOMIC_RELAXED);
     fflush(stderr);
+    if (s != 0) printf("(%lu sub-test%s skipped on this platform)\n", s, s == 1 ? "" : "s");
     printf("%lu passed, %lu failed\n", p, f);
     fflush(stdout);
     return f == 0 ? 0 : 1;

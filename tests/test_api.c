@@ -13,6 +13,9 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Bits in a size_t, and half of them: the overflow cases below scale with the word size. */
+#define SIZE_BITS ((int)(sizeof(size_t) * CHAR_BIT))
+#define HALF_BITS (SIZE_BITS / 2)
 
 /* volatile so the compiler can neither fold nor warn about the absurd sizes */
 static volatile size_t v_size_max = SIZE_MAX;
@@ -137,8 +140,15 @@ static size_t n_impossible;
 
 static void init_impossible(void) {
     size_t m = v_size_max, d = v_ptrdiff_max;
+#if SIZE_MAX > 0xffffffffu
     size_t s[] = {m, d + 1, m - 1, m - 15, m - 16, m - 4095, m - 4 * MiB, m - 64 * MiB,
                   d, d - 4095, d / 2 + 1, (size_t)1 << 50};
+#else
+    /* 32-bit: PTRDIFF_MAX (2 GiB) and half of it fit in a 4 GiB address space, so only the sizes
+       over PTRDIFF_MAX are sure to fail */
+    (void)d;
+    size_t s[] = {m, d + 1, m - 1, m - 15, m - 16, m - 4095, m - 4 * MiB, m - 64 * MiB};
+#endif
     for (size_t i = 0; i < ARRAY_LEN(s); i++) impossible_sizes[i] = s[i];
     n_impossible = ARRAY_LEN(s);
 }
@@ -232,15 +242,15 @@ static void test_calloc_overflow(void) {
     harness_section("calloc overflow");
     size_t m = v_size_max, d = v_ptrdiff_max;
     const struct mulpair wrap[] = {
-        {(size_t)1 << 32, (size_t)1 << 32},           /* wraps to 0 */
-        {((size_t)1 << 60) + 1, 16},                 /* wraps to 16 */
-        {16, ((size_t)1 << 60) + 1},
+        {(size_t)1 << HALF_BITS, (size_t)1 << HALF_BITS},           /* wraps to 0 */
+        {((size_t)1 << (SIZE_BITS - 4)) + 1, 16},                   /* wraps to 16 */
+        {16, ((size_t)1 << (SIZE_BITS - 4)) + 1},
         {m, m},                                      /* wraps to 1 */
         {m, 2},
         {2, m / 2 + 1},                              /* wraps to 0 */
         {3, m / 3 + 1},                              /* wraps to 2 */
         {m / 100 + 1, 100},
-        {((size_t)1 << 33) + 1, ((size_t)1 << 31) + 1},
+        {((size_t)1 << (HALF_BITS + 1)) + 1, ((size_t)1 << (HALF_BITS - 1)) + 1},
     };
     const struct mulpair big[] = {                   /* no overflow, but > PTRDIFF_MAX */
         {2, d}, {d / 2 + 1, 2}, {1, m}, {m, 1},
@@ -394,7 +404,11 @@ static void test_aligned(void) {
         }
     }
     /* absurd alignments: either a correctly aligned block or NULL+ENOMEM */
+#if SIZE_MAX > 0xffffffffu
     static const int shifts[] = {28, 30, 40, 62, 63};
+#else
+    static const int shifts[] = {28, 30, 31};
+#endif
     for (size_t i = 0; i < ARRAY_LEN(shifts); i++) {
         size_t al = (size_t)1 << shifts[i];
         errno = 0;
@@ -411,7 +425,8 @@ static void test_aligned(void) {
     }
     /* bad alignments */
     const size_t bad_al[] = {0, 3, 5, 6, 12, 24, 48, 1000, 4097, MiB + 1, v_size_max,
-                             v_size_max / 2, v_size_max - 1, ((size_t)1 << 40) + ((size_t)1 << 39)};
+                             v_size_max / 2, v_size_max - 1,
+                             ((size_t)1 << (HALF_BITS + 8)) + ((size_t)1 << (HALF_BITS + 7))};
     static const size_t bsz[] = {0, 1, 16, 100, 100000};
     for (size_t i = 0; i < ARRAY_LEN(bad_al); i++)
         for (size_t j = 0; j < ARRAY_LEN(bsz); j++) {

@@ -1,3 +1,6 @@
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE   /* readlink under -std=c11 (fastalloc.h defines it too, but not with FASTALLOC_NO_OS) */
+#endif
 #define FASTALLOC_IMPLEMENTATION
 #include "fastalloc.h"
 #define HARNESS_NO_REGION   /* this suite sets up its default region itself */
@@ -20,9 +23,16 @@
 #if !defined(FASTALLOC_SINGLE_THREAD)
 #include <pthread.h>
 #endif
+/* The fresh-process tests re-run this program: fork + exec of /proc/self/exe on Linux (under an
+   emulator such as qemu-user, FA_TEST_EXEC_PREFIX names the command that runs a target binary,
+   e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"), _spawnv of the module's own file on Windows. */
 #if defined(__linux__) && !defined(FA_TEST_BARE_METAL)
 #include <unistd.h>
 #include <sys/wait.h>
+#define HAVE_PROCESSES 1
+#elif defined(_WIN32)
+#include <process.h>
+#include <windows.h>
 #define HAVE_PROCESSES 1
 #endif
 
@@ -95,7 +105,7 @@ static size_t random_size(uint64_t* rng, size_t region_size) {
 
 /* Allocates random sizes until 64 requests in a row fail, then the smallest size until that fails
    too: the region is full. Every failure must be NULL with ENOMEM. Returns bytes handed out. */
-static size_t fill_region(fa_heap_t* h, region_t* r, blocks_t* b, uint64_t seed, size_t small) {
+static size_t fill_region(fa_heap_t* h, region_t* r, blocks_t* b, uint64_t seed, size_t small_size) {
     uint64_t rng = seed;
     size_t misses = 0, bytes = 0;
     while (misses < 64) {
@@ -109,9 +119,9 @@ static size_t fill_region(fa_heap_t* h, region_t* r, blocks_t* b, uint64_t seed,
     }
     for (;;) {
         errno = 0;
-        void* p = fa_heap_malloc(h, small);
+        void* p = fa_heap_malloc(h, small_size);
         if (p == NULL) { if (errno != ENOMEM) r->nulls_wrong_errno++; break; }
-        take(r, b, p, small, harness_rand(&rng));
+        take(r, b, p, small_size, harness_rand(&rng));
         bytes += b->v[b->n - 1].usable;
     }
     return bytes;
@@ -141,12 +151,12 @@ static size_t os_calls(const fa_stats_t* s) {
 /* The whole life of one region heap. */
 static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_t seed) {
     harness_section(name);
-    size_t small = bytes >> 16 > 16 ? bytes >> 16 : 16;
+    size_t small_size = bytes >> 16 > 16 ? bytes >> 16 : 16;
     fa_stats_t s0, s1;
     fa_stats_get(&s0);
-    size_t cap0 = capacity(mem, bytes, small);
-    CHECKF(cap0 > 0, "%s: a fresh heap holds no %zu-byte block", name, small);
-    CHECKF(cap0 * small >= bytes / 2, "%s: only %zu x %zu bytes fit in %zu", name, cap0, small, bytes);
+    size_t cap0 = capacity(mem, bytes, small_size);
+    CHECKF(cap0 > 0, "%s: a fresh heap holds no %zu-byte block", name, small_size);
+    CHECKF(cap0 * small_size >= bytes / 2, "%s: only %zu x %zu bytes fit in %zu", name, cap0, small_size, bytes);
 
     fa_heap_t* h = fa_heap_new_in_region(mem, bytes);
     CHECK(h != NULL);
@@ -156,7 +166,7 @@ static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_
     r.lo = mem;
     r.size = bytes;
     blocks_t b = {NULL, 0, 0};
-    size_t filled = fill_region(h, &r, &b, seed, small);
+    size_t filled = fill_region(h, &r, &b, seed, small_size);
     CHECKF(filled >= bytes / 2, "%s: full after %zu of %zu bytes", name, filled, bytes);
     CHECK_EQ_SZ(r.nulls_wrong_errno, 0);
     CHECK_EQ_SZ(r.outside, 0);
@@ -186,7 +196,7 @@ static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_
     /* free everything: a fill with the first sequence gets as far as the first one did */
     for (size_t i = 0; i < b.n; i++) fa_free(b.v[i].p);
     b.n = 0;
-    size_t again = fill_region(h, &r, &b, seed, small);
+    size_t again = fill_region(h, &r, &b, seed, small_size);
     CHECKF(again * 10 >= filled * 9, "%s: after freeing everything %zu bytes fit, first time %zu", name, again, filled);
     CHECK_EQ_SZ(r.outside, 0);
     CHECK_EQ_SZ(verify_all(&b), 0);
@@ -194,7 +204,7 @@ static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_
     /* reset: every block gone at once, the pages stay; the heap fills up again */
     fa_heap_reset(h);
     b.n = 0;
-    size_t after_reset = fill_region(h, &r, &b, seed + 1, small);
+    size_t after_reset = fill_region(h, &r, &b, seed + 1, small_size);
     CHECKF(after_reset * 10 >= filled * 8, "%s: after reset %zu bytes fit, first time %zu", name, after_reset, filled);
     CHECK_EQ_SZ(r.outside, 0);
     CHECK_EQ_SZ(r.nulls_wrong_errno, 0);
@@ -207,15 +217,15 @@ static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_
     free(b.v);
     b.v = NULL;
     b.n = b.cap = 0;
-    size_t other = 3 * small + 40, cap_other = 0, n_small = 0, n_other = 0;
-    while (fa_heap_malloc(h, small) != NULL) n_small++;
+    size_t other = 3 * small_size + 40, cap_other = 0, n_small = 0, n_other = 0;
+    while (fa_heap_malloc(h, small_size) != NULL) n_small++;
     fa_heap_reset(h);
     while (fa_heap_malloc(h, other) != NULL) n_other++;
-    CHECKF(n_small * 10 >= cap0 * 9, "%s: %zu x %zu after reset, fresh %zu", name, n_small, small, cap0);
+    CHECKF(n_small * 10 >= cap0 * 9, "%s: %zu x %zu after reset, fresh %zu", name, n_small, small_size, cap0);
     void** keep = (void**)malloc((n_small + 1) * sizeof(void*));
     fa_heap_reset(h);
     size_t k = 0;
-    while (k <= n_small && (keep[k] = fa_heap_malloc(h, small)) != NULL) k++;
+    while (k <= n_small && (keep[k] = fa_heap_malloc(h, small_size)) != NULL) k++;
     for (size_t i = 0; i < k; i++) fa_free(keep[i]);
     size_t n_other2 = 0;
     while (fa_heap_malloc(h, other) != NULL) n_other2++;
@@ -223,12 +233,12 @@ static void exercise(const char* name, unsigned char* mem, size_t bytes, uint64_
 
     /* destroy with every block live: a new heap in the same memory is as good as the first */
     fa_heap_destroy(h);
-    CHECK_EQ_SZ(capacity(mem, bytes, small), cap0);
+    CHECK_EQ_SZ(capacity(mem, bytes, small_size), cap0);
     cap_other = capacity(mem, bytes, other);
     CHECKF(n_other * 100 >= cap_other * 95, "%s: %zu x %zu bytes after a reset of %zu-byte pages, fresh %zu",
-           name, n_other, other, small, cap_other);
+           name, n_other, other, small_size, cap_other);
     CHECKF(n_other2 * 100 >= cap_other * 95, "%s: %zu x %zu bytes after freeing %zu-byte blocks, fresh %zu",
-           name, n_other2, other, small, cap_other);
+           name, n_other2, other, small_size, cap_other);
 
     fa_stats_get(&s1);
     CHECKF(os_calls(&s1) == os_calls(&s0) && s1.mapped_bytes == s0.mapped_bytes,
@@ -415,17 +425,56 @@ static void test_cross_thread(unsigned char* mem, size_t bytes) {
 #endif
 
 #ifdef HAVE_PROCESSES
-/* Runs `child` in a fresh copy of this program (a re-exec, so no heap exists yet). */
+/* Runs `child` in a fresh copy of this program (a re-exec, so no heap exists yet); returns its
+   exit status, 128 + the signal that ended it, or 127 when it could not be started. */
+#ifdef _WIN32
 static int run_child(const char* mode, const char* arg) {
+    char self[MAX_PATH + 1];
+    DWORD n = GetModuleFileNameA(NULL, self, (DWORD)sizeof self);
+    if (n == 0 || n >= sizeof self) return 127;
+    fflush(stdout);
+    fflush(stderr);
+    const char* const child_argv[] = {"test_region", mode, arg, NULL};
+    intptr_t rc = _spawnv(_P_WAIT, self, child_argv);
+    return rc < 0 ? 127 : (int)rc;
+}
+#else
+static int run_child(const char* mode, const char* arg) {
+    enum { MAX_PREFIX_WORDS = 16 };
+    /* FA_TEST_EXEC_PREFIX: words (split at spaces) put before the program, e.g. an emulator */
+    const char* prefix = getenv("FA_TEST_EXEC_PREFIX");
+    char self[4096], words[1024];
+    char* child_argv[MAX_PREFIX_WORDS + 4];
+    size_t n = 0;
+    if (prefix != NULL && prefix[0] != '\0') {
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);   /* the emulated program */
+        if (len <= 0 || strlen(prefix) >= sizeof words) return 127;
+        self[len] = '\0';
+        strcpy(words, prefix);
+        for (char* w = strtok(words, " "); w != NULL && n < MAX_PREFIX_WORDS; w = strtok(NULL, " "))
+            child_argv[n++] = w;
+        child_argv[n++] = self;
+    } else {
+        strcpy(self, "/proc/self/exe");
+        child_argv[n++] = (char*)"test_region";
+    }
+    child_argv[n++] = (char*)mode;
+    child_argv[n++] = (char*)arg;
+    child_argv[n] = NULL;
+    const char* program = n == 3 ? self : child_argv[0];
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
-        execl("/proc/self/exe", "test_region", mode, arg, (char*)NULL);
+        execvp(program, child_argv);
         _exit(127);
     }
+    if (pid < 0) return 127;
     int status = 0;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
+#endif
 
 /* Child: fa_init_region as the first call; then fa_malloc & co. serve from that region only. */
 static int child_default_region(size_t offset) {
@@ -527,6 +576,8 @@ int main(int argc, char** argv) {
 #endif
 #ifdef HAVE_PROCESSES
     test_default_region_children();
+#else
+    harness_skip("fa_init_region in a fresh process", "no processes to start on this platform");
 #endif
     return harness_finish();
 }
