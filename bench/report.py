@@ -155,7 +155,8 @@ for d in E.get("SKIPPED", "").splitlines():
 L.append("")
 L.append("Cells: median wall time of the hyperfine runs. `> %s s`: stopped at the timeout (a ratio "
          "with it is a bound, marked > or <, and a geometric mean that includes one ≥, ≤ or ~). ¹: slower "
-         "than %s s in its checked run, timed by that single run. Workloads are described at the top "
+         "than %s s in its checked run, timed by that single run (in the like-for-like table only the "
+         "reference's time carries the mark). Workloads are described at the top "
          "of each `bench/w_*.c`; N is the program's default. Regenerate with `make bench`.\n"
          % (E["TIMEOUT"], E["SLOW"]))
 
@@ -174,7 +175,8 @@ for s, title, ws in groups:
         for a in names:
             if a == REF:
                 t = time.get((w, a))
-                cells.append("1 (%s)" % (("> %g s" % timeout) if t and t[1] == "timeout" else fmt_t(t[0]))
+                cells.append("1 (%s)" % (("> %g s" % timeout) if t[1] == "timeout" else
+                                         fmt_t(t[0]) + ("¹" if t[1] == "single" else ""))
                              if t else "FAILED")
             else:
                 r = ratio(w, a, REF)
@@ -268,14 +270,19 @@ if abl:
         w, v = r["workload"], r["variant"]
         med = hf_medians(os.path.join(out, w + ".ablation.json"))
         d, x, mark = med.get("fa-compiled"), med.get("fa-compiled-" + v), ""
-        if (r.get("kind") or "hf") == "single":
-            # the variant was too slow for hyperfine: its checked run against the default's median
+        kind = r.get("kind") or "hf"
+        if kind in ("single", "timeout"):
+            # the variant was too slow for hyperfine: its checked run (or the timeout, a lower
+            # bound) against the default's median
             x, mark = float(r["variant_secs"]), "¹"
             t = time.get((w, "fa-compiled"))
             main_n = info.get((w, "fa-compiled"), {}).get("n")
             d = t[0] if t and main_n == r["n"] else float(r["default_secs"])
         if d and x:
-            L.append("| %s | %s | %s | %s | %s | **%.2f×** |" % (w, v, r["n"], fmt_t(d), fmt_t(x) + mark, x / d))
+            if kind == "timeout":
+                L.append("| %s | %s | %s | %s | > %g s | **>%.2f×** |" % (w, v, r["n"], fmt_t(d), x, x / d))
+            else:
+                L.append("| %s | %s | %s | %s | %s | **%.2f×** |" % (w, v, r["n"], fmt_t(d), fmt_t(x) + mark, x / d))
     L.append("")
 
 L.append("Raw data next to this file: `<workload>.json` and `<workload>.hf.md` (hyperfine), "
