@@ -113,19 +113,23 @@ $(BUILD)/examples/%: examples/%.c fastalloc.h
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 # Every bench/*.c is built twice from the same source: with fastalloc compiled in (_fa) and against
-# the system allocator (_sys); the peers (mimalloc, jemalloc, tcmalloc) are preloaded into _sys.
+# the system allocator (_sys); libfastalloc.so (make lib) and the peers are preloaded into _sys
+# (bench/peers.sh: Debian's mimalloc, jemalloc, tcmalloc; mimalloc 3, rpmalloc 2, snmalloc from
+# MIMALLOC3_SO, RPMALLOC2_SO, SNMALLOC_SO or ../shared/peers/ when there, else skipped).
 # The suite's workload programs (bench/w_*.c) also get two fastalloc ablation builds:
 # _fa_retire0 (FASTALLOC_RETIRE_CYCLES=0) and _fa_notrack (FASTALLOC_ZERO_TRACKING=0).
 #   make bench             the suite (bench/suite.sh): bench/results/latest.md and latest.png
 #   make bench QUICK=1     a smoke run of every workload x allocator (tiny N), ends "N passed, N failed"
-#   make bench-instr       instructions per operation under callgrind: bench/results/instr.md
-#   make bench-micro       the first micro-benchmark (bench/run.sh on bench/micro.c)
+#   make bench-instr       instructions per operation under callgrind: bench/results/instr.md, and
+#                          for bench/micro.c bench/results/instr-micro.md (bench/instr.sh)
+#   make bench-micro       the first micro-benchmark (bench/run.sh on bench/micro.c): bench/results/micro/
 BENCH_SRC := $(wildcard bench/*.c)
 SUITE_SRC := $(wildcard bench/w_*.c)
 BENCH_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench/$(b)_fa $(BUILD)/bench/$(b)_sys) \
              $(foreach b,$(notdir $(SUITE_SRC:.c=)),$(BUILD)/bench/$(b)_fa_retire0 $(BUILD)/bench/$(b)_fa_notrack)
 BENCH_FLAGS := -O2 -DNDEBUG -g -pthread $(WARN) -I.
 BENCH_DEPS  := bench/common.h
+BENCH_LIB   := $(BUILD)/lib/libfastalloc.so
 .PHONY: bench-build bench-micro bench-heap
 bench-build: $(BENCH_BIN)
 $(BUILD)/bench/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
@@ -141,17 +145,18 @@ $(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) $< -o $@
 
-bench: bench-build
+bench: bench-build $(BENCH_LIB)
 	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench
 	@QUICK=$(QUICK) bash bench/frame.sh $(BUILD)/bench
 
-bench-heap: bench-build
+bench-heap: bench-build $(BENCH_LIB)
 	@bash bench/frame.sh $(BUILD)/bench
 
-bench-instr: bench-build
+bench-instr: bench-build $(BENCH_LIB)
 	@bash bench/suite_instr.sh $(BUILD)/bench
+	@OUT=bench/results/instr-micro.md bash bench/instr.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
 
-bench-micro: bench-build
+bench-micro: bench-build $(BENCH_LIB)
 	@bash bench/run.sh $(BUILD)/bench/micro_fa $(BUILD)/bench/micro_sys
 
 clean:

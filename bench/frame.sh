@@ -3,13 +3,17 @@
 # thrown away every frame. One hyperfine run compares, side by side:
 #   fastalloc-reset    a first-class heap, fa_heap_reset per frame
 #   fastalloc-destroy  a heap made and destroyed per frame
-#   fastalloc-free     every object fa_free'd (the same allocator without heaps)
+#   fastalloc-free     every object fa_free'd (the same allocator without heaps), compiled in
+#   fa-preload         every object freed, libfastalloc.so preloaded into the system build (like the
+#                      peers: the like-for-like row for the free-each peers)
 #   mimalloc-heap      mi_heap_new/mi_heap_destroy per frame (when libmimalloc-dev is installed:
-#                      frame.c is built here with -DBENCH_MIMALLOC_HEAP -lmimalloc)
-#   glibc, mimalloc, jemalloc, tcmalloc   every object freed (what they offer through malloc)
+#                      frame.c is built here with -DBENCH_MIMALLOC_HEAP -lmimalloc, mimalloc 2)
+#   glibc and the peers of bench/peers.sh (mimalloc3, rpmalloc2, snmalloc when there; mimalloc2,
+#                      jemalloc, tcmalloc)   every object freed (what they offer through malloc)
 # Then instructions per object under callgrind for the three fastalloc forms (exactly repeatable).
 # Writes OUTDIR/frame.md (default bench/results). env: RUNS=10; QUICK=1: a smoke run, tiny N, prints
-# "N passed, N failed" (each command that exits 0 with the common checksum passes).
+# "N passed, N failed" (each command that exits 0 with the common checksum passes); ALLOCATORS and
+# the *_SO variables as for bench/suite.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BINDIR=$(realpath "${1:?usage: bench/frame.sh BINDIR [OUTDIR]}")
@@ -19,20 +23,14 @@ FA_BIN=$BINDIR/frame_fa
 SYS_BIN=$BINDIR/frame_sys
 [ -x "$FA_BIN" ] && [ -x "$SYS_BIN" ] || { echo "frame.sh: build $FA_BIN and $SYS_BIN first (make bench-build)" >&2; exit 1; }
 
-names=(glibc)
-preload=("")
-bins=("$SYS_BIN")
-skipped=()
-if [ "${QUICK:-0}" != 1 ]; then
-    source "$here/peers.sh"
-    # peers.sh probes with micro's arguments (pingpong 16 1), which frame_sys rejects after the
-    # binding the probe looks for has happened: judge the probe by its grep alone
-    set +o pipefail
-    add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc.so libmimalloc.so.2 "libmimalloc-dev"
-    add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc.so libjemalloc.so.2 "libjemalloc-dev"
-    add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc_minimal.so libtcmalloc_minimal.so.4 "libgoogle-perftools-dev"
-    set -o pipefail
-fi
+# QUICK (make test) installs nothing and runs whatever peers are there, like bench/suite.sh.
+source "$here/peers.sh"
+peers_setup 0 "$BINDIR/../lib/libfastalloc.so" "$SYS_BIN" pingpong 1
+names=(); preload=(); bins=(); skipped=("${A_SKIPPED[@]+"${A_SKIPPED[@]}"}")
+for i in "${!A_NAME[@]}"; do
+    [ "${A_KIND[$i]}" = fa ] && continue     # fa-compiled: the fastalloc-* rows below
+    names+=("${A_NAME[$i]}"); preload+=("${A_LIB[$i]}"); bins+=("$SYS_BIN")
+done
 
 # label|preload|binary|workload
 runs=("fastalloc-reset||$FA_BIN|frame-reset" "fastalloc-destroy||$FA_BIN|frame-destroy" "fastalloc-free||$FA_BIN|frame-free")
@@ -83,7 +81,8 @@ res = json.load(open(sys.argv[1]))["results"]
 base = next(r for r in res if r["command"] == "fastalloc-reset")["median"]
 out = ["| allocator | how a frame ends | median ms | time / fastalloc-reset |", "|---|---|---:|---:|"]
 how = {"fastalloc-reset": "fa_heap_reset", "fastalloc-destroy": "fa_heap_destroy + fa_heap_new",
-       "fastalloc-free": "fa_free each", "mimalloc-heap": "mi_heap_destroy + mi_heap_new"}
+       "fastalloc-free": "fa_free each (compiled in)", "fa-preload": "free each (libfastalloc.so preloaded)",
+       "mimalloc-heap": "mi_heap_destroy + mi_heap_new (mimalloc 2)"}
 for r in res:
     out.append(f"| {r['command']} | {how.get(r['command'], 'free each')} | {r['median']*1000:.1f} | {r['median']/base:.2f}x |")
 out.append("")

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# bench/run.sh -- wall-clock comparison of fastalloc with glibc, mimalloc, jemalloc, tcmalloc.
+# bench/run.sh -- wall-clock micro-benchmarks (bench/micro.c): fastalloc, preloaded and compiled in,
+# against glibc and the peers of bench/peers.sh. Behind `make bench-micro`.
 #
 # usage: bench/run.sh FA_BIN SYS_BIN [OUTDIR]
-#   FA_BIN   bench/micro.c built with -DBENCH_FASTALLOC
-#   SYS_BIN  bench/micro.c built without it (system malloc); the peers run as
-#            LD_PRELOAD=libX.so SYS_BIN, i.e. the same machine code as the glibc run
+#   FA_BIN   bench/micro.c built with -DBENCH_FASTALLOC (fa-compiled)
+#   SYS_BIN  bench/micro.c built without it (system malloc); libfastalloc.so (fa-preload) and the
+#            peers run as LD_PRELOAD=libX.so SYS_BIN, i.e. the same machine code as the glibc run
 #   OUTDIR   where WORKLOAD.json (hyperfine --export-json), rss.tsv and latest.md go
-#            (default: bench/results next to this script)
+#            (default: bench/results/micro next to this script)
 # env:
 #   RUNS=10        hyperfine --runs (after --warmup 2)
 #   QUICK=1        --runs 2 --warmup 0 and tiny N: a smoke test that takes seconds
-#   MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO   override where a peer library is looked for
+#   ALLOCATORS, FASTALLOC_SO (default: FA_BIN's ../lib/libfastalloc.so), MIMALLOC3_SO,
+#   RPMALLOC2_SO, SNMALLOC_SO, MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO   as for bench/suite.sh
 #
 # One hyperfine invocation per workload compares all allocators. Every command is started
 # as `env [-u LD_PRELOAD | LD_PRELOAD=lib] BIN ...` without a shell (hyperfine -N), so each
 # allocator pays the same exec overhead. Then each allocator runs once more under
 # /usr/bin/time -f %M for its peak RSS; that run's checksum must match across allocators.
-# latest.md: median ms per workload x allocator, ratio allocator_time / fastalloc_time
+# latest.md: median ms per workload x allocator, ratio allocator_time / fa-preload time
 # (> 1: fastalloc is faster), peak RSS, and the geometric mean of the ratios.
 set -euo pipefail
 
@@ -26,7 +28,7 @@ if [ $# -lt 2 ] || [ $# -gt 3 ]; then die "usage: bench/run.sh FA_BIN SYS_BIN [O
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FA_BIN=$(realpath "$1")
 SYS_BIN=$(realpath "$2")
-OUTDIR=${3:-$here/results}
+OUTDIR=${3:-$here/results/micro}
 [ -x "$FA_BIN" ] || die "FA_BIN '$1' is not an executable"
 [ -x "$SYS_BIN" ] || die "SYS_BIN '$2' is not an executable"
 mkdir -p "$OUTDIR"
@@ -73,21 +75,16 @@ fi
 
 # --- allocators ---------------------------------------------------------------------------
 # names[i], preload[i] (library path, or empty), bins[i]
-names=(fastalloc glibc)
-preload=("" "")
-bins=("$FA_BIN" "$SYS_BIN")
+source "$here/peers.sh"
+peers_setup 0 "$(dirname "$FA_BIN")/../lib/libfastalloc.so" "$SYS_BIN" pingpong 16 1
+names=("${A_NAME[@]}"); preload=("${A_LIB[@]}"); bins=(); skipped=("${A_SKIPPED[@]+"${A_SKIPPED[@]}"}")
+for k in "${A_KIND[@]}"; do if [ "$k" = fa ]; then bins+=("$FA_BIN"); else bins+=("$SYS_BIN"); fi; done
 
 # env_args I: prints, NUL-separated, the `env ...` words that start allocator I.
 env_args() {
     if [ -z "${preload[$1]}" ]; then printf '%s\0' env -u LD_PRELOAD
     else printf '%s\0' env "LD_PRELOAD=${preload[$1]}"; fi
 }
-
-skipped=()
-source "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
-add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc.so libmimalloc.so.2 "libmimalloc-dev (runtime: libmimalloc2.0)"
-add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc.so libjemalloc.so.2 "libjemalloc-dev (runtime: libjemalloc2)"
-add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc_minimal.so libtcmalloc_minimal.so.4 "libgoogle-perftools-dev (runtime: libtcmalloc-minimal4)"
 
 # --- workloads ----------------------------------------------------------------------------
 # "name|args"; with QUICK=1 an explicit small N is appended, otherwise micro's defaults apply.
@@ -191,6 +188,7 @@ out = os.environ["OUTDIR"]
 names = os.environ["NAMES"].split()
 workloads = os.environ["WORKLOADS"].split()
 
+base = next((a for a in ("fa-preload", "fa-compiled") if a in names), names[0])
 median = {}  # (workload, allocator) -> seconds
 for w in workloads:
     try:
@@ -215,13 +213,13 @@ lines.append("%s · %s · %s · %s · hyperfine %s%s\n" % (
     os.environ["FA_SUM"], os.environ["HF_OPTS"], " · QUICK (tiny N)" if os.environ["QUICK_MODE"] == "1" else ""))
 lines.append(os.environ["LOAD_NOTE"] + "\n")
 lines.append(os.environ["PEERS_DESC"] + os.environ["SKIPPED_DESC"])
-lines.append("Cells: median wall time, (ratio = allocator time / fastalloc time; > 1 means fastalloc "
-             "is faster), peak RSS from one extra run (`/usr/bin/time -f %M`).\n")
+lines.append("Cells: median wall time, (ratio = allocator time / %s time; > 1 means fastalloc "
+             "is faster), peak RSS from one extra run (`/usr/bin/time -f %%M`).\n" % base)
 lines.append("| workload | " + " | ".join(names) + " |")
 lines.append("|---|" + "---:|" * len(names))
 notes = []
 for w in workloads:
-    fa = median.get((w, "fastalloc"))
+    fa = median.get((w, base))
     cells = []
     for a in names:
         t = median.get((w, a))
@@ -229,7 +227,7 @@ for w in workloads:
             cells.append("failed")
             continue
         cell = "%.1f ms" % (t * 1e3)
-        if a != "fastalloc" and fa:
+        if a != base and fa:
             ratio = t / fa
             ratios[a].append(ratio)
             cell += " (%.2f×)" % ratio
@@ -244,7 +242,7 @@ for w in workloads:
     lines.append("| %s | %s |" % (w.replace("-", " "), " | ".join(cells)))
 geo = []
 for a in names:
-    if a == "fastalloc":
+    if a == base:
         geo.append("1.00×")
     elif ratios[a]:
         geo.append("**%.2f×**" % math.exp(sum(math.log(x) for x in ratios[a]) / len(ratios[a])))

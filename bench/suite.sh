@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# bench/suite.sh -- the benchmark suite behind `make bench`: fastalloc against glibc, mimalloc,
-# jemalloc and tcmalloc on the bench/w_*.c workloads, plus two fastalloc ablations.
+# bench/suite.sh -- the benchmark suite behind `make bench`: fastalloc, preloaded and compiled in,
+# against glibc and the peers (bench/peers.sh: mimalloc 3, rpmalloc 2, snmalloc when their
+# libraries are there; Debian's mimalloc 2.0, jemalloc, tcmalloc) on the bench/w_*.c workloads,
+# plus two fastalloc ablations.
 #
 # usage: bench/suite.sh BINDIR        (BINDIR holds w_*_fa, w_*_sys, w_*_fa_retire0, w_*_fa_notrack)
 # env:
-#   QUICK=1     smoke test: N/200, --runs 1 --warmup 0, fastalloc + glibc + the ablation builds
-#               only; results go to BINDIR/quick/ (latest.md is left alone). Ends with the line
+#   QUICK=1     smoke test: N/200, --runs 1 --warmup 0, every allocator that is installed (nothing
+#               is installed, a missing peer is skipped with one line) + the ablation builds;
+#               results go to BINDIR/quick/ (latest.md is left alone). Ends with the line
 #               "N passed, N failed" (every workload x allocator run that exits 0 with the glibc
 #               run's checksum passes) and exits non-zero when anything failed.
 #   RUNS=5 WARMUP=1   hyperfine --runs / --warmup (full mode)
@@ -14,17 +17,22 @@
 #   SLOW=1.5    an allocator whose checked run takes longer than this many seconds is timed by that
 #               single run instead of hyperfine (marked ¹), to keep `make bench` within minutes
 #   ONLY=REGEX  run only the workloads whose name matches
+#   ALLOCATORS="fa-preload mimalloc3 ..."   run only these (names as in bench/peers.sh)
 #   OUT=DIR     where results go (default bench/results)
-#   MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO   a peer library to use instead of the system one
+#   FASTALLOC_SO (default BINDIR/../lib/libfastalloc.so, made by `make lib`), MIMALLOC3_SO,
+#   RPMALLOC2_SO, SNMALLOC_SO (default ../shared/peers/NAME.so next to the repository when there),
+#   MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO: the library to preload; set but empty: leave it out
 #
 # How it measures. Each workload program is built per allocator from one source (see
-# bench/common.h): fastalloc compiled in (_fa), and the system build (_sys) into which the peers
-# are LD_PRELOADed, so glibc, mimalloc, jemalloc and tcmalloc run the same machine code. Every
-# command starts as `env [-u LD_PRELOAD | LD_PRELOAD=lib] BIN WORKLOAD N` without a shell
-# (hyperfine -N), so all pay the same exec cost. Per workload: one checked run per allocator
-# under `timeout` and `/usr/bin/time -f %M` (checksum, exit status, peak RSS, stderr metrics), then
-# one hyperfine invocation over the allocators that passed (JSON + markdown export). Churn and
-# zero workloads then run a second hyperfine: fastalloc against its ablation build.
+# bench/common.h): fastalloc compiled in (_fa: fa-compiled), and the system build (_sys) into which
+# libfastalloc.so (fa-preload) and the peers are LD_PRELOADed, so glibc, fa-preload and every peer
+# run the same machine code: fa-preload against the peers is the like-for-like comparison, and
+# fa-compiled is what the header gives a program that includes it. Every command starts as
+# `env [-u LD_PRELOAD | LD_PRELOAD=lib] BIN WORKLOAD N` without a shell (hyperfine -N), so all pay
+# the same exec cost. Per workload: one checked run per allocator under `timeout` and
+# `/usr/bin/time -f %M` (checksum, exit status, peak RSS, stderr metrics), then one hyperfine
+# invocation over the allocators that passed (JSON + markdown export). Churn and zero workloads
+# then run a second hyperfine: fa-compiled against its ablation build.
 set -uo pipefail
 
 die() { echo "suite.sh: $*" >&2; exit 1; }
@@ -82,54 +90,10 @@ if [ "$QUICK" = 0 ]; then
     else todo+=("sudo apt-get install -y gnuplot-nox"); say "gnuplot missing: no chart"; fi
 fi
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-find_lib() {   # find_lib OVERRIDE NAME...: first existing file
-    local c n
-    [ -n "$1" ] && [ -f "$1" ] && { realpath "$1"; return 0; }
-    shift
-    for n in "$@"; do
-        for c in "/usr/lib/$multiarch/$n" "/usr/lib/$n" "/usr/local/lib/$n" "/usr/lib64/$n"; do
-            [ -f "$c" ] && { realpath "$c"; return 0; }
-        done
-        c=$(ldconfig -p 2>/dev/null | awk -v s="$n" '$1 == s && !f { print $NF; f = 1 }')
-        [ -n "$c" ] && [ -f "$c" ] && { realpath "$c"; return 0; }
-    done
-    return 1
-}
-
-names=(fastalloc glibc); libs=("" ""); kinds=(fa sys)
-skipped=()
-probe_bin=$BINDIR/w_churn_sys
-add_peer() {   # add_peer NAME OVERRIDE DEB_RUNTIME DEB_DEV SONAME...
-    local name=$1 over=$2 rt=$3 dev=$4 lib
-    shift 4
-    if ! lib=$(find_lib "$over" "$@"); then
-        apt_install "$rt" || apt_install "$dev" || true
-        lib=$(find_lib "$over" "$@") || {
-            skipped+=("$name (not installed: sudo apt-get install -y $rt)")
-            todo+=("sudo apt-get install -y $rt"); return 0; }
-    fi
-    # The preload must really take over malloc in the system build, not only load.
-    if ! LD_DEBUG=bindings LD_PRELOAD="$lib" "$probe_bin" pingpong-16 1 2>&1 >/dev/null |
-            grep -F "binding file $probe_bin" | grep -F "symbol \`malloc'" | grep -qF "to $lib"; then
-        skipped+=("$name (LD_PRELOAD=$lib does not interpose malloc)"); return 0
-    fi
-    names+=("$name"); libs+=("$lib"); kinds+=(sys)
-}
-if [ "$QUICK" = 0 ]; then
-    add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc2.0 libmimalloc-dev libmimalloc.so.2 libmimalloc.so libmimalloc.so.3
-    add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc2 libjemalloc-dev libjemalloc.so.2 libjemalloc.so
-    add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc-minimal4 libgoogle-perftools-dev \
-        libtcmalloc_minimal.so.4 libtcmalloc_minimal.so
-fi
-if [ ${#todo[@]} -gt 0 ]; then
-    say "missing pieces; to get the full suite run:"
-    printf '    %s\n' "${todo[@]}" | sort -u >&2
-fi
-
-# ---- workloads: "set program workload ablation [ablation-N]" ---------------------------------
-# ablation: the fastalloc variant build compared with the default one ("-": none). calloc-huge's
-# notrack run clears each GiB, so its ablation uses N=8.
+# ---- workloads: "set program workload ablation [abl_n=N] [quick_n=N]" ------------------------
+# ablation: the fastalloc variant build compared with the default one ("-": none). abl_n: the N of
+# the ablation runs (calloc-huge's notrack run clears each GiB, so it uses N=8); quick_n: the N of
+# QUICK=1 (default: the program's default N / 200).
 workloads=(
     "churn w_churn pingpong-16 retire0"   "churn w_churn pingpong-256 retire0"
     "churn w_churn lifo-64 retire0"       "churn w_churn lifo-256 retire0"
@@ -139,19 +103,41 @@ workloads=(
     "churn w_churn multipage-256 retire0" "churn w_churn prodcons-64 retire0"
     "zero w_zero calloc-small notrack"    "zero w_zero calloc-fresh notrack"
     "zero w_zero calloc-medium notrack"   "zero w_zero calloc-large notrack"
-    "zero w_zero calloc-huge notrack 8"   "zero w_zero realloc-vector notrack"
+    "zero w_zero calloc-huge notrack abl_n=8 quick_n=1"   "zero w_zero realloc-vector notrack"
     "zero w_zero string-append notrack"   "zero w_zero rezalloc-chain notrack"
     "threads w_threads larson-2 -"        "threads w_threads larson-4 -"
     "threads w_threads prodcons-2 -"      "threads w_threads prodcons-4 -"
     "threads w_threads falseshare-2 -"    "threads w_threads falseshare-4 -"
+    "stress w_stress mstress-4 -"         "stress w_stress mstress-8 -"
+    "stress w_stress rptest-2 -"          "stress w_stress rptest-4 -"
+    "realloc w_app realloc-grow-1 -"      "realloc w_app realloc-grow-4 -"
     "frag w_frag frag -"                  "app w_frag hashmap -"
+    "app w_app interp -"
 )
 
-for p in w_churn w_zero w_threads w_frag; do
+progs=$(for spec in "${workloads[@]}"; do read -r _ p _ <<<"$spec"; echo "$p"; done | sort -u)
+for p in $progs; do
     for k in fa sys fa_retire0 fa_notrack; do
         [ -x "$BINDIR/${p}_$k" ] || die "missing $BINDIR/${p}_$k (run: make bench-build)"
     done
 done
+
+# The allocators (bench/peers.sh): fastalloc compiled in (the _fa build) and preloaded
+# (build/lib/libfastalloc.so into the _sys build), the optional newer peers, Debian's, glibc.
+# QUICK never installs anything: it runs what is there and skips the rest with one line each.
+source "$here/peers.sh"
+peers_setup "$( [ "$QUICK" = 1 ] && echo 0 || echo 1)" "$BINDIR/../lib/libfastalloc.so" \
+    "$BINDIR/w_churn_sys" pingpong-16 1
+names=("${A_NAME[@]}"); libs=("${A_LIB[@]}"); kinds=("${A_KIND[@]}"); descs=("${A_DESC[@]}")
+skipped=("${A_SKIPPED[@]+"${A_SKIPPED[@]}"}")
+for s in "${skipped[@]+"${skipped[@]}"}"; do
+    case $s in *apt-get*) todo+=("sudo apt-get install -y $(sed 's/.*install -y \([^)]*\)).*/\1/' <<<"$s")") ;; esac
+done
+[ ${#names[@]} -ge 1 ] || die "no allocator to run (ALLOCATORS=${ALLOCATORS:-})"
+if [ ${#todo[@]} -gt 0 ]; then
+    say "missing pieces; to get the full suite run:"
+    printf '    %s\n' "${todo[@]}" | sort -u >&2
+fi
 
 # ---- machine and load ------------------------------------------------------------------------
 ncpu=$(nproc 2>/dev/null || echo 1)
@@ -167,6 +153,15 @@ running_now() {
 }
 run_start=$(running_now)
 busy "$run_start" && say "WARNING: $run_start other processes running on $ncpu CPUs before starting: timings will be noisy"
+# What other processes took during the whole run: the machine's busy CPU time (/proc/stat) minus
+# this suite's own (its children's user + system time, from `times`), and the VM's steal time.
+cpu_stat() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat 2>/dev/null || echo "0 0"; }
+# `times` must run in this shell (not a subshell) to see its children: it writes to a file.
+own_cpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }' "$1"; }
+times_file=$(mktemp /tmp/fa-suite-times.XXXXXX)
+read -r stat_busy0 stat_steal0 < <(cpu_stat)
+times > "$times_file"; own0=$(own_cpu "$times_file")
+wall0=$(date +%s.%N)
 
 # ---- running ---------------------------------------------------------------------------------
 tsv=$OUT/suite.tsv
@@ -226,29 +221,32 @@ hyperfine_run() {
 }
 
 declare -A defn
-for p in w_churn w_zero w_threads w_frag; do
+for p in $progs; do
     while read -r w n; do defn[$p.$w]=$n; done < <("$BINDIR/${p}_sys" list)
 done
 
 echo "suite.sh: ${#names[@]} allocators (${names[*]}), $( [ "$QUICK" = 1 ] && echo QUICK || echo "hyperfine ${hf_opts[*]}"), timeout ${TIMEOUT}s; results in $OUT" >&2
 [ ${#skipped[@]} -gt 0 ] && say "skipped peers: ${skipped[*]}"
 for spec in "${workloads[@]}"; do
-    read -r set prog w abl abl_n <<< "$spec"
+    read -r set prog w abl opts <<< "$spec"
     [ -n "$ONLY" ] && ! [[ $w =~ $ONLY ]] && continue
+    abl_n=; quick_n=
+    for o in $opts; do case $o in abl_n=*) abl_n=${o#*=} ;; quick_n=*) quick_n=${o#*=} ;; esac; done
     n=${defn[$prog.$w]:-}
     [ -n "$n" ] || die "$prog has no workload $w"
-    if [ "$QUICK" = 1 ]; then n=$(( (n + 199) / 200 )); [ -n "$abl_n" ] && abl_n=1; fi
+    if [ "$QUICK" = 1 ]; then n=${quick_n:-$(( (n + 199) / 200 ))}; [ -n "$abl_n" ] && abl_n=1; fi
     rm -f "$OUT/$w.json" "$OUT/$w.hf.md" "$OUT/$w.ablation.json" "$OUT/$w.ablation.hf.md"
 
-    # checked runs (glibc first: its checksum is the reference)
-    order=(1 0); for i in "${!names[@]}"; do [ "$i" -gt 1 ] && order+=("$i"); done
-    ref=; hf_specs=(); line="$w:"
+    # checked runs (glibc first: its checksum is the reference; without glibc, the first one's)
+    order=(); for i in "${!names[@]}"; do [ "${names[$i]}" = glibc ] && order+=("$i"); done
+    for i in "${!names[@]}"; do [ "${names[$i]}" != glibc ] && order+=("$i"); done
+    ref=; ref_name=; hf_specs=(); line="$w:"
     for i in "${order[@]}"; do
         name=${names[$i]}; bin=$BINDIR/${prog}_${kinds[$i]}
         checked_run "$w.$name" "${libs[$i]}" "$bin" "$w" "$n"
-        [ "$name" = glibc ] && ref=$r_sum
-        if [ "$r_status" = ok ] && [ -n "$ref" ] && [ "$r_sum" != "$ref" ]; then
-            r_status=fail; say "FAILED: $name $w: checksum $r_sum != glibc's $ref"
+        [ -z "$ref_name" ] && [ "$r_status" = ok ] && { ref=$r_sum; ref_name=$name; }
+        if [ "$r_status" = ok ] && [ "$r_sum" != "$ref" ]; then
+            r_status=fail; say "FAILED: $name $w: checksum $r_sum != $ref_name's $ref"
         fi
         case $r_status in
             ok) passed=$((passed + 1)) ;;
@@ -269,8 +267,8 @@ for spec in "${workloads[@]}"; do
             { failed=$((failed + 1)); fail_list+=("$w/hyperfine"); }
     fi
 
-    # ablation: fastalloc default against the variant build, same N (or abl_n)
-    if [ "$abl" != - ]; then
+    # ablation: fastalloc compiled in, default against the variant build, same N (or abl_n)
+    if [ "$abl" != - ] && [[ " ${names[*]} " == *" fa-compiled "* ]]; then
         an=${abl_n:-$n}
         checked_run "$w.fa-abl" "" "$BINDIR/${prog}_fa" "$w" "$an"; fa_ok=$r_status; fa_sum=$r_sum; fa_secs=$r_secs
         checked_run "$w.$abl" "" "$BINDIR/${prog}_fa_$abl" "$w" "$an"
@@ -282,13 +280,18 @@ for spec in "${workloads[@]}"; do
             [ "$QUICK" = 0 ] && awk -v s="$r_secs" -v l="$SLOW" 'BEGIN { exit !(s > l) }' && kind=single
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$abl" "$an" "$kind" "$r_secs" "$fa_secs" >> "$abl_tsv"
             if [ $HAVE_HF = 1 ] && [ $kind = hf ]; then
-                hyperfine_run "$OUT/$w.ablation" "$an" "$w" "fastalloc::$BINDIR/${prog}_fa" \
-                    "fastalloc-$abl::$BINDIR/${prog}_fa_$abl" ||
+                hyperfine_run "$OUT/$w.ablation" "$an" "$w" "fa-compiled::$BINDIR/${prog}_fa" \
+                    "fa-compiled-$abl::$BINDIR/${prog}_fa_$abl" ||
                     { failed=$((failed + 1)); fail_list+=("$w/ablation-hyperfine"); }
             fi
             line+=" | $abl ${r_secs}s"
+        elif [ "$r_status" = timeout ] && [ "$QUICK" = 0 ] && [ "$fa_ok" = ok ]; then
+            # as in the main table, a variant slower than TIMEOUT is a lower bound, not a failure
+            passed=$((passed + 1))
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$abl" "$an" timeout "$TIMEOUT" "$fa_secs" >> "$abl_tsv"
+            line+=" | $abl > ${TIMEOUT}s"
         else
-            failed=$((failed + 1)); fail_list+=("$w/fastalloc-$abl ($r_status)")
+            failed=$((failed + 1)); fail_list+=("$w/fa-compiled-$abl ($r_status)")
         fi
     fi
     echo "$line" >&2
@@ -296,23 +299,32 @@ done
 
 load_end=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
 elapsed=$(( $(date +%s) - t_start ))
+read -r stat_busy1 stat_steal1 < <(cpu_stat)
+times > "$times_file"; own1=$(own_cpu "$times_file"); rm -f "$times_file"
+others_note=$(awk -v b0="$stat_busy0" -v b1="$stat_busy1" -v s0="$stat_steal0" -v s1="$stat_steal1" \
+    -v o0="$own0" -v o1="$own1" -v w0="$wall0" -v w1="$(date +%s.%N)" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" -v n="$ncpu" '
+    BEGIN { wall = w1 - w0; if (wall <= 0) wall = 1
+            busy = (b1 - b0) / hz; own = o1 - o0; other = busy - own; if (other < 0) other = 0
+            printf "other processes used %.0f CPU-s of %.0f (%.2f of the %d cores on average, %.0f%% of the machine), steal %.1f CPU-s; this suite used %.0f CPU-s",
+                   other, wall * n, other / wall, n, 100 * other / (wall * n), (s1 - s0) / hz, own }')
+others_avg=$(sed -n 's/.*(\([0-9.]*\) of the.*/\1/p' <<<"$others_note")
+say "$others_note"
 
 # ---- report ----------------------------------------------------------------------------------
 if [ "$QUICK" = 0 ]; then
     cpu=$(sed -n '/^model name/{s/^[^:]*: *//p;q}' /proc/cpuinfo 2>/dev/null)
     glibc=$(ldd --version 2>/dev/null | sed -n '1s/.* //p')
     run_end=$(running_now)
-    load_note="load average ${load_start} at start, ${load_end} at end (includes this suite's own runs); other runnable processes ${run_start} at start, ${run_end} at end"
-    if busy "$run_start" || busy "$run_end"; then
-        load_note="$load_note — **WARNING: the machine was busy (other runnable processes above half the $ncpu CPUs): timings are noisy**"
+    load_note="load average ${load_start} at start, ${load_end} at end (includes this suite's own runs); other runnable processes ${run_start} at start, ${run_end} at end; during the run $others_note"
+    if busy "$run_start" || busy "$run_end" || busy "${others_avg:-0}"; then
+        load_note="$load_note — **WARNING: the machine was busy (other processes above half the $ncpu CPUs): timings are noisy**"
         say "WARNING: machine busy during the run ($load_note)"
     fi
     hdr_sum=$(sha256sum "$here/../fastalloc.h" 2>/dev/null | cut -c1-12)
-    peers=""
-    for i in "${!names[@]}"; do [ -n "${libs[$i]}" ] && peers+="${names[$i]}=${libs[$i]} "; done
+    peers=$(printf '%s\n' "${descs[@]}")
     OUT="$OUT" NAMES="${names[*]}" MACHINE="${cpu:-unknown CPU}, $ncpu cores, glibc ${glibc:-?}, $(date '+%Y-%m-%d %H:%M %Z')" \
     LOAD_NOTE="$load_note" HF="hyperfine ${hf_opts[*]}" TIMEOUT="$TIMEOUT" SLOW="$SLOW" \
-    HDR="$hdr_sum" PEERS="$peers" SKIPPED="${skipped[*]+${skipped[*]}}" ELAPSED="$elapsed" \
+    HDR="$hdr_sum" PEERS="$peers" SKIPPED="$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")" ELAPSED="$elapsed" \
         python3 "$here/report.py" || { failed=$((failed + 1)); fail_list+=("report"); }
     if [ $HAVE_GP = 1 ] && [ -s "$OUT/ratios.dat" ]; then
         gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$OUT/latest.png'" "$here/plot.gp" ||

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # bench/suite_instr.sh -- instructions per operation (callgrind Ir) of the single-thread suite
-# workloads, fastalloc against glibc and each peer. Behind `make bench-instr`.
+# workloads, fastalloc (preloaded and compiled in) against glibc and each peer. Behind
+# `make bench-instr`.
 #
 # usage: bench/suite_instr.sh BINDIR     (BINDIR holds w_*_fa and w_*_sys)
 # env:   SCALE=100   churn workloads run with N = default N / SCALE (callgrind is ~50x slower);
-#                    zero, frag and hashmap, whose ops are far larger, with default N / (SCALE/10)
+#                    the others, whose ops are far larger, with default N / (SCALE/10)
 #        JOBS=nproc  callgrind runs in parallel
 #        OUT=bench/results   instr.md goes there
-#        MIMALLOC_SO, JEMALLOC_SO, TCMALLOC_SO   as for bench/suite.sh
+#        ONLY=REGEX  only the workloads whose name matches
+#        ALLOCATORS, FASTALLOC_SO, MIMALLOC3_SO, RPMALLOC2_SO, MIMALLOC_SO, JEMALLOC_SO,
+#        TCMALLOC_SO   as for bench/suite.sh (bench/peers.sh). snmalloc does not run under
+#                    valgrind (its counts read 0): it is left out here, time it with make bench.
 #
 # Per allocator and workload two runs: N and the baseline N = 0 (process start, allocator start-up
 # when it is eager, the harness's fixed work); per op = (Ir(N) - Ir(0)) / N. Callgrind does not
-# replace malloc (unlike memcheck), so LD_PRELOAD of the peers into the system build works as in
-# bench/suite.sh and every allocator runs the same harness code, except fastalloc's build, where
-# fa_* may be inlined into it. The harness column is the glibc run's self cost inside the workload
-# binary (tagging, checks, RNG): what any allocator pays on top of its own instructions.
+# replace malloc (unlike memcheck), so LD_PRELOAD of libfastalloc.so and the peers into the system
+# build works as in bench/suite.sh and every allocator runs the same harness code, except the
+# fa-compiled build, where fa_* may be inlined into it. Ratios are to fa-preload (like for like).
+# The harness column is the glibc run's self cost inside the workload binary (tagging, checks,
+# RNG): what any allocator pays on top of its own instructions.
 # calloc-huge is left out (peers that clear each GiB would need minutes under callgrind); threaded
 # workloads too (instruction counts say little about contention).
 set -uo pipefail
@@ -36,30 +41,16 @@ if ! command -v valgrind >/dev/null; then
 fi
 command -v python3 >/dev/null || die "python3 is required"
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-find_lib() {
-    local c n
-    [ -n "$1" ] && [ -f "$1" ] && { realpath "$1"; return 0; }
-    shift
-    for n in "$@"; do
-        for c in "/usr/lib/$multiarch/$n" "/usr/lib/$n" "/usr/local/lib/$n"; do
-            [ -f "$c" ] && { realpath "$c"; return 0; }
-        done
-    done
-    return 1
-}
-names=(fastalloc glibc); libs=("" ""); kinds=(fa sys)
-add_peer() {
-    local name=$1 lib
-    shift
-    if lib=$(find_lib "$@"); then names+=("$name"); libs+=("$lib"); kinds+=(sys)
-    else echo "suite_instr.sh: SKIPPING $name: not installed (see make bench)" >&2; fi
-}
-add_peer mimalloc "${MIMALLOC_SO:-}" libmimalloc.so.2 libmimalloc.so
-add_peer jemalloc "${JEMALLOC_SO:-}" libjemalloc.so.2 libjemalloc.so
-add_peer tcmalloc "${TCMALLOC_SO:-}" libtcmalloc_minimal.so.4 libtcmalloc_minimal.so
+[ -x "$BINDIR/w_churn_sys" ] || die "missing $BINDIR/w_churn_sys (make bench-build)"
+source "$here/peers.sh"
+peers_setup 0 "$BINDIR/../lib/libfastalloc.so" "$BINDIR/w_churn_sys" pingpong-16 1
+peers_drop snmalloc "does not run under valgrind (its instruction counts read 0); timed by make bench only"
+names=("${A_NAME[@]}"); libs=("${A_LIB[@]}"); kinds=("${A_KIND[@]}"); descs=("${A_DESC[@]}")
+skipped=("${A_SKIPPED[@]+"${A_SKIPPED[@]}"}")
+[ ${#names[@]} -ge 2 ] || die "need at least two allocators (have: ${names[*]})"
 
-# "program workload what-an-op-is"
+# "program workload what-an-op-is [divisor]": N = default N / divisor (default: SCALE for the
+# churn program, SCALE/10 for the rest)
 workloads=(
     "w_churn pingpong-16 malloc+free" "w_churn pingpong-256 malloc+free"
     "w_churn lifo-64 malloc+free"     "w_churn lifo-256 malloc+free"
@@ -71,10 +62,12 @@ workloads=(
     "w_zero calloc-medium calloc+free" "w_zero calloc-large calloc+free"
     "w_zero realloc-vector push"       "w_zero string-append realloc"
     "w_zero rezalloc-chain rezalloc"
+    "w_app realloc-grow-1 realloc"     "w_app realloc-grow-4 realloc"
     "w_frag frag initial-block"        "w_frag hashmap word"
+    "w_app interp object"
 )
 declare -A defn
-for p in w_churn w_zero w_frag; do
+for p in w_churn w_zero w_frag w_app; do
     [ -x "$BINDIR/${p}_fa" ] && [ -x "$BINDIR/${p}_sys" ] || die "missing $BINDIR/${p}_fa or _sys (make bench-build)"
     while read -r w n; do defn[$p.$w]=$n; done < <("$BINDIR/${p}_sys" list)
 done
@@ -103,8 +96,10 @@ echo "suite_instr.sh: ${#names[@]} allocators (${names[*]}) x ${#workloads[@]} w
 status=0
 t0=$(date +%s)
 for spec in "${workloads[@]}"; do
-    read -r prog w what <<< "$spec"
+    read -r prog w what div <<< "$spec"
+    [ -n "${ONLY:-}" ] && ! [[ $w =~ $ONLY ]] && continue
     sc=$SCALE; [ "$prog" = w_churn ] || sc=$(( SCALE / 10 > 0 ? SCALE / 10 : 1 ))
+    [ -n "$div" ] && sc=$div
     n=$(( ${defn[$prog.$w]} / sc )); [ "$n" -ge 1 ] || n=1
     printf '%s %s %s\n' "$w" "$n" "$what" >> "$spec_file"
     for i in "${!names[@]}"; do
@@ -118,10 +113,12 @@ while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
 [ $status -eq 0 ] || die "some callgrind runs failed"
 
 TMP="$tmp" NAMES="${names[*]}" SPECS="$spec_file" SCALE="$SCALE" OUTMD="$OUT/instr.md" \
+DESCS="$(printf '%s\n' "${descs[@]}")" SKIPPED="$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")" \
 ELAPSED=$(( $(date +%s) - t0 )) VG="$(valgrind --version)" python3 - <<'PY'
 import math, os
 tmp, names = os.environ["TMP"], os.environ["NAMES"].split()
 specs = [l.split() for l in open(os.environ["SPECS"]) if l.strip()]
+base = next((a for a in ("fa-preload", "fa-compiled") if a in names), names[0])
 
 def ir(a, w, n):
     with open("%s/%s.%s.%d.out" % (tmp, a, w, n)) as f:
@@ -133,18 +130,27 @@ def ir(a, w, n):
 def out(a, w, n):
     return open("%s/%s.%s.%d.stdout" % (tmp, a, w, n)).read().strip()
 
+def fmt(v):
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
 L = ["# Instructions per operation (callgrind)\n",
      "`make bench-instr` (bench/suite_instr.sh, %s, %s s): Ir per op = (Ir(N) − Ir(N=0)) / N, N = default / %s "
      "(churn) or default / %s (the rest). "
-     "In parentheses the ratio to fastalloc (> 1: fastalloc executes fewer instructions). *harness*: "
+     "In parentheses the ratio to %s (> 1: fastalloc executes fewer instructions). *harness*: "
      "the workload's own instructions (glibc run, self cost in the workload binary), included in every "
-     "column. Single-thread workloads; calloc-huge left out (peers clearing 1 GiB per call are too slow "
-     "under callgrind). Callgrind counts user-space instructions only: page faults and the kernel's "
+     "column. fa-preload and every peer are LD_PRELOADed into the same system build; fa-compiled is "
+     "the header compiled into the program (its fa_* calls may be inlined into the loop). "
+     "Single-thread workloads; calloc-huge left out (peers clearing 1 GiB per call are too slow "
+     "under callgrind); snmalloc is never counted: it does not run under valgrind (time it with "
+     "`make bench`). Callgrind counts user-space instructions only: page faults and the kernel's "
      "zeroing of fresh pages are invisible, so an allocator that unmaps and re-maps (or purges) memory "
      "looks cheaper here than on the clock (compare calloc-medium/large with latest.md).\n"
-     % (os.environ["VG"], os.environ["ELAPSED"], os.environ["SCALE"], max(int(os.environ["SCALE"]) // 10, 1)),
-     "| workload | op | N | " + " | ".join(names) + " | harness |",
-     "|---|---|---:|" + "---:|" * (len(names) + 1)]
+     % (os.environ["VG"], os.environ["ELAPSED"], os.environ["SCALE"], max(int(os.environ["SCALE"]) // 10, 1), base)]
+L += ["- " + d for d in os.environ.get("DESCS", "").splitlines() if d.strip()]
+L += ["- skipped: " + d for d in os.environ.get("SKIPPED", "").splitlines() if d.strip()]
+L += ["",
+      "| workload | op | N | " + " | ".join(names) + " | harness |",
+      "|---|---|---:|" + "---:|" * (len(names) + 1)]
 ratios = {a: [] for a in names}
 bad = []
 for w, n, what in specs:
@@ -152,12 +158,12 @@ for w, n, what in specs:
     per = {a: (ir(a, w, n) - ir(a, w, 0)) / n for a in names}
     cells = []
     for a in names:
-        if a == "fastalloc":
-            cells.append("%.0f" % per[a] if per[a] >= 100 else "%.1f" % per[a])
+        if a == base:
+            cells.append(fmt(per[a]))
         else:
-            r = per[a] / per["fastalloc"]
+            r = per[a] / per[base]
             ratios[a].append(r)
-            cells.append(("%.0f" % per[a] if per[a] >= 100 else "%.1f" % per[a]) + " (%.2f×)" % r)
+            cells.append(fmt(per[a]) + " (%.2f×)" % r)
     try:
         h = [float(open("%s/glibc.%s.%d.harness" % (tmp, w, k)).read()) for k in (n, 0)]
         harness = "%.1f" % ((h[0] - h[1]) / n)
@@ -166,8 +172,9 @@ for w, n, what in specs:
     L.append("| %s | %s | %d | %s | %s |" % (w, what, n, " | ".join(cells), harness))
     if len({out(a, w, n) for a in names}) != 1:
         bad.append(w)
-L.append("| **geometric mean** | | | 1.00× | " + " | ".join(
-    "**%.2f×**" % math.exp(sum(map(math.log, ratios[a])) / len(ratios[a])) for a in names[1:]) + " | |")
+L.append("| **geometric mean** | | | " + " | ".join(
+    "1.00×" if a == base else "**%.2f×**" % math.exp(sum(map(math.log, ratios[a])) / len(ratios[a]))
+    for a in names) + " | |")
 if bad:
     L.append("\n**checksums differ between allocators in: %s**" % ", ".join(bad))
 open(os.environ["OUTMD"], "w").write("\n".join(L) + "\n")
