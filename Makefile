@@ -1,6 +1,10 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
-#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++, region builds,
-#                     freestanding check, Cortex-M4 under QEMU), one total line
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++, region builds
+#                     without an OS and on a hosted region, freestanding check, Cortex-M4 under QEMU,
+#                     LD_PRELOAD on real programs, -m32, AArch64 (4 and 64 KiB pages), RISC-V and
+#                     32-bit Arm under qemu-user, a benchmark smoke pass), one total line
+#   make test-cross   every cross target (tests/cross/README.md)
+#   make fuzz         the fuzzers with random seeds, SECONDS=N each (default 60)
 #   make test-embedded the region-mode suites on an emulated Cortex-M4 (QEMU mps2-an386)
 #   make bench        the hyperfine suite against glibc, mimalloc, jemalloc, tcmalloc (QUICK=1: smoke run),
 #                     then the per-frame heap benchmark (bench/frame.sh)
@@ -43,15 +47,25 @@ V_region_CC     = gcc
 V_region_FLAGS  = -O2 $(BASE) -DFASTALLOC_NO_OS
 V_regasan_CC    = gcc
 V_regasan_FLAGS = $(BASE) $(SAN) -fsanitize=address,undefined -DFASTALLOC_NO_OS -DFASTALLOC_STATS
-REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock test_check
+REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock test_check test_fuzz test_defects test_anywhere
+# Hosted region build: an OS and threads, but every heap draws from one misaligned static region
+# (fa_init_region; HARNESS_REGION in tests/harness.h).
+V_hregion_CC    = gcc
+V_hregion_FLAGS = -O2 $(BASE) -DHARNESS_REGION
+HREGION_TESTS := test_api test_zero test_anywhere test_check
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
 VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug stats
 REGION_VARIANTS := region regasan
-TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS) $(REGION_VARIANTS)) $(if $(HAVE_CXX),$(BUILD)/cpp)
+TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS) $(REGION_VARIANTS) hregion) $(if $(HAVE_CXX),$(BUILD)/cpp)
+# Cross targets (tests/cross/README.md): other CPUs and word sizes under qemu-user and -m32, run by
+# make test; CROSS_LATER joins once the header has its Windows and wasm backends.
+CROSS_NOW     := m32 aarch64 aarch64-64k riscv64 armhf
+CROSS_LATER   := posix-portable posix-portable-asan mingw64 mingw32 clang-cl wasm32
+CROSS_TARGETS := $(CROSS_NOW) $(CROSS_LATER)
 
-.PHONY: all test test-deps test-build test-embedded examples bench bench-instr lib clean
+.PHONY: all test test-deps test-build test-embedded test-cross fuzz examples bench bench-instr lib clean
 
 all: test-build examples
 
@@ -60,19 +74,32 @@ all: test-build examples
 test: test-deps
 	@$(MAKE) --no-print-directory test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
-	@bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS)) \
+	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS) hregion) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
 	    "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)" \
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
 	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench" \
-	    "QUICK=1 bash bench/frame.sh $(BUILD)/bench"
+	    "QUICK=1 bash bench/frame.sh $(BUILD)/bench" \
+	    $(foreach t,$(CROSS_NOW),"bash tests/cross/run.sh $(t) $(abspath $(BUILD)/cross/$(t))")
+
+# make test-cross: every cross target, including those that wait for the header's port
+test-cross:
+	@FA_CROSS_TARGETS="$(CROSS_TARGETS)" bash tests/cross/all.sh $(abspath $(BUILD)/cross)
+
+# make fuzz [SECONDS=N]: the fuzzers with random seeds for N seconds each (default 60)
+SECONDS ?= 60
+FUZZ_BIN := $(BUILD)/gcc/test_fuzz $(BUILD)/asan/test_fuzz $(BUILD)/region/test_fuzz \
+            $(BUILD)/gcc/test_fuzz_mt $(BUILD)/tsan/test_fuzz_mt
+fuzz: $(FUZZ_BIN)
+	@FA_TEST_TIMEOUT=$$(( $(SECONDS) + 300 )) bash tests/run.sh $(foreach b,$(FUZZ_BIN),"$(b) --seconds $(SECONDS)")
 
 test-deps:
 	@bash tests/deps.sh
 
 test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
             $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
+            $(addprefix $(BUILD)/hregion/,$(HREGION_TESTS)) \
             $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
 
 define VARIANT_RULE
@@ -80,7 +107,7 @@ $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS),$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS) hregion,$(eval $(call VARIANT_RULE,$(v))))
 
 # The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
 # tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.

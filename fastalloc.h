@@ -4,10 +4,11 @@
    A thread-safe malloc replacement of the mimalloc class: per-thread heaps, size-segregated pages
    carved out of aligned segments, three free lists per page (allocation, local free, cross-thread
    free), lazy free-list construction, retire hysteresis for empty pages, zero tracking for calloc,
-   and memory handed back to the OS. No per-block header: fa_free finds a block's page by masking
-   the pointer. The same allocator runs inside memory you hand it (a region: a static array, a linker
-   section, a budget), with or without an OS, a C library or threads, and offers first-class heaps
-   that are reset or destroyed in one call.
+   and memory handed back to the OS. No per-block header: fa_free finds a block's page in a page map
+   (two loads), which also tells a pointer fastalloc never handed out. The same allocator runs
+   inside memory you hand it (a region at any address: a static array, a stack buffer, a linker
+   section, a budget), with or without an OS, a C library or threads, offers first-class heaps that
+   are reset or destroyed in one call, and bump arenas for budgets of a few hundred bytes and up.
 
    QUICK START
        // in exactly one .c file:
@@ -66,13 +67,16 @@
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
                                       OS-level and region counters are always kept.
      FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB; 16 without an OS).
-                                      Segments start at multiples of their size (without an OS: at
-                                      multiples from their region's start); huge blocks get their
-                                      own mapping, or a run of segments in a region.
+                                      Huge blocks (above half a segment) get their own mapping, or
+                                      a run of segments in a region.
      FASTALLOC_SLICE_SHIFT      impl  log2 of the slice size, the unit pages are made of (default
                                       16: 64 KiB; 10 without an OS). 8 to 64 slices per segment;
-                                      at least 12 (4 KiB) with an OS, 10 without. The earlier name
-                                      FASTALLOC_PAGE_SHIFT is still read.
+                                      at least 12 (4 KiB) with an OS, 10 without; at most 18. The
+                                      earlier name FASTALLOC_PAGE_SHIFT is still read.
+     FASTALLOC_REGION_SLICE_SHIFT impl  with an OS, the slice size of segments cut from regions,
+                                      which may be small and are scarce (default 10: 1 KiB slices,
+                                      64 KiB segments); without an OS regions use
+                                      FASTALLOC_SLICE_SHIFT
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
                                       medium and large pages; 0 = at once)
@@ -96,9 +100,11 @@
      void*  fa_realloc_aligned(void* p, size_t size, size_t align)   realloc keeping alignment
      void*  fa_rezalloc_aligned(void* p, size_t size, size_t align)  rezalloc keeping alignment
      void   fa_free(void* p)                             NULL does nothing; any thread may free
-     size_t fa_usable_size(const void* p)                bytes usable at p (>= size asked); NULL: 0
+     size_t fa_usable_size(const void* p)                bytes usable at p (>= size asked); NULL
+                                                         or not fastalloc's: 0
      size_t fa_good_size(size_t size)                    usable size fa_malloc(size) gives at least
-                                                         (its size class); 0 above PTRDIFF_MAX
+                                                         (its size class in the thread heap's
+                                                         geometry); 0 above PTRDIFF_MAX
      char*  fa_strdup(const char* s)                     copy of s; NULL s: NULL+EINVAL
      char*  fa_strndup(const char* s, size_t n)          copy of at most n chars, NUL-terminated
      void   fa_collect(bool force)                       give this thread's free memory back; with
@@ -133,6 +139,22 @@
      void   fa_heap_collect(fa_heap_t* h)                give back h's empty pages (after a reset)
      bool   fa_heap_check(const fa_heap_t* h)            every invariant of h holds (NULL: the thread
                                                          heap); any build, by h's thread; reads only
+   Arenas (see ARENAS):
+     fa_arena_t* fa_arena_init(void* mem, size_t size)   a fixed arena over [mem, mem+size), record
+                                                         inside; any alignment, from ~100 bytes;
+                                                         NULL+EINVAL if too small
+     fa_arena_t* fa_arena_new(fa_heap_t* h, size_t chunk)  an arena that grows in chunks of at least
+                                                         `chunk` bytes from h (NULL: the thread heap)
+     void   fa_arena_delete(fa_arena_t* a)               a growing arena's chunks go back
+     void*  fa_arena_alloc(fa_arena_t* a, size_t size)   16-byte aligned; full: NULL+ENOMEM (inline)
+     void*  fa_arena_alloc_aligned(a, size, align)       any power of two, else EINVAL
+     void*  fa_arena_zalloc(fa_arena_t* a, size_t size)  reading zero
+     void*  fa_arena_grow(fa_arena_t* a, void* p, size_t size)  resize the last block in place;
+                                                         another block: EINVAL; no room: ENOMEM
+     size_t fa_arena_mark(a), fa_arena_used(a)           bytes taken so far (inline)
+     void   fa_arena_rewind(fa_arena_t* a, size_t mark)  back to a mark
+     void   fa_arena_reset(fa_arena_t* a)                back to empty
+     size_t fa_arena_left(const fa_arena_t* a)           bytes left in the current chunk
 
    RULES
    - fa_malloc(0) returns a unique, freeable block. fa_realloc(p, 0) returns a minimal block and
@@ -142,7 +164,10 @@
    - Every failure is NULL with errno set: ENOMEM for sizes over PTRDIFF_MAX, count*size overflow
      and exhausted memory (a full region included); EINVAL for a bad alignment, a missing heap or
      an unusable region. A failed realloc leaves p untouched.
-   - Passing a pointer that did not come from fastalloc, or freeing twice, is undefined; a
+   - A pointer fastalloc never handed out (from another allocator, the stack, static memory):
+     fa_free leaves it alone, fa_usable_size says 0, fa_realloc fails with EINVAL; a FASTALLOC_DEBUG
+     build aborts. (Without an OS, a pointer outside every region; with one, anything the page map
+     does not know.) An interior pointer of a fastalloc block, or freeing twice, is undefined; a
      FASTALLOC_DEBUG build catches both.
    - The zero promise: a block from a zeroing function (fa_zalloc, fa_calloc, fa_zalloc_aligned,
      fa_heap_zalloc, fa_heap_calloc, fa_rezalloc*, fa_recalloc) reads zero up to fa_usable_size
@@ -162,11 +187,14 @@
      heap under the lock.
    - Costs: reset and destroy touch each page (or segment) once, never each block; huge blocks go
      back whole. A thread that ends deletes the heaps it made (their blocks stay valid).
-   - A region needs no alignment: fastalloc rounds its start up to 64 bytes. With an OS, segments
-     sit at multiples of FASTALLOC_SEGMENT_SIZE, so a region must hold one such boundary followed by
-     room for a segment header and a slice (what lies before the first boundary is not used; a
-     huge block takes whole segments). Without an OS segments are counted from the region's start
-     and any region from a few KiB works (the README gives the bookkeeping of a 64 KiB one).
+   - A region needs no alignment and any size that holds a segment header, a slice and its
+     bookkeeping (about 10 KiB for a region heap; 64 KiB keeps 86 % for 32-byte blocks on 64-bit):
+     fastalloc rounds its start up to 64 bytes and cuts it into region segments (64 slices of
+     FASTALLOC_REGION_SLICE_SHIFT) counted from there, with an OS or without. Regions may nest (a
+     region in a block of another heap or region) and sit side by side; destroying one gives its
+     memory back as it was. With an OS the page map finds a region from any of its addresses, so
+     fa_free, fa_realloc and fa_usable_size work on its blocks from any thread; a free there costs
+     a few more instructions than on OS memory (the region then gives the page).
    - All of a region heap's bookkeeping (its record, a bit per segment, the heap) lives at the end
      of the region: its blocks take no OS call and no memory outside it. (With threads, a thread's
      first heap of any kind also makes its thread heap, whose record comes from a pool the OS
@@ -177,11 +205,22 @@
    - Heaps that share a region (fa_heap_new after fa_init_region) each keep their empty pages for
      a few heartbeats; fa_heap_collect hands them over at once. A heap that runs out first gives
      back its own empty pages and tries again, so memory freed in one size class serves another.
-   - Worst-case work in region mode: fa_free is O(1) (plus one compare per region created after
-     the block's own, without an OS). A malloc that misses its page walks the pages of that size
+   - Worst-case work in region mode: fa_free is O(1) (with an OS, plus one step per region nested
+     around the block's; without one, plus one compare per region created after the block's own). A malloc that misses its page walks the pages of that size
      class, the segments of the heap and the segment bits of the region (64 per word), and threads
      at most 8 KiB of fresh blocks; at exhaustion it also walks the heap's pages once. Nothing is
      proportional to the number of blocks.
+
+   ARENAS
+   - An arena hands out memory by moving a pointer (fa_arena_alloc inlines to a handful of
+     instructions) and gives it all back at once: fa_arena_reset, or fa_arena_rewind to a mark. No
+     single block is freed: fa_free and fa_realloc must never see an arena block (a FASTALLOC_DEBUG
+     build aborts). For a task with a budget: a fixed arena over a 4 KiB stack buffer, a region, or
+     a heap block; when it is full a request fails with ENOMEM, and the task can rerun one tier up.
+   - An arena belongs to one thread of control. It is not a heap: it lives inside memory someone
+     else owns (a static or stack buffer, a heap's or a region heap's block, another arena's
+     block), which outlives it; a growing arena (fa_arena_new) takes chunks from its heap, under
+     that heap's thread rule, and fa_arena_delete gives them back.
 */
 #ifndef FASTALLOC_H
 #define FASTALLOC_H
@@ -219,6 +258,8 @@ typedef struct fa_stats_s {
     size_t bytes_copied;     /* [S] bytes the allocator copied (realloc)                   */
     size_t region_bytes;     /* bytes of caller regions in use (whole segments)            */
     size_t region_peak;      /* highest region_bytes seen                                  */
+    size_t metadata_bytes;   /* fastalloc's own records from the OS (thread heap records, the
+                                page map's leaves): never given back, not in mapped_bytes   */
 } fa_stats_t;
 
 FASTALLOC_API void*  fa_malloc(size_t size);
@@ -444,11 +485,11 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
 #  endif
 #endif
-/* Debug-only checks of preconditions the code relies on; free in other builds. */
+/* Debug-only checks of preconditions the code relies on; free in other builds (not evaluated). */
 #ifdef FASTALLOC_DEBUG
 #  define FA__DEBUG_ASSERT(c) FASTALLOC_ASSERT(c)
 #else
-#  define FA__DEBUG_ASSERT(c) ((void)0)
+#  define FA__DEBUG_ASSERT(c) ((void)sizeof((c) ? 1 : 0))
 #endif
 #ifndef FASTALLOC_SEGMENT_SHIFT
 #  ifdef FASTALLOC_NO_OS
@@ -587,9 +628,12 @@ FA__INLINE unsigned fa__ctz64(uint64_t n) {
 static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
 /* The heap is corrupted beyond use (a block freed twice, a write after free): stop here, in every
-   build, rather than loop forever or hand one block out twice. FASTALLOC_ASSERT says why first
-   where it is active. */
-#define FA__CORRUPTED(why) (FASTALLOC_ASSERT(!"fastalloc: heap corrupted: " why), __builtin_trap())
+   build, rather than loop forever or hand one block out twice. A debug build says why first. */
+#ifdef FASTALLOC_DEBUG
+#  define FA__CORRUPTED(why) (FASTALLOC_ASSERT(!"fastalloc: heap corrupted: " why), __builtin_trap())
+#else
+#  define FA__CORRUPTED(why) __builtin_trap()
+#endif
 
 #ifdef FASTALLOC_NO_LIBC
 /* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
@@ -947,6 +991,13 @@ static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is
     return p;
 }
 
+/* Memory for fastalloc's own records, kept for the life of the process; reads zero. */
+static void* fa__os_map_metadata(size_t size) {
+    void* p = fa__os_map_aligned(size, fa__os_page_size, 0, PROT_READ | PROT_WRITE);
+    if (p != NULL) FA__STAT(metadata_bytes, size);
+    return p;
+}
+
 /* Resizes a mapping where it is; false when the range after it is taken, or the system has no
    mremap (then the caller moves or copies). Added pages read zero. */
 static bool fa__os_resize(void* p, size_t old_size, size_t new_size) {
@@ -1010,6 +1061,7 @@ static bool fa__os_resize(void* p, size_t old_size, size_t new_size) { (void)p; 
 static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) { (void)size; (void)align; (void)align_offset; return NULL; }
 static void fa__os_unreserve(void* p, size_t size) { (void)p; (void)size; }
 static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
+static void* fa__os_map_metadata(size_t size) { (void)size; return NULL; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
@@ -1037,7 +1089,7 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 #endif
 #define FA__MAP_GRANULE_SHIFT FASTALLOC_SLICE_SHIFT
 #define FA__MAP_ENTRY_BITS    (FA__MAP_ADDRESS_BITS - FA__MAP_GRANULE_SHIFT)
-#define FA__MAP_LEAF_BITS     (FA__MAP_ENTRY_BITS / 2)
+#define FA__MAP_LEAF_BITS     (FA__MAP_ENTRY_BITS / 2)   /* 64-bit: 512 KiB leaves, each for 4 GiB */
 #define FA__MAP_TOP_BITS      (FA__MAP_ENTRY_BITS - FA__MAP_LEAF_BITS)
 #define FA__MAP_LEAF_ENTRIES  ((size_t)1 << FA__MAP_LEAF_BITS)
 #define FA__MAP_TOP_ENTRIES   ((size_t)1 << FA__MAP_TOP_BITS)
@@ -1075,8 +1127,7 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
         fa__lock();
         offset = *slot;
         if (offset == 0) {
-            bool is_zero;
-            void* leaf = fa__os_map(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t), fa__os_page_size, 0, &is_zero);
+            void* leaf = fa__os_map_metadata(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t));
             if (leaf != NULL) {
                 offset = (uintptr_t)leaf - (uintptr_t)fa__map.empty_leaf;
                 fa__store_release(slot, offset);
@@ -1107,9 +1158,10 @@ static void fa__map_set(uintptr_t first, uintptr_t count, uintptr_t entry) {
 }
 
 FA__INLINE uintptr_t fa__map_granule(const void* p) { return (uintptr_t)p >> FA__MAP_GRANULE_SHIFT; }
-/* Granule entries that say "not ours". */
+/* Every granule that [p, p + size) touches says "not ours" again. */
 FA__INLINE void fa__map_clear(const void* p, size_t size) {
-    fa__map_set(fa__map_granule(p), size >> FA__MAP_GRANULE_SHIFT, 0);
+    uintptr_t first = fa__map_granule(p);
+    fa__map_set(first, fa__map_granule((const uint8_t*)p + size - 1) - first + 1, 0);
 }
 #endif
 
@@ -1526,9 +1578,21 @@ static void fa__segment_unmap_granules(const fa__segment_t* seg) {
 #endif
 }
 
+/* Whether the page map says "not ours" for every granule of the segment (debug checks). */
+static inline bool fa__segment_unmapped(const fa__segment_t* seg) {
+#ifndef FASTALLOC_NO_OS
+    for (uintptr_t g = fa__map_granule(seg); seg->region == NULL && g <= fa__map_granule((const uint8_t*)seg + seg->map_size - 1); g++)
+        if (fa__load_relaxed(&fa__map_leaf(g << FA__MAP_GRANULE_SHIFT)[g & (FA__MAP_LEAF_ENTRIES - 1)]) != 0) return false;
+#else
+    (void)seg;
+#endif
+    return true;
+}
+
 static void fa__segment_free(fa__segment_t* seg) {
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     fa__segment_unmap_granules(seg);
+    FA__DEBUG_ASSERT(fa__segment_unmapped(seg));
     if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
     else fa__os_unmap(seg, seg->map_size);
 }
@@ -1732,17 +1796,17 @@ static bool fa__segment_collect_orphan(fa__segment_t* seg) {
     return seg->page_count == 0;
 }
 
-/* Heartbeat work on what exited threads left, up to `limit` segments: a thread heap adopts them;
-   a first-class heap, which owns only its own segments, takes in the frees made into them, gives
-   back what emptied (whole segments to the pool or their source) and leaves the rest, its free
-   slices purged, for a later visit. So memory freed into an exited thread's segments goes back
-   while any thread allocates. */
-static void fa__heap_reclaim_abandoned(fa__heap_t* heap, size_t limit) {
+/* Heartbeat work on what exited threads left, up to `limit` segments: the frees other threads made
+   into them are taken in, what emptied goes back (whole segments to the pool or their source), and
+   the rest, its free slices purged, waits for a later visit or for a thread heap that needs a
+   segment to adopt it (fa__heap_find_page). So memory freed into an exited thread's segments goes
+   back while any thread allocates. (Adopting them here instead spreads a heap's pages over many
+   half-used segments: 1.7x the resident memory in tests/test_longrun.c.) */
+static void fa__abandoned_reclaim(size_t limit) {
     for (size_t n = 0; n < limit; n++) {
         fa__segment_t* seg = fa__segment_queue_take(&fa__abandoned);
         if (seg == NULL) return;
-        if (heap->kind == FA__HEAP_THREAD) fa__segment_adopt(heap, seg);
-        else if (fa__segment_collect_orphan(seg)) fa__segment_discard(seg);
+        if (fa__segment_collect_orphan(seg)) fa__segment_discard(seg);
         else { fa__segment_purge(seg); (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX); }
     }
 }
@@ -2156,16 +2220,14 @@ static size_t fa__huge_cache_count;
 
 static bool fa__huge_cache_put(fa__segment_t* seg) {
     if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX) return false;
+    fa__segment_unmap_granules(seg);   /* before another thread can take it: the block is gone */
     bool kept = false;
     fa__lock();
     for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS && !kept; i++)
         if (fa__huge_cache[i] == NULL) { fa__huge_cache[i] = seg; kept = true; }
     if (kept) fa__store_relaxed(&fa__huge_cache_count, fa__huge_cache_count + 1);
     fa__unlock();
-    if (kept) {
-        fa__segment_unmap_granules(seg);
-        fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
-    }
+    if (kept) fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     return kept;
 }
 
@@ -2355,6 +2417,8 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     bool listed = fa__load_relaxed(&seg->heap) != NULL;
     if (listed) fa__lock();
     fa__heap_t* owner = listed ? fa__huge_unlink(seg) : NULL;
+    /* the page map forgets the old address before the OS can hand it to another mapping */
+    fa__segment_unmap_granules(seg);
     size_t new_size = offset + fa__align_up(want, fa__os_page_size);
     fa__segment_t* now = fa__huge_remap(seg, new_size, align);
     if (now == NULL && want != size) {
@@ -2362,15 +2426,10 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
         now = fa__huge_remap(seg, new_size, align);
     }
     if (now != NULL) {
-        if (now != seg) {   /* the old address is no longer ours; the page map follows the block */
-#ifndef FASTALLOC_NO_OS
-            fa__map_clear(p, 1);
-#endif
-            now->cookie = fa__segment_cookie(now);
-            fa__huge_map(now);
-        }
+        if (now != seg) now->cookie = fa__segment_cookie(now);
         now->map_size = new_size;
     }
+    fa__huge_map(now != NULL ? now : seg);
     if (owner != NULL) fa__huge_link(owner, now != NULL ? now : seg);
     if (listed) fa__unlock();
     return now != NULL ? (uint8_t*)now + offset : NULL;
@@ -2447,9 +2506,8 @@ static fa__heap_t* fa__heap_record_take(void) {
     } else {
         size_t size = fa__align_up(sizeof(fa__heap_t), 64);
         if (fa__heap_chunk_left < size) {
-            bool is_zero;
             size_t chunk = fa__align_up(size * 16, fa__os_page_size);
-            fa__heap_chunk = (uint8_t*)fa__os_map(chunk, fa__os_page_size, 0, &is_zero);
+            fa__heap_chunk = (uint8_t*)fa__os_map_metadata(chunk);
             fa__heap_chunk_left = fa__heap_chunk == NULL ? 0 : chunk;
         }
         if (fa__heap_chunk_left >= size) {
@@ -2575,7 +2633,7 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
 #define FA__RECLAIM_PER_HEARTBEAT 2
 static void fa__heap_heartbeat(fa__heap_t* heap) {
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
-    if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__heap_reclaim_abandoned(heap, FA__RECLAIM_PER_HEARTBEAT);
+    if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__abandoned_reclaim(FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
     if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
 }
@@ -2608,7 +2666,7 @@ static size_t fa__heap_collect_pages(fa__heap_t* heap) {
 static bool fa__heap_make_room(fa__heap_t* heap) {
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
     size_t abandoned = fa__load_relaxed(&fa__abandoned.count);
-    fa__heap_reclaim_abandoned(heap, abandoned);
+    fa__abandoned_reclaim(abandoned);
     bool any = fa__heap_collect_pages(heap) != 0 || heap->spare_segment != NULL || abandoned != 0;
     if (heap->spare_segment != NULL) { fa__segment_free(heap->spare_segment); heap->spare_segment = NULL; }
     if (fa__heap_source(heap) == NULL) {
@@ -2909,8 +2967,12 @@ static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, boo
     size_t large_max = fa__geometry_large_max(shift);
     size_t page_align = shift == FASTALLOC_SLICE_SHIFT ? FA__PAGE_ALIGN : FA__REGION_ALIGN;
     bool in_pages = align <= fa__geometry_slice(shift) && fit <= large_max;
-    if (in_pages && fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= page_align)
-        return fa__heap_malloc_fast(heap, fit, zero);
+    if (in_pages && fa__bin_size(fa__bin_of(fit)) % align == 0 && align <= page_align) {
+        void* p = fa__heap_malloc_fast(heap, fit, zero);
+        /* a region page adopted into this heap (fa_heap_delete) starts only region-aligned */
+        if (((uintptr_t)p & (align - 1)) == 0) return p;
+        fa__free(p);
+    }
     if (in_pages && size + align - 1 <= large_max) return fa__malloc_aligned_within(heap, size, align, zero);
     return fa__huge_alloc(heap, size, align, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
 }
@@ -3514,6 +3576,7 @@ static void fa__stats_get(fa_stats_t* out) {
     out->bytes_copied = fa__load_relaxed(&fa__stats.bytes_copied);
     out->region_bytes = fa__load_relaxed(&fa__stats.region_bytes);
     out->region_peak = fa__load_relaxed(&fa__stats.region_peak);
+    out->metadata_bytes = fa__load_relaxed(&fa__stats.metadata_bytes);
 }
 
 /* =====================================================================================================
@@ -3576,28 +3639,35 @@ FASTALLOC_API void fa_thread_done(void) { FA__SERIALIZED_VOID(fa__thread_done())
 /* The default region is set once, before any heap has taken OS memory: a heap never changes its
    source. Without threads the program's one thread heap lives in the region too (without an OS
    there is nowhere else); a thread heap made before, which holds no memory yet, is dropped. */
-static bool fa__init_region(void* mem, size_t size) {
-    bool ok = false;
-    fa__process_ready();
+static bool fa__default_source_taken(void) {
     fa__lock();
-    if (fa__default_region != NULL || fa__os_blocks) {
-        FASTALLOC_SET_ERRNO(FA__EBUSY);
-    } else if (!FA__THREADS) {
-        fa__heap_t* heap = fa__heap_new_in_region(mem, size, FA__HEAP_THREAD);
-        if (heap != NULL) {
-            if (fa__tls_heap != FA__EMPTY_HEAP) fa__heap_record_release(fa__tls_heap);
-            fa__default_region = heap->region;
-            fa__thread_heap_set(heap);
-            ok = true;
-        }
-    } else {
-        void* unused;
-        fa__region_t* region = fa__region_create(mem, size, 0, &unused);
-        if (region == NULL) FASTALLOC_SET_ERRNO(FA__EINVAL);
-        else { fa__store_release(&fa__default_region, region); ok = true; }
-    }
+    bool taken = fa__default_region != NULL || fa__os_blocks;
     fa__unlock();
-    return ok;
+    return taken;
+}
+
+/* The region is laid out before the global lock is taken (it extends the page map, which takes the
+   lock), then published under it, unless another thread got there first. */
+static bool fa__init_region(void* mem, size_t size) {
+    fa__process_ready();
+    if (fa__default_source_taken()) return (bool)fa__fail(FA__EBUSY);
+    if (!FA__THREADS) {
+        fa__heap_t* heap = fa__heap_new_in_region(mem, size, FA__HEAP_THREAD);
+        if (heap == NULL) return false;
+        if (fa__tls_heap != FA__EMPTY_HEAP) fa__heap_record_release(fa__tls_heap);
+        fa__default_region = heap->region;
+        fa__thread_heap_set(heap);
+        return true;
+    }
+    void* unused;
+    fa__region_t* region = fa__region_create(mem, size, 0, &unused);
+    if (region == NULL) return (bool)fa__fail(FA__EINVAL);
+    fa__lock();
+    bool taken = fa__default_region != NULL || fa__os_blocks;
+    if (!taken) fa__store_release(&fa__default_region, region);
+    fa__unlock();
+    if (taken) { fa__region_forget(region); return (bool)fa__fail(FA__EBUSY); }
+    return true;
 }
 
 /* NULL for a missing heap (EINVAL); in debug builds, an assertion that the caller owns it. */

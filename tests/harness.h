@@ -307,10 +307,16 @@ HARNESS_UNUSED static inline size_t harness_min_align(size_t size) {
 
 /* ---- region builds ------------------------------------------------------------------------- */
 
-/* Built with FASTALLOC_NO_OS, a suite runs on one static region instead of the OS: it is set up
-   before main, one byte past an aligned address so that nothing relies on its alignment.
-   HARNESS_REGION_BYTES sizes it (default 1 GiB: only the pages a suite touches are ever used). */
-#if defined(FASTALLOC_NO_OS) && defined(FASTALLOC_IMPLEMENTATION) && !defined(HARNESS_NO_REGION)
+/* Built with FASTALLOC_NO_OS, or with HARNESS_REGION in a build with an OS, a suite runs on one
+   static region (fa_init_region) instead of the OS: it is set up before main, one byte past an
+   aligned address so that nothing relies on its alignment. HARNESS_REGION_BYTES sizes it (default
+   1 GiB: only the pages a suite touches are ever used). */
+#if defined(FASTALLOC_NO_OS) || defined(HARNESS_REGION)
+#define HARNESS_IN_REGION 1   /* the suite's memory comes from a region, not from the OS */
+#else
+#define HARNESS_IN_REGION 0
+#endif
+#if (defined(FASTALLOC_NO_OS) || defined(HARNESS_REGION)) && defined(FASTALLOC_IMPLEMENTATION) && !defined(HARNESS_NO_REGION)
 #ifndef HARNESS_REGION_BYTES
 #define HARNESS_REGION_BYTES ((size_t)1 << 30)
 #endif

@@ -431,7 +431,12 @@ static void blk_new(int slot, void* p, size_t req, size_t align, int heap, bool 
     b->iv[0] = (iv_t){0, b->usable, 0, zero ? ST_Z : ST_X};
     g_live += b->usable;
     FZ_CHECK(b->usable >= req, "s%d: usable %zu < size asked %zu", slot, b->usable, req);
-    if (plain && req <= PTRDIFF_MAX) {
+    /* fa_good_size speaks for the thread heap's geometry: a region heap (with an OS) has its own */
+    bool region_heap = heap >= 0 && g_h[heap].buf >= 0;
+#ifdef FASTALLOC_NO_OS
+    region_heap = false;
+#endif
+    if (plain && req <= PTRDIFF_MAX && !region_heap) {
         size_t g = fa_good_size(req);
         FZ_CHECK(b->usable >= g, "s%d: usable %zu < fa_good_size(%zu) = %zu", slot, b->usable, req, g);
     }

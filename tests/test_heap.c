@@ -435,15 +435,13 @@ static void test_remote_realloc_vs_delete(void) {
 }
 #endif
 
-/* Tiered pre-allocation: three budgets carved once (64 KiB, 1 MiB, 16 MiB; with an OS, whose regions
-   come in segments of 4 MiB, 4, 16 and 64 MiB); each task gets the smallest budget its estimate fits,
-   allocates only inside it, escalates when it runs out, and releases the budget whole at its end. */
+/* Tiered pre-allocation: three budgets carved once (64 KiB, 1 MiB, 16 MiB), at odd addresses with
+   or without an OS; each task gets the smallest budget its estimate fits, allocates only inside it,
+   escalates when it runs out, and releases the budget whole at its end. */
 #if defined(FA_TEST_BARE_METAL)
 static const size_t tier_bytes[] = {64 * KiB, 256 * KiB, 2 * MiB};
-#elif defined(FASTALLOC_NO_OS)
-static const size_t tier_bytes[] = {64 * KiB, MiB, 16 * MiB};
 #else
-static const size_t tier_bytes[] = {4 * MiB, 16 * MiB, 64 * MiB};
+static const size_t tier_bytes[] = {64 * KiB, MiB, 16 * MiB};
 #endif
 static unsigned char* g_tiers[3];
 
@@ -481,12 +479,8 @@ static bool run_task(const task_t* task, size_t t, size_t* outside, size_t* brok
 static void test_tiered(void) {
     harness_section("tiered pre-allocation");
     for (size_t t = 0; t < 3; t++) {
-#ifdef FASTALLOC_NO_OS
         g_tiers[t] = (unsigned char*)fa_malloc(tier_bytes[t] + 1);
         if (g_tiers[t]) g_tiers[t] += 1;   /* no alignment is needed: prove it */
-#else
-        g_tiers[t] = (unsigned char*)fa_malloc_aligned(tier_bytes[t], FA__SEGMENT_SIZE);
-#endif
         CHECK(g_tiers[t] != NULL);
         if (!g_tiers[t]) return;
     }
@@ -516,11 +510,7 @@ static void test_tiered(void) {
     CHECKF(HELD(b) == HELD(a) && b.os_map_calls == a.os_map_calls, "tasks took memory: %zu -> %zu bytes, %zu -> %zu maps",
            HELD(a), HELD(b), a.os_map_calls, b.os_map_calls);
     for (size_t t = 0; t < 3; t++) {
-#ifdef FASTALLOC_NO_OS
         fa_free(g_tiers[t] - 1);
-#else
-        fa_free(g_tiers[t]);
-#endif
     }
 }
 

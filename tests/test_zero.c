@@ -498,7 +498,7 @@ static void chain_step(chain_t* c, size_t m, chain_stats_t* cs) {
         size_t bound = (m - n) + (u - m) + (u_old - n);
         agg_note(&cs->agg, dz <= bound, "%s grow %zu -> %zu (%s, usable %zu -> %zu): cleared %zu > %zu",
                  op_name(c->op), n, m, where, u_old, u, dz, bound);
-#ifndef FASTALLOC_NO_OS   /* a fresh mapping reads zero; region memory is the caller's and may not */
+#if !HARNESS_IN_REGION   /* a fresh mapping reads zero; region memory is the caller's and may not */
         if (u > LARGE_MAX)
             agg_note(&cs->agg, dz <= 8, "%s grow %zu -> %zu into a huge block (%s, usable %zu): cleared %zu",
                      op_name(c->op), n, m, where, u, dz);
@@ -626,9 +626,11 @@ static void scenario_763(int op, size_t n, size_t align, bool far_shrink) {
     /* In place means at least half the usable size (for huge blocks: anything above the large
        tier); shrink to the middle between that and n. A block much bigger than asked for (a
        small size with a big alignment) cannot shrink in place: there only the zero rule is tested. */
-    bool in_place = far_shrink || n > u / 2 + 1;
-    size_t m = far_shrink ? max_sz(n / 8, LARGE_MAX + 4096) : in_place ? u / 2 + (n - u / 2) / 2 : n / 2;
-    if (op != OP_REZALLOC_ALIGNED)
+    bool in_place = far_shrink || n > u / 2 + 1 || n > LARGE_MAX;   /* a huge block stays while huge */
+    size_t m = far_shrink ? max_sz(n / 8, LARGE_MAX + 4096)
+             : n > u / 2 + 1 ? u / 2 + (n - u / 2) / 2
+             : n > LARGE_MAX ? max_sz(n / 2, LARGE_MAX + 4096) : n / 2;
+    if (op != OP_REZALLOC_ALIGNED && n <= LARGE_MAX)
         CHECKF(in_place, "%s(%zu): usable %zu more than twice the size", op_name(op), n, u);
     fa_stats_t a = snap();
     chain_step(&c, m, &cs);
@@ -962,7 +964,7 @@ static void* large_grow_thread(void* arg) {
         }
 #ifdef FASTALLOC_STATS
         agg_note(&agg, b.bytes_copied == a.bytes_copied, "rezalloc in place copied %zu", b.bytes_copied - a.bytes_copied);
-#ifdef FASTALLOC_NO_OS   /* region memory is not fresh: each grown byte is cleared, once */
+#if HARNESS_IN_REGION   /* region memory is not fresh: each grown byte is cleared, once */
         agg_note(&agg, b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(z) - 100 * KiB,
                  "rezalloc over region windows cleared %zu", b.bytes_zeroed - a.bytes_zeroed);
 #else
@@ -1028,7 +1030,7 @@ static void test_huge_small_steps(void) {
         CHECK_EQ_SZ(n, final);
         size_t bad = pat_verify(p, 0, n, 61);
         CHECKF(bad == HARNESS_OK, "huge block grown in steps: pattern lost at %zu (%zu moves)", bad, moves);
-#ifdef FASTALLOC_NO_OS   /* in a region the block grows over the windows after it: no OS, few moves */
+#if HARNESS_IN_REGION   /* in a region the block grows over the windows after it: no OS, few moves */
         CHECKF(moves < 100, "%zu moves for 15360 steps (want few, amortised)", moves);
         CHECK_EQ_SZ(b.os_remap_calls - a.os_remap_calls, 0);
 #elif ZT_HAVE_MREMAP
@@ -1040,7 +1042,7 @@ static void test_huge_small_steps(void) {
 #ifdef FASTALLOC_STATS
         CHECKF(b.bytes_copied - a.bytes_copied < 2 * final, "growth by 4 KiB steps copied %zu bytes (final %zu)",
                b.bytes_copied - a.bytes_copied, final);
-#ifdef FASTALLOC_NO_OS   /* region memory is not fresh: each grown byte is cleared, once */
+#if HARNESS_IN_REGION   /* region memory is not fresh: each grown byte is cleared, once */
         if (zero)
             CHECKF(b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(p) - 4 * MiB,
                    "rezalloc growth over region windows cleared %zu bytes", b.bytes_zeroed - a.bytes_zeroed);
@@ -1085,7 +1087,7 @@ static void test_vector_growth(void) {
     fa_free(v);
 }
 
-#ifndef FASTALLOC_NO_OS
+#if !HARNESS_IN_REGION
 /* Freed huge mappings are kept a little for the next big block: it maps nothing new; a zeroing
    request that takes one gets it cleared (recycled memory); fa_collect(true) unmaps them. */
 static void test_huge_reuse(void) {
@@ -1147,7 +1149,7 @@ static void test_huge_shrink_far(void) {
         fa_stats_t b = snap();
         CHECKF(q == p, "shrink 64 MiB -> 3 MiB moved (%p -> %p)", (void*)p, (void*)q);
         if (!q) { fa_free(p); continue; }
-#ifdef FASTALLOC_NO_OS
+#if HARNESS_IN_REGION
         CHECKF(b.region_bytes + 60 * MiB <= a.region_bytes, "region bytes %zu -> %zu after shrinking 64 -> 3 MiB",
                a.region_bytes, b.region_bytes);
 #else
@@ -1174,7 +1176,7 @@ static void test_huge_shrink_far(void) {
 }
 
 int main(void) {
-#ifndef FASTALLOC_NO_OS   /* regions have no fresh memory: tests/test_region.c covers their zeroing */
+#if !HARNESS_IN_REGION   /* regions have no fresh memory: tests/test_region.c covers their zeroing */
     test_fresh_zero(); /* first: relies on size classes never used before */
 #endif
     test_dirty_reuse();
@@ -1187,7 +1189,7 @@ int main(void) {
     test_huge_small_steps();
     test_vector_growth();
     test_huge_shrink_far();
-#ifndef FASTALLOC_NO_OS
+#if !HARNESS_IN_REGION
     test_huge_reuse();
 #endif
     test_zero_chains();
