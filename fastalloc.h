@@ -63,7 +63,9 @@
                                       aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
                                       malloc_usable_size, malloc_trim, glibc's __libc_* names and, in
                                       C++, every operator new/delete: fastalloc becomes the
-                                      process's allocator (see `make lib` for LD_PRELOAD)
+                                      process's allocator (see `make lib` for LD_PRELOAD). POSIX and
+                                      wasm only: on Windows the C runtime allocates from its own
+                                      heap inside its functions, so this is an #error there.
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
                                       OS-level and region counters are always kept.
      FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB; 16 without an OS).
@@ -86,6 +88,22 @@
                                       spare segment unmapped once this many ms pass without more
                                       memory going back (default 10; 0 = at the next slow path;
                                       -1 = only in fa_collect). Region memory is never purged.
+     FASTALLOC_PURGE_DECOMMITS  impl  1: a purge also decommits (Windows MEM_DECOMMIT; POSIX
+                                      PROT_NONE), so purged memory stops counting against the
+                                      commit limit, and a page laid on it commits it again.
+                                      Default 1 on Windows, 0 elsewhere.
+     FASTALLOC_PORTABLE_POSIX   impl  on Linux, build the portable POSIX backend (what macOS and the
+                                      BSDs get): no mremap, no MAP_NORESERVE, purge by mapping fresh
+                                      pages over the range. For testing that backend.
+
+   PLATFORMS
+     The OS layer (>>os) and the threads layer (>>threads) are the only code that knows the
+     platform: Linux (mmap, mremap, MADV_DONTNEED), other POSIX (macOS, the BSDs: mmap only),
+     Windows (VirtualAlloc; thread exit through a fiber-local storage callback, no DLL needed),
+     WebAssembly (wasm32-wasi: memory.grow, single-threaded), and none (FASTALLOC_NO_OS). Compilers:
+     GCC, Clang, MSVC and clang-cl, as C or C++. On wasm, beside the C library's malloc fastalloc
+     takes its memory from that malloc (wasi-libc's assumes it alone grows linear memory); with
+     FASTALLOC_OVERRIDE it grows linear memory itself.
 
    API                                                   (all functions are thread-safe)
      void*  fa_malloc(size_t size)                       size bytes, or NULL+ENOMEM
@@ -104,7 +122,8 @@
                                                          or not fastalloc's: 0
      size_t fa_good_size(size_t size)                    usable size fa_malloc(size) gives at least
                                                          (its size class in the thread heap's
-                                                         geometry); 0 above PTRDIFF_MAX
+                                                         geometry); 0 when no block that large
+                                                         can exist (about PTRDIFF_MAX)
      char*  fa_strdup(const char* s)                     copy of s; NULL s: NULL+EINVAL
      char*  fa_strndup(const char* s, size_t n)          copy of at most n chars, NUL-terminated
      void   fa_collect(bool force)                       give this thread's free memory back; with
@@ -249,7 +268,7 @@ typedef struct fa_stats_s {
     size_t os_map_calls;     /* mappings made (segments and huge blocks)                   */
     size_t os_unmap_calls;   /* mappings released                                          */
     size_t os_purge_calls;   /* ranges whose physical memory was handed back (madvise)     */
-    size_t os_remap_calls;   /* huge blocks resized by the OS without copying (mremap)     */
+    size_t os_remap_calls;   /* huge blocks resized by the OS without copying (mremap, or in place) */
     size_t segments_live;    /* segments currently mapped, huge ones included              */
     size_t segments_abandoned; /* segments of exited threads waiting to be reclaimed       */
     size_t pages_acquired;   /* [S] pages carved from segments                            */
@@ -391,12 +410,36 @@ static inline size_t fa_arena_used(const fa_arena_t* arena) { return fa_arena_ma
 #  define FASTALLOC_LOCK()   ((void)0)
 #  define FASTALLOC_UNLOCK() ((void)0)
 #endif
+#if defined(FASTALLOC_OVERRIDE) && defined(_WIN32)
+#  error "fastalloc: FASTALLOC_OVERRIDE is for POSIX and wasm: the Windows C runtime allocates from its own heap inside (strdup, fopen...), and its blocks would reach fastalloc's free; call the fa_ functions instead"
+#endif
 #if defined(FASTALLOC_OVERRIDE) && defined(FASTALLOC_NO_LIBC)
 #  error "fastalloc: FASTALLOC_OVERRIDE replaces the C library's malloc, and FASTALLOC_NO_LIBC says there is none"
 #endif
 
-#if defined(__linux__) && !defined(_GNU_SOURCE) && !defined(FASTALLOC_NO_OS)
+/* The platform, decided once: everything below the >>threads and >>os layers reads only these.
+   FA__WINDOWS: Win32 (MSVC, clang-cl, MinGW). FA__WASM: WebAssembly (memory.grow, one thread).
+   FA__LINUX: POSIX with the Linux extensions (mremap, MADV_DONTNEED reads zero, MAP_NORESERVE).
+   FA__POSIX: any other POSIX system (macOS, the BSDs), or Linux built with FASTALLOC_PORTABLE_POSIX. */
+#if defined(FASTALLOC_NO_OS)
+#  define FA__NO_OS_BACKEND 1
+#elif defined(_WIN32)
+#  define FA__WINDOWS 1
+#elif defined(__wasm__)
+#  define FA__WASM 1
+#  ifndef FASTALLOC_SINGLE_THREAD
+#    define FASTALLOC_SINGLE_THREAD   /* wasm32-wasi has one thread */
+#  endif
+#elif defined(__linux__) && !defined(FASTALLOC_PORTABLE_POSIX)
+#  define FA__LINUX 1
+#else
+#  define FA__POSIX 1
+#endif
+
+#if defined(FA__LINUX) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE       /* MAP_ANONYMOUS, madvise, mremap under strict -std=c11 */
+#elif (defined(FA__POSIX) || defined(FA__WASM)) && !defined(_DEFAULT_SOURCE)
+#  define _DEFAULT_SOURCE   /* MAP_ANONYMOUS, clock_gettime under strict -std=c11 (glibc, musl, wasi-libc) */
 #endif
 #include <stdint.h>
 #ifndef FASTALLOC_NO_LIBC
@@ -404,29 +447,42 @@ static inline size_t fa_arena_used(const fa_arena_t* arena) { return fa_arena_ma
 #  include <string.h>
 #  include <assert.h>
 #endif
-#ifndef FASTALLOC_NO_OS
-#  if defined(_WIN32)
-#    error "fastalloc: no Windows backend yet (the OS layer below is the only part to port; FASTALLOC_NO_OS works anywhere)"
+#if defined(FA__WINDOWS)
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
 #  endif
+#  ifndef NOMINMAX
+#    define NOMINMAX
+#  endif
+#  include <windows.h>
+#elif defined(FA__LINUX) || defined(FA__POSIX)
 #  include <sys/mman.h>
 #  include <unistd.h>
 #  include <time.h>
+#  if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#    define MAP_ANONYMOUS MAP_ANON
+#  endif
+#elif defined(FA__WASM) && !defined(FASTALLOC_NO_LIBC)
+#  include <time.h>
+#  include <stdlib.h>      /* aligned_alloc: see >>os, WebAssembly */
+#endif
+#if defined(__linux__) && !defined(FA__NO_OS_BACKEND)
 /* When libc headers were included before this one under strict -std=cNN, _DEFAULT_SOURCE came too
    late: supply the Linux values (x86, Arm and RISC-V share them). */
-#  if defined(__linux__) && !defined(MAP_ANONYMOUS)
+#  ifndef MAP_ANONYMOUS
 #    define MAP_ANONYMOUS 0x20
 #  endif
-#  if defined(__linux__) && !defined(MAP_NORESERVE)
+#  ifndef MAP_NORESERVE
 #    define MAP_NORESERVE 0x4000
 #  endif
-#  if defined(__linux__) && !defined(MADV_DONTNEED)
+#  ifndef MADV_DONTNEED
 #    define MADV_DONTNEED 4
 #    ifdef __cplusplus
 extern "C"
 #    endif
 int madvise(void* addr, size_t length, int advice);
 #  endif
-#  if defined(__linux__) && !defined(MREMAP_MAYMOVE)
+#  ifndef MREMAP_MAYMOVE
 #    define MREMAP_MAYMOVE 1
 #    define MREMAP_FIXED 2
 #    ifdef __cplusplus
@@ -434,7 +490,7 @@ extern "C"
 #    endif
 void* mremap(void* old_address, size_t old_size, size_t new_size, int flags, ...);
 #  endif
-#  if defined(__linux__) && !defined(CLOCK_MONOTONIC)
+#  ifndef CLOCK_MONOTONIC
 #    define CLOCK_MONOTONIC 1
 #    ifdef __cplusplus
 extern "C"
@@ -442,7 +498,7 @@ extern "C"
 int clock_gettime(int clock, struct timespec* now);
 #  endif
 #endif
-#ifndef FASTALLOC_SINGLE_THREAD
+#if !defined(FASTALLOC_SINGLE_THREAD) && !defined(FA__WINDOWS)
 #  include <pthread.h>
 #  include <sched.h>
 #endif
@@ -466,7 +522,7 @@ int clock_gettime(int clock, struct timespec* now);
 #endif
 #ifndef FASTALLOC_ASSERT
 #  ifdef FASTALLOC_NO_LIBC
-#    define FASTALLOC_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#    define FASTALLOC_ASSERT(c) ((c) ? (void)0 : FA__TRAP())
 #  else
 #    define FASTALLOC_ASSERT(c) assert(c)
 #  endif
@@ -530,6 +586,16 @@ int clock_gettime(int clock, struct timespec* now);
 #ifndef FASTALLOC_PURGE_DELAY_MS
 #  define FASTALLOC_PURGE_DELAY_MS 10
 #endif
+/* A purge decommits (Windows: MEM_DECOMMIT; POSIX: PROT_NONE as well as the page release) so the
+   purged range stops counting against the system's commit limit; it is committed again when a page
+   is laid on it. Windows has no cheaper way to drop pages that then read zero. */
+#ifndef FASTALLOC_PURGE_DECOMMITS
+#  if defined(FA__WINDOWS)
+#    define FASTALLOC_PURGE_DECOMMITS 1
+#  else
+#    define FASTALLOC_PURGE_DECOMMITS 0
+#  endif
+#endif
 #if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT < 3
 #  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - SLICE_SHIFT <= 6)"
 #endif
@@ -550,8 +616,8 @@ int clock_gettime(int clock, struct timespec* now);
 #if FASTALLOC_RETIRE_CYCLES < 0 || FASTALLOC_RETIRE_CYCLES > 255
 #  error "fastalloc: FASTALLOC_RETIRE_CYCLES must be 0..255"
 #endif
-#if !defined(__GNUC__) && !defined(__clang__)
-#  error "fastalloc: needs GCC or Clang builtins (__atomic_*, __builtin_clzll)"
+#if !defined(__GNUC__) && !defined(__clang__) && !defined(_MSC_VER)
+#  error "fastalloc: needs GCC, Clang or MSVC (atomics and bit scans: see >>platform)"
 #endif
 
 /* Sizes of the OS geometry (FASTALLOC_SLICE_SHIFT); a region's are the same multiples of its slice
@@ -579,19 +645,43 @@ int clock_gettime(int clock, struct timespec* now);
 
 /* =====================================================================================================
    >>platform  COMPILER SHIM
-   Everything that depends on the compiler rather than the OS: branch hints, inlining, atomics, bit
-   scans. Atomics are the GCC/Clang builtins: they work in C and C++ alike, and ThreadSanitizer knows
-   them; a single thread of control (tasks sharing it take turns under FASTALLOC_LOCK, which orders
+   Everything that depends on the compiler rather than the OS: branch hints, inlining, traps, thread-
+   local storage, overflow checks, bit scans and atomics. GCC and Clang use their builtins (the
+   atomics work in C and C++ alike, and ThreadSanitizer knows them); MSVC, and clang-cl, which
+   defines _MSC_VER, use MSVC's intrinsics only, so a GNU extension cannot slip into that path.
+   A single thread of control (tasks sharing it take turns under FASTALLOC_LOCK, which orders
    memory) uses plain loads and stores, so cores without exclusive access instructions need no
    runtime support.
    ===================================================================================================== */
-#define fa__likely(x)   __builtin_expect(!!(x), 1)
-#define fa__unlikely(x) __builtin_expect(!!(x), 0)
-#define FA__NOINLINE    __attribute__((noinline))
-#define FA__INLINE      static inline __attribute__((always_inline))
 #define FA__STATIC_ASSERT(c, name) typedef char fa__static_assert_##name[(c) ? 1 : -1]
+#if defined(_MSC_VER)
+#  include <intrin.h>
+#  define FA__MSVC 1
+#  define fa__likely(x)   (x)
+#  define fa__unlikely(x) (x)
+#  define FA__NOINLINE    __declspec(noinline)
+#  define FA__INLINE      static __forceinline
+#  define FA__TRAP()      __fastfail(7)        /* FAST_FAIL_FATAL_APP_EXIT */
+#  define FA__UNUSED
+#  define FA__THREAD_LOCAL __declspec(thread)
+#else
+#  define fa__likely(x)   __builtin_expect(!!(x), 1)
+#  define fa__unlikely(x) __builtin_expect(!!(x), 0)
+#  define FA__NOINLINE    __attribute__((noinline))
+#  define FA__INLINE      static inline __attribute__((always_inline))
+#  define FA__TRAP()      __builtin_trap()
+#  define FA__UNUSED      __attribute__((unused))
+/* Initial-exec TLS where the object format has it (ELF): one segment-register load, even in a
+   shared library (an LD_PRELOAD build). */
+#  if defined(__ELF__)
+#    define FA__THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+#  else
+#    define FA__THREAD_LOCAL __thread
+#  endif
+#endif
 
-#ifdef FASTALLOC_SINGLE_THREAD
+/* ---- atomics --------------------------------------------------------------------------------------- */
+#if defined(FASTALLOC_SINGLE_THREAD) && !defined(FA__MSVC)
 #  define fa__load_relaxed(p)      (*(p))
 #  define fa__load_acquire(p)      (*(p))
 #  define fa__store_relaxed(p, v)  ((void)(*(p) = (v)))
@@ -601,7 +691,7 @@ int clock_gettime(int clock, struct timespec* now);
                                        if (fa__ok_) *(p) = (v); else *(expected) = *(p); fa__ok_; })
 #  define fa__add_fetch(p, v)      (*(p) += (v))
 #  define fa__sub_fetch(p, v)      (*(p) -= (v))
-#else
+#elif !defined(FA__MSVC)
 #  define fa__load_relaxed(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
 #  define fa__load_acquire(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #  define fa__store_relaxed(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -610,42 +700,139 @@ int clock_gettime(int clock, struct timespec* now);
 #  define fa__cas(p, expected, v)  __atomic_compare_exchange_n((p), (expected), (v), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 #  define fa__add_fetch(p, v)      __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #  define fa__sub_fetch(p, v)      __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+#else
+/* MSVC: every atomic object is one byte or one machine word (a pointer, uintptr_t, size_t or int of
+   its size). Loads and stores of aligned words are atomic; volatile keeps the compiler from merging
+   or tearing them, and the barriers order them (on Arm64 with dmb, on x86 the compiler alone). The
+   read-modify-write operations are the Interlocked intrinsics, full barriers on every target.
+   FA__TYPEOF gives the macros their operand's type back: __typeof__ in C (clang-cl; MSVC 17.9 and
+   later), decltype in C++. */
+#  ifdef __cplusplus
+template <class T> struct fa__msvc_deref { typedef T type; };
+template <class T> struct fa__msvc_deref<T&> { typedef T type; };
+#    define FA__TYPEOF(x) fa__msvc_deref<decltype(x)>::type
+#  else
+#    define FA__TYPEOF(x) __typeof__(x)
+#  endif
+#  if defined(_M_ARM64) || defined(_M_ARM)
+#    define fa__msvc_fence() __dmb(0xB)        /* _ARM64_BARRIER_ISH */
+#  else
+#    define fa__msvc_fence() _ReadWriteBarrier()
+#  endif
+FA__INLINE uintptr_t fa__msvc_load(const volatile void* p, size_t size) {
+    uintptr_t v = size == 1 ? (uintptr_t)*(const volatile unsigned char*)p
+                : size == 4 ? (uintptr_t)*(const volatile unsigned long*)p : (uintptr_t)*(const volatile unsigned __int64*)p;
+    fa__msvc_fence();
+    return v;
+}
+FA__INLINE void fa__msvc_store(volatile void* p, uintptr_t v, size_t size) {
+    fa__msvc_fence();
+    if (size == 1) *(volatile unsigned char*)p = (unsigned char)v;
+    else if (size == 4) *(volatile unsigned long*)p = (unsigned long)v;
+    else *(volatile unsigned __int64*)p = (unsigned __int64)v;
+}
+FA__INLINE uintptr_t fa__msvc_exchange(volatile void* p, uintptr_t v, size_t size) {
+    if (size == 1) return (uintptr_t)(unsigned char)_InterlockedExchange8((volatile char*)p, (char)v);
+    if (size == 4) return (uintptr_t)(unsigned long)_InterlockedExchange((volatile long*)p, (long)v);
+    return (uintptr_t)_InterlockedExchange64((volatile __int64*)p, (__int64)v);
+}
+FA__INLINE bool fa__msvc_cas(volatile void* p, void* expected, uintptr_t v, size_t size) {
+    if (size == 1) {
+        char want = *(char*)expected, seen = _InterlockedCompareExchange8((volatile char*)p, (char)v, want);
+        *(char*)expected = seen;
+        return seen == want;
+    }
+    if (size == 4) {
+        long want = *(long*)expected, seen = _InterlockedCompareExchange((volatile long*)p, (long)v, want);
+        *(long*)expected = seen;
+        return seen == want;
+    }
+    __int64 want = *(__int64*)expected, seen = _InterlockedCompareExchange64((volatile __int64*)p, (__int64)v, want);
+    *(__int64*)expected = seen;
+    return seen == want;
+}
+FA__INLINE uintptr_t fa__msvc_add(volatile void* p, uintptr_t v, size_t size) {
+    if (size == 4) return (uintptr_t)(unsigned long)_InterlockedExchangeAdd((volatile long*)p, (long)v) + v;
+    return (uintptr_t)_InterlockedExchangeAdd64((volatile __int64*)p, (__int64)v) + v;
+}
+#  define fa__load_relaxed(p)      ((FA__TYPEOF(*(p)))fa__msvc_load((p), sizeof(*(p))))
+#  define fa__load_acquire(p)      fa__load_relaxed(p)
+#  define fa__store_relaxed(p, v)  fa__msvc_store((p), (uintptr_t)(v), sizeof(*(p)))
+#  define fa__store_release(p, v)  fa__store_relaxed(p, v)
+#  define fa__exchange(p, v)       ((FA__TYPEOF(*(p)))fa__msvc_exchange((p), (uintptr_t)(v), sizeof(*(p))))
+#  define fa__cas(p, expected, v)  fa__msvc_cas((p), (void*)(expected), (uintptr_t)(v), sizeof(*(p)))
+#  define fa__add_fetch(p, v)      ((FA__TYPEOF(*(p)))fa__msvc_add((p), (uintptr_t)(v), sizeof(*(p))))
+#  define fa__sub_fetch(p, v)      ((FA__TYPEOF(*(p)))fa__msvc_add((p), (uintptr_t)0 - (uintptr_t)(v), sizeof(*(p))))
 #endif
 
 FA__INLINE size_t fa__align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 FA__INLINE bool fa__is_pow2(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-/* Bit scans in the target's word size: on 32-bit cores the 64-bit builtins would be libgcc calls. */
-#if SIZE_MAX > 0xffffffffu
+
+/* ---- overflow checks and bit scans in the target's word size (on 32-bit cores the 64-bit builtins
+   would be libgcc calls) ------------------------------------------------------------------------ */
+#if defined(FA__MSVC)
+FA__INLINE bool fa__add_overflow(uintptr_t a, uintptr_t b, uintptr_t* sum) { *sum = a + b; return *sum < a; }
+#  if SIZE_MAX > 0xffffffffu
+FA__INLINE bool fa__mul_overflow(size_t a, size_t b, size_t* product) {
+    unsigned __int64 high;
+    *product = _umul128(a, b, &high);
+    return high != 0;
+}
+FA__INLINE unsigned fa__msb(size_t n) { unsigned long i; _BitScanReverse64(&i, n); return (unsigned)i; }
+FA__INLINE unsigned fa__ctz64(uint64_t n) { unsigned long i; _BitScanForward64(&i, n); return (unsigned)i; }
+#  else
+FA__INLINE bool fa__mul_overflow(size_t a, size_t b, size_t* product) {
+    unsigned __int64 wide = (unsigned __int64)a * b;
+    *product = (size_t)wide;
+    return (wide >> 32) != 0;
+}
+FA__INLINE unsigned fa__msb(size_t n) { unsigned long i; _BitScanReverse(&i, (unsigned long)n); return (unsigned)i; }
+FA__INLINE unsigned fa__ctz64(uint64_t n) {
+    unsigned long i;
+    if (_BitScanForward(&i, (unsigned long)n)) return (unsigned)i;
+    _BitScanForward(&i, (unsigned long)(n >> 32));
+    return 32u + (unsigned)i;
+}
+#  endif
+#else
+#  define fa__add_overflow(a, b, sum)     __builtin_add_overflow((a), (b), (sum))
+#  define fa__mul_overflow(a, b, product) __builtin_mul_overflow((a), (b), (product))
+#  if SIZE_MAX > 0xffffffffu
 FA__INLINE unsigned fa__msb(size_t n) { return 63u - (unsigned)__builtin_clzll((unsigned long long)n); }
 FA__INLINE unsigned fa__ctz64(uint64_t n) { return (unsigned)__builtin_ctzll((unsigned long long)n); }
-#else
+#  else
 FA__INLINE unsigned fa__msb(size_t n) { return 31u - (unsigned)__builtin_clz((unsigned)n); }
 FA__INLINE unsigned fa__ctz64(uint64_t n) {
     uint32_t low = (uint32_t)n;
     return low != 0 ? (unsigned)__builtin_ctz(low) : 32u + (unsigned)__builtin_ctz((uint32_t)(n >> 32));
 }
+#  endif
 #endif
 static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
 /* The heap is corrupted beyond use (a block freed twice, a write after free): stop here, in every
    build, rather than loop forever or hand one block out twice. A debug build says why first. */
 #ifdef FASTALLOC_DEBUG
-#  define FA__CORRUPTED(why) (FASTALLOC_ASSERT(!"fastalloc: heap corrupted: " why), __builtin_trap())
+#  define FA__CORRUPTED(why) (FASTALLOC_ASSERT(!"fastalloc: heap corrupted: " why), FA__TRAP())
 #else
-#  define FA__CORRUPTED(why) __builtin_trap()
+#  define FA__CORRUPTED(why) FA__TRAP()
 #endif
 
 #ifdef FASTALLOC_NO_LIBC
 /* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
    would turn the loops back into calls to the very functions a freestanding program may lack. They
    are unused when the user supplies FASTALLOC_MEMSET/FASTALLOC_MEMCPY of their own. */
+#  if defined(FA__MSVC)
+typedef uintptr_t fa__word_t;
+#  else
 typedef uintptr_t __attribute__((may_alias)) fa__word_t;
+#  endif
 #  if defined(__GNUC__) && !defined(__clang__)
 #    define FA__NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #  else
 #    define FA__NO_LIBCALLS
 #  endif
-static FA__NO_LIBCALLS __attribute__((unused)) void* fa__fill_bytes(void* dst, int c, size_t n) {
+static FA__NO_LIBCALLS FA__UNUSED void* fa__fill_bytes(void* dst, int c, size_t n) {
     unsigned char* d = (unsigned char*)dst;
     fa__word_t word = (fa__word_t)(unsigned char)c * (UINTPTR_MAX / 255u);
     for (; n != 0 && ((uintptr_t)d & (sizeof(fa__word_t) - 1)) != 0; n--) *d++ = (unsigned char)c;
@@ -653,7 +840,7 @@ static FA__NO_LIBCALLS __attribute__((unused)) void* fa__fill_bytes(void* dst, i
     for (; n != 0; n--) *d++ = (unsigned char)c;
     return dst;
 }
-static FA__NO_LIBCALLS __attribute__((unused)) void* fa__copy_bytes(void* dst, const void* src, size_t n) {
+static FA__NO_LIBCALLS FA__UNUSED void* fa__copy_bytes(void* dst, const void* src, size_t n) {
     unsigned char* d = (unsigned char*)dst;
     const unsigned char* s = (const unsigned char*)src;
     if ((((uintptr_t)d ^ (uintptr_t)s) & (sizeof(fa__word_t) - 1)) == 0) {
@@ -692,21 +879,38 @@ static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delt
    dead thread's stack and thread pointer) can make one thread take another's segments for its own.
    Ids are even and start at 2: the other values tag pages and page-map entries that the free fast
    path must not take (FA__NO_OWNER: no owner, or not now; FA__DISPATCH or 0: a map entry that is
-   not a page), and a thread that has no id yet holds FA__NO_ID, which no page or entry holds. The global lock guards the rare shared state: abandoned
-   segments, the segment pool, the huge cache, thread heap records, region windows and the huge
-   blocks of first-class heaps.
+   not a page), and a thread that has no id yet holds FA__NO_ID, which no page or entry holds. The
+   global lock guards the rare shared state: abandoned segments, the segment pool, the huge cache,
+   thread heap records, region windows and the huge blocks of first-class heaps; a second lock, the
+   page map's leaves. Backends: single thread (stubs), Windows, POSIX threads.
    ===================================================================================================== */
 #define FA__NO_OWNER ((uintptr_t)1)
 #define FA__DISPATCH ((uintptr_t)3)
 #define FA__NO_ID    ((uintptr_t)5)
 static uintptr_t fa__thread_id_counter;
 
-#ifdef FASTALLOC_SINGLE_THREAD
+/* Two spinlocks, whose waiters yield the processor: the global lock over the rare shared state, and
+   the page map's lock over making its leaves, which code under the global lock may need (the map's
+   lock is always taken second). */
+#define FA__SPINLOCK(yield)                                                                            \
+    static int fa__global_lock_word, fa__map_lock_word;                                              \
+    static void fa__spin_lock(int* word) {                                                           \
+        while (fa__exchange(word, 1) != 0)                                                           \
+            while (fa__load_relaxed(word) != 0) yield;                                               \
+    }                                                                                                \
+    static void fa__lock(void) { fa__spin_lock(&fa__global_lock_word); }                             \
+    static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }                    \
+    static void fa__map_lock(void) { fa__spin_lock(&fa__map_lock_word); }                            \
+    static void fa__map_unlock(void) { fa__store_release(&fa__map_lock_word, 0); }
+
+#if defined(FASTALLOC_SINGLE_THREAD)
 #  define FA__THREADS 0
 #  define FA__TLS
 #  define fa__yield() ((void)0)
 static void fa__lock(void) { }
 static void fa__unlock(void) { }
+#  define fa__map_lock() ((void)0)
+#  define fa__map_unlock() ((void)0)
 #  define FA__LOCK_HELD() true
 /* A single thread never ends: there is no exit callback to register or to arm. */
 static void fa__threads_init(void (*on_exit)(void*)) { (void)on_exit; }
@@ -715,25 +919,47 @@ static void fa__once(void (*init)(void)) {
     static bool done;
     if (!done) { init(); done = true; }
 }
-#else
+#elif defined(FA__WINDOWS)
+/* Windows: the thread-exit callback is a fiber-local storage callback, which the system runs for
+   every thread that armed it (and which needs no DLL, unlike DllMain's THREAD_DETACH). There is no
+   fork. */
 #  define FA__THREADS 1
-#  define FA__TLS __thread __attribute__((tls_model("initial-exec")))
-#  define fa__yield() sched_yield()
-static int fa__global_lock_word;
-static void fa__lock(void) {
-    while (fa__exchange(&fa__global_lock_word, 1) != 0) {
-        while (fa__load_relaxed(&fa__global_lock_word) != 0) fa__yield();
-    }
+#  define FA__TLS FA__THREAD_LOCAL
+#  define fa__yield() ((void)SwitchToThread())
+FA__SPINLOCK(fa__yield())
+#  define FA__LOCK_HELD() (fa__load_relaxed(&fa__global_lock_word) != 0)
+static DWORD fa__fls_index = FLS_OUT_OF_INDEXES;
+static void (*fa__on_thread_exit)(void*);
+static void WINAPI fa__fls_callback(void* value) { if (value != NULL) fa__on_thread_exit(value); }
+static void fa__threads_init(void (*on_exit)(void*)) {
+    fa__on_thread_exit = on_exit;
+    fa__fls_index = FlsAlloc(fa__fls_callback);
 }
-static void fa__unlock(void) { fa__store_release(&fa__global_lock_word, 0); }
+static void fa__thread_exit_arm(void* value) {
+    if (fa__fls_index != FLS_OUT_OF_INDEXES) FlsSetValue(fa__fls_index, value);
+}
+/* 0: not run, 1: running, 2: done. */
+static int fa__once_state;
+static void fa__once(void (*init)(void)) {
+    if (fa__load_acquire(&fa__once_state) == 2) return;
+    int expected = 0;
+    if (fa__cas(&fa__once_state, &expected, 1)) { init(); fa__store_release(&fa__once_state, 2); return; }
+    while (fa__load_acquire(&fa__once_state) != 2) fa__yield();
+}
+#else
+/* POSIX threads: the thread-exit callback is a key destructor, which runs with the value the
+   thread armed. */
+#  define FA__THREADS 1
+#  define FA__TLS FA__THREAD_LOCAL
+#  define fa__yield() sched_yield()
+FA__SPINLOCK(fa__yield())
 #  define FA__LOCK_HELD() (fa__load_relaxed(&fa__global_lock_word) != 0)
 
-/* fork() copies the global lock in whatever state another thread left it: hold it across the fork. */
-static void fa__fork_prepare(void) { fa__lock(); }
-static void fa__fork_parent(void) { fa__unlock(); }
-static void fa__fork_child(void) { fa__unlock(); }
+/* fork() copies the locks in whatever state another thread left them: hold them across the fork. */
+static void fa__fork_prepare(void) { fa__lock(); fa__map_lock(); }
+static void fa__fork_parent(void) { fa__map_unlock(); fa__unlock(); }
+static void fa__fork_child(void) { fa__map_unlock(); fa__unlock(); }
 
-/* The thread-exit callback is a pthread key destructor: it runs with the value the thread armed. */
 static pthread_key_t fa__thread_key;
 static void fa__threads_init(void (*on_exit)(void*)) {
     pthread_key_create(&fa__thread_key, on_exit);
@@ -829,6 +1055,7 @@ struct fa__segment_s {
     uint64_t used_mask;          /* a bit per slice owned by a page or the header (or past the
                                     end of a region)                                         */
     uint64_t dirty_mask;         /* a bit per slice that may hold non-zero bytes              */
+    uint64_t decommit_mask;      /* a bit per free slice a purge decommitted (FASTALLOC_PURGE_DECOMMITS) */
     uint32_t page_count;         /* pages in use                                            */
     uint8_t kind;                /* FA__SEGMENT_*                                            */
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
@@ -951,28 +1178,203 @@ static size_t fa__usable_size(const void* p);
 /* =====================================================================================================
    >>os  OS LAYER
    The only code that talks to the operating system about memory. Map (reserve + commit, aligned so
-   that (p + align_offset) is a multiple of align, reporting that the memory reads zero), unmap,
-   purge (hand physical memory back, keep the address range; returns whether it now reads zero),
-   resize in place and move without copying (where the system can: mremap), reserve address space to
-   move into, a monotonic clock and the page size. A Windows
-   (VirtualAlloc) backend replaces exactly these. With FASTALLOC_NO_OS they are stubs that fail or
-   do nothing, and caller memory (>>regions) is the only source of segments.
+   that (p + align_offset) is a multiple of align, reporting that the memory reads zero), unmap (always
+   a whole mapping, from its start), purge (hand physical memory back, keep the address range; returns
+   whether it reads zero once used again), commit (undo a purge that decommitted; see
+   FASTALLOC_PURGE_DECOMMITS), resize in place, move without copying and reserve address space to move
+   into (where the system can), a monotonic clock and the page size.
+   Backends: Linux (mmap, mremap, MADV_DONTNEED), portable POSIX (mmap only: macOS, the BSDs), Windows
+   (VirtualAlloc), WebAssembly (memory.grow, which never gives memory back: unmapped ranges are kept
+   for reuse). With FASTALLOC_NO_OS every call fails or does nothing, and caller memory (>>regions) is
+   the only source of segments.
    ===================================================================================================== */
 static size_t fa__os_page_size = 4096;
 
-#ifndef FASTALLOC_NO_OS
+#ifndef FA__NO_OS_BACKEND
+static void fa__os_note_mapped(ptrdiff_t delta) { fa__note_bytes(&fa__stats.mapped_bytes, &fa__stats.mapped_peak, delta); }
+
+/* ---- the backends: fa__sys_* -------------------------------------------------------------------- */
+/* fa__sys_map(size, align, offset, commit): a fresh mapping reading zero (address space only when
+   !commit), or NULL. fa__sys_unmap: gives back a whole mapping. fa__sys_purge: drops the pages of a
+   range inside a mapping; true when they read zero afterwards (with FASTALLOC_PURGE_DECOMMITS: and
+   are decommitted until fa__sys_commit). */
+#if defined(FA__WINDOWS)
+static void fa__os_init(void) {
+    SYSTEM_INFO info;
+    GetSystemInfo(&info);
+    if (info.dwPageSize > 0) fa__os_page_size = info.dwPageSize;
+}
+
+/* VirtualAlloc aligns to 64 KiB only. For more, reserve an oversized range to learn where an aligned
+   one is free, release it, and take the aligned part; another thread may take that address in
+   between, so try again a few times. */
+static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool commit) {
+    DWORD type = commit ? (MEM_RESERVE | MEM_COMMIT) : MEM_RESERVE;
+    DWORD prot = commit ? PAGE_READWRITE : PAGE_NOACCESS;
+    void* p = VirtualAlloc(NULL, size, type, prot);
+    if (p == NULL || ((uintptr_t)p + align_offset) % align == 0) return p;
+    VirtualFree(p, 0, MEM_RELEASE);
+    if (size > FA__PTRDIFF_MAX - align) return NULL;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        void* probe = VirtualAlloc(NULL, size + align, MEM_RESERVE, PAGE_NOACCESS);
+        if (probe == NULL) return NULL;
+        uintptr_t aligned = fa__align_up((uintptr_t)probe + align_offset, align) - align_offset;
+        VirtualFree(probe, 0, MEM_RELEASE);
+        p = VirtualAlloc((void*)aligned, size, type, prot);
+        if (p != NULL) return p;
+    }
+    return NULL;
+}
+static void fa__sys_unmap(void* p, size_t size) { (void)size; VirtualFree(p, 0, MEM_RELEASE); }
+
+#if FASTALLOC_PURGE_DECOMMITS
+static bool fa__sys_purge(void* p, size_t size) { return VirtualFree(p, size, MEM_DECOMMIT) != 0; }
+#else
+/* MEM_RESET lets the system drop the pages but not that they read zero: the range stays dirty. */
+static bool fa__sys_purge(void* p, size_t size) { (void)VirtualAlloc(p, size, MEM_RESET, PAGE_READWRITE); return false; }
+#endif
+static bool fa__sys_commit(void* p, size_t size) { return VirtualAlloc(p, size, MEM_COMMIT, PAGE_READWRITE) != NULL; }
+
+/* A reservation cannot grow, but the block can shrink by decommitting its tail and grow back into it
+   (VirtualQuery says how much of the original reservation follows, uncommitted). */
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
+    uint8_t* base = (uint8_t*)p;
+    if (new_size <= old_size) return new_size == old_size || VirtualFree(base + new_size, old_size - new_size, MEM_DECOMMIT) != 0;
+    MEMORY_BASIC_INFORMATION after;
+    if (VirtualQuery(base + old_size, &after, sizeof(after)) == 0) return false;
+    if (after.AllocationBase != p || after.State != MEM_RESERVE || after.RegionSize < new_size - old_size) return false;
+    return fa__sys_commit(base + old_size, new_size - old_size);
+}
+
+static uint64_t fa__os_clock_ms(void) { return (uint64_t)GetTickCount64(); }
+
+#elif defined(FA__WASM)
+/* Linear memory only grows. Unmapped ranges go on a list (kept in the ranges themselves, which stay
+   ours) and serve later maps first; a reused range is dirty. Fresh memory comes from memory.grow
+   only where fastalloc is the program's one allocator (FASTALLOC_OVERRIDE, or FASTALLOC_NO_LIBC).
+   Beside the C library's malloc it comes from that malloc instead: wasi-libc's dlmalloc takes linear
+   memory for contiguous and would hand out, and overwrite, what memory.grow gave anyone else.
+   Single-threaded (see >>config). */
+#if defined(FASTALLOC_OVERRIDE) || defined(FASTALLOC_NO_LIBC)
+#  define FA__WASM_GROWS 1
+#else
+#  define FA__WASM_GROWS 0
+#endif
+#define FA__WASM_PAGE ((size_t)65536)
+typedef struct fa__wasm_span_s {
+    struct fa__wasm_span_s* next;   /* address order, so that neighbours merge */
+    size_t size;
+} fa__wasm_span_t;
+static fa__wasm_span_t* fa__wasm_spans;
+
+static void fa__os_init(void) { fa__os_page_size = FA__WASM_PAGE; }
+
+static void fa__wasm_keep(void* p, size_t size) {
+    if (size == 0) return;
+    fa__wasm_span_t* prev = NULL;
+    fa__wasm_span_t* next = fa__wasm_spans;
+    while (next != NULL && (uintptr_t)next < (uintptr_t)p) { prev = next; next = next->next; }
+    fa__wasm_span_t* span = (fa__wasm_span_t*)p;
+    span->size = size;
+    span->next = next;
+    if (next != NULL && (uint8_t*)span + size == (uint8_t*)next) {
+        span->size += next->size;
+        span->next = next->next;
+    }
+    if (prev == NULL) {
+        fa__wasm_spans = span;
+    } else if ((uint8_t*)prev + prev->size == (uint8_t*)span) {
+        prev->size += span->size;
+        prev->next = span->next;
+    } else {
+        prev->next = span;
+    }
+}
+
+/* [start, start + size) out of the range [lo, lo + len), which is off the list: the rest is kept. */
+static void* fa__wasm_carve(uintptr_t lo, size_t len, uintptr_t start, size_t size) {
+    fa__wasm_keep((void*)lo, start - lo);
+    fa__wasm_keep((void*)(start + size), lo + len - (start + size));
+    return (void*)start;
+}
+
+FA__INLINE uintptr_t fa__wasm_place(uintptr_t lo, size_t align, size_t align_offset) {
+    return fa__align_up(lo + align_offset, align) - align_offset;
+}
+
+/* A fresh range that holds an aligned placement of `size` bytes: *lo and *len. */
+static bool fa__wasm_more(size_t size, size_t align, size_t align_offset, uintptr_t* lo, size_t* len, bool* is_zero) {
+    if (size > SIZE_MAX / 2 - align) return false;
+#if FA__WASM_GROWS
+    uintptr_t top = __builtin_wasm_memory_size(0) * FA__WASM_PAGE;
+    *len = fa__align_up(fa__wasm_place(top, align, align_offset) - top + size, FA__WASM_PAGE);
+    if (__builtin_wasm_memory_grow(0, *len / FA__WASM_PAGE) == (size_t)-1) return false;
+    *lo = top;
+    *is_zero = true;
+#else
+    (void)align_offset;   /* any placement fits in size + align */
+    *len = fa__align_up(size + align, FA__WASM_PAGE);
+    *lo = (uintptr_t)aligned_alloc(FA__WASM_PAGE, *len);
+    if (*lo == 0) return false;
+    *is_zero = false;
+#endif
+    return true;
+}
+
+static void* fa__sys_map_dirty(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+    for (fa__wasm_span_t** link = &fa__wasm_spans; *link != NULL; link = &(*link)->next) {
+        uintptr_t lo = (uintptr_t)*link, start = fa__wasm_place(lo, align, align_offset);
+        size_t len = (*link)->size;
+        if (start - lo <= len && len - (start - lo) >= size) {
+            *link = (*link)->next;
+            *is_zero = false;
+            return fa__wasm_carve(lo, len, start, size);
+        }
+    }
+    uintptr_t lo;
+    size_t len;
+    if (!fa__wasm_more(size, align, align_offset, &lo, &len, is_zero)) return NULL;
+    return fa__wasm_carve(lo, len, fa__wasm_place(lo, align, align_offset), size);
+}
+static void fa__sys_unmap(void* p, size_t size) { fa__wasm_keep(p, size); }
+static bool fa__sys_purge(void* p, size_t size) { (void)p; (void)size; return false; }
+static bool fa__sys_commit(void* p, size_t size) { (void)p; (void)size; return true; }
+/* Shrinking keeps the tail for reuse; growing works where the block ends linear memory. */
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
+    uint8_t* end = (uint8_t*)p + old_size;
+    if (new_size <= old_size) {
+        fa__wasm_keep((uint8_t*)p + new_size, old_size - new_size);
+        return true;
+    }
+    size_t more = new_size - old_size;
+    if (!FA__WASM_GROWS || (uintptr_t)end != __builtin_wasm_memory_size(0) * FA__WASM_PAGE || more % FA__WASM_PAGE != 0) return false;
+    return __builtin_wasm_memory_grow(0, more / FA__WASM_PAGE) != (size_t)-1;
+}
+
+static uint64_t fa__os_clock_ms(void) {
+#if defined(FASTALLOC_NO_LIBC)
+    return 0;   /* no clock: purge deadlines never fall due (and a purge gives nothing back here) */
+#else
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+#endif
+}
+
+#else /* POSIX */
+#ifndef MAP_NORESERVE
+#  define MAP_NORESERVE 0   /* overcommit is the BSDs' and macOS's default anyway */
+#endif
 static void fa__os_init(void) {
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0) fa__os_page_size = (size_t)page;
 }
 
-static void fa__os_note_mapped(ptrdiff_t delta) { fa__note_bytes(&fa__stats.mapped_bytes, &fa__stats.mapped_peak, delta); }
-
-/* Maps size bytes with (p + align_offset) a multiple of align: over-map by align, trim both ends. */
-static void* fa__os_map_aligned(size_t size, size_t align, size_t align_offset, int prot) {
+/* Over-maps by align and trims both ends: munmap may take any part of a mapping. */
+static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool commit) {
     if (size > FA__PTRDIFF_MAX - align) return NULL;
     size_t total = size + align;
-    void* raw = mmap(NULL, total, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* raw = mmap(NULL, total, commit ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw == MAP_FAILED) return NULL;
     uintptr_t base = (uintptr_t)raw;
     uintptr_t p = fa__align_up(base + align_offset, align) - align_offset;
@@ -981,69 +1383,37 @@ static void* fa__os_map_aligned(size_t size, size_t align, size_t align_offset, 
     if (tail != 0) munmap((void*)(p + size), tail);
     return (void*)p;
 }
+static void fa__sys_unmap(void* p, size_t size) { munmap(p, size); }
+static bool fa__sys_commit(void* p, size_t size) { return mprotect(p, size, PROT_READ | PROT_WRITE) == 0; }
 
-static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
-    void* p = fa__os_map_aligned(size, align, align_offset, PROT_READ | PROT_WRITE);
-    if (p == NULL) return NULL;
-    FA__STAT(os_map_calls, 1);
-    fa__os_note_mapped((ptrdiff_t)size);
-    *is_zero = true;
-    return p;
-}
-
-/* Memory for fastalloc's own records, kept for the life of the process; reads zero. */
-static void* fa__os_map_metadata(size_t size) {
-    void* p = fa__os_map_aligned(size, fa__os_page_size, 0, PROT_READ | PROT_WRITE);
-    if (p != NULL) FA__STAT(metadata_bytes, size);
-    return p;
-}
-
-/* Resizes a mapping where it is; false when the range after it is taken, or the system has no
-   mremap (then the caller moves or copies). Added pages read zero. */
-static bool fa__os_resize(void* p, size_t old_size, size_t new_size) {
-#if defined(__linux__)
-    if (mremap(p, old_size, new_size, 0) == MAP_FAILED) return false;
-    FA__STAT(os_remap_calls, 1);
-    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
-    return true;
-#else
-    (void)p; (void)old_size; (void)new_size;
-    return false;
-#endif
-}
-
-/* Address space only, with (p + align_offset) a multiple of align: a place to move a mapping to. */
-static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) {
-    return fa__os_map_aligned(size, align, align_offset, PROT_NONE);
-}
-static void fa__os_unreserve(void* p, size_t size) { munmap(p, size); }
-
-/* Moves a mapping onto `target` (from fa__os_reserve, which it replaces) at its new size, moving
-   page tables, not bytes. false: not possible (the caller unreserves the target). */
-static bool fa__os_move(void* p, size_t old_size, size_t new_size, void* target) {
-#if defined(__linux__)
-    if (mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) return false;
-    FA__STAT(os_remap_calls, 1);
-    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
-    return true;
-#else
-    (void)p; (void)old_size; (void)new_size; (void)target;
-    return false;
-#endif
-}
-
-static void fa__os_unmap(void* p, size_t size) {
-    munmap(p, size);
-    FA__STAT(os_unmap_calls, 1);
-    fa__os_note_mapped(-(ptrdiff_t)size);
-}
-
+#if defined(FA__LINUX)
 /* MADV_DONTNEED rather than MADV_FREE: resident memory drops at once (what users measure) and the
    range reads zero afterwards, which the zero tracking relies on. */
-static bool fa__os_purge(void* p, size_t size) {
-    FA__STAT(os_purge_calls, 1);
-    return madvise(p, size, MADV_DONTNEED) == 0;
+static bool fa__sys_purge(void* p, size_t size) {
+    if (madvise(p, size, MADV_DONTNEED) != 0) return false;
+    return !FASTALLOC_PURGE_DECOMMITS || mprotect(p, size, PROT_NONE) == 0;
 }
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) { return mremap(p, old_size, new_size, 0) != MAP_FAILED; }
+#else
+/* Elsewhere MADV_DONTNEED may keep the old contents (macOS, the BSDs' MADV_FREE): map fresh pages
+   over the range instead, which read zero everywhere. */
+static bool fa__sys_purge(void* p, size_t size) {
+    int prot = FASTALLOC_PURGE_DECOMMITS ? PROT_NONE : PROT_READ | PROT_WRITE;
+    return mmap(p, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) != MAP_FAILED;
+}
+/* Without mremap: shrink by unmapping the tail; grow by asking for the range right after the block
+   as a hint, kept only if the system placed it exactly there. */
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
+    uint8_t* end = (uint8_t*)p + old_size;
+    if (new_size <= old_size) return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+    size_t more = new_size - old_size;
+    void* next = mmap(end, more, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (next == MAP_FAILED) return false;
+    if (next == (void*)end) return true;
+    munmap(next, more);
+    return false;
+}
+#endif
 
 /* Milliseconds on a clock that never jumps back; only the purge delay reads it. */
 static uint64_t fa__os_clock_ms(void) {
@@ -1051,7 +1421,80 @@ static uint64_t fa__os_clock_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
+#endif
+
+/* ---- the OS layer proper: every backend through the same accounting ------------------------------ */
+static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+#if defined(FA__WASM)
+    void* p = fa__sys_map_dirty(size, align, align_offset, is_zero);
 #else
+    void* p = fa__sys_map(size, align, align_offset, true);
+    *is_zero = true;
+#endif
+    if (p == NULL) return NULL;
+    FA__STAT(os_map_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)size);
+    return p;
+}
+
+/* Memory for fastalloc's own records, kept for the life of the process; reads zero. */
+static void* fa__os_map_metadata(size_t size) {
+    bool is_zero = true;
+#if defined(FA__WASM)
+    void* p = fa__sys_map_dirty(size, 64, 0, &is_zero);   /* a page each would waste most of it */
+#else
+    void* p = fa__sys_map(size, fa__os_page_size, 0, true);
+#endif
+    if (p == NULL) return NULL;
+    if (!is_zero) FASTALLOC_MEMSET(p, 0, size);
+    FA__STAT(metadata_bytes, size);
+    return p;
+}
+
+static void fa__os_unmap(void* p, size_t size) {
+    fa__sys_unmap(p, size);
+    FA__STAT(os_unmap_calls, 1);
+    fa__os_note_mapped(-(ptrdiff_t)size);
+}
+
+static bool fa__os_purge(void* p, size_t size) {
+    FA__STAT(os_purge_calls, 1);
+    return fa__sys_purge(p, size);
+}
+
+/* Makes a range a purge decommitted usable again; false: the system is out of commit. */
+static bool fa__os_commit(void* p, size_t size) { return fa__sys_commit(p, size); }
+
+/* Resizes a mapping where it is; false when that is not possible (the caller moves or copies).
+   Added pages read zero. */
+static bool fa__os_resize(void* p, size_t old_size, size_t new_size) {
+    if (!fa__sys_resize(p, old_size, new_size)) return false;
+    FA__STAT(os_remap_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
+    return true;
+}
+
+/* Moving a mapping without copying needs mremap: Linux only. fa__os_reserve gives address space
+   with (p + align_offset) a multiple of align to move into, or NULL where nothing can move. */
+#if defined(FA__LINUX)
+static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) { return fa__sys_map(size, align, align_offset, false); }
+static void fa__os_unreserve(void* p, size_t size) { munmap(p, size); }
+
+/* Moves a mapping onto `target` (which it replaces) at its new size, moving page tables, not bytes.
+   false: not possible (the caller unreserves the target). */
+static bool fa__os_move(void* p, size_t old_size, size_t new_size, void* target) {
+    if (mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target) == MAP_FAILED) return false;
+    FA__STAT(os_remap_calls, 1);
+    fa__os_note_mapped((ptrdiff_t)new_size - (ptrdiff_t)old_size);
+    return true;
+}
+#else
+static void* fa__os_reserve(size_t size, size_t align, size_t align_offset) { (void)size; (void)align; (void)align_offset; return NULL; }
+static void fa__os_unreserve(void* p, size_t size) { (void)p; (void)size; }
+static bool fa__os_move(void* p, size_t old_size, size_t new_size, void* target) { (void)p; (void)old_size; (void)new_size; (void)target; return false; }
+#endif
+
+#else /* FA__NO_OS_BACKEND */
 static void fa__os_init(void) { }
 static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is_zero) {
     (void)size; (void)align; (void)align_offset; *is_zero = false;
@@ -1063,9 +1506,9 @@ static void fa__os_unreserve(void* p, size_t size) { (void)p; (void)size; }
 static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
 static void* fa__os_map_metadata(size_t size) { (void)size; return NULL; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
+static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
-
 /* =====================================================================================================
    >>map  THE PAGE MAP (with an OS)
    How fa_free finds a block's page without trusting the pointer: an entry per granule
@@ -1078,7 +1521,8 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
    Entries are offsets from fixed statics so that zero means "not ours" and unmapped leaves read as
    the static empty leaf: the map needs no initialisation. Only owners of the memory an entry covers
    write it (page setup, huge blocks, region create/destroy); anyone reads. Leaves come from the OS
-   and are never given back (one leaf word per 64 KiB of address space in use).
+   and are never given back (one leaf word per 64 KiB of address space in use); they are made under
+   the map's own lock, so code holding the global lock may extend the map (a huge block moving).
    Without an OS there is no map: memory is only in regions, found on fa__regions.
    ===================================================================================================== */
 #ifndef FASTALLOC_NO_OS
@@ -1124,7 +1568,7 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
     uintptr_t* slot = &fa__map.top[fa__map_top_index(a)];
     uintptr_t offset = fa__load_acquire(slot);
     if (offset == 0) {
-        fa__lock();
+        fa__map_lock();
         offset = *slot;
         if (offset == 0) {
             void* leaf = fa__os_map_metadata(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t));
@@ -1133,7 +1577,7 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
                 fa__store_release(slot, offset);
             }
         }
-        fa__unlock();
+        fa__map_unlock();
         if (offset == 0) return NULL;
     }
     return (uintptr_t*)((uintptr_t)fa__map.empty_leaf + offset);
@@ -1297,7 +1741,7 @@ static void fa__region_unmap(fa__region_t* region) {
    OS, when the page map cannot take it). */
 static fa__region_t* fa__region_create(void* mem, size_t size, size_t extra, void** extra_at) {
     uintptr_t lo = (uintptr_t)mem, hi;
-    if (mem == NULL || __builtin_add_overflow(lo, (uintptr_t)size, &hi)
+    if (mem == NULL || fa__add_overflow(lo, (uintptr_t)size, &hi)
         || lo > UINTPTR_MAX - FA__REGION_SEGMENT_SIZE - FA__REGION_ALIGN) return NULL;
     uintptr_t start = (lo + FA__REGION_ALIGN - 1) & ~(FA__REGION_ALIGN - 1);
     /* The region's start is its first window, unless it lies less than a header below a multiple
@@ -1555,16 +1999,15 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     return seg;
 }
 
-/* A segment of fresh OS memory, its page-map leaves ready (so that setting up its pages cannot
-   fail). */
-static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind) {
-    bool is_zero = false;
-    void* mem = fa__os_map(size, align, align_offset, &is_zero);
+/* A segment of OS memory, its page-map leaves ready (so that setting up its pages cannot fail);
+   *is_zero: it reads zero (always, but where the OS recycles, as wasm's memory.grow backend does). */
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool* is_zero) {
+    void* mem = fa__os_map(size, align, align_offset, is_zero);
     if (mem == NULL) return NULL;
 #ifndef FASTALLOC_NO_OS
     if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size); return NULL; }
 #endif
-    return fa__segment_init(mem, size, kind, is_zero, NULL);
+    return fa__segment_init(mem, size, kind, *is_zero, NULL);
 }
 
 /* The granules the page map points into a segment for: all its slices, or a huge block's first. */
@@ -1597,20 +2040,41 @@ static void fa__segment_free(fa__segment_t* seg) {
     else fa__os_unmap(seg, seg->map_size);
 }
 
+/* The next run of set bits in *todo, which it leaves out of *todo; false when there is none. */
+static bool fa__next_run(uint64_t* todo, size_t* first, size_t* count) {
+    if (*todo == 0) return false;
+    size_t start = fa__ctz64(*todo), end = start;
+    while (end + 1 < 64 && (*todo >> (end + 1)) & 1) end++;
+    *first = start;
+    *count = end - start + 1;
+    *todo &= ~fa__span_bits(start, *count);
+    return true;
+}
+
 /* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
    region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
    back old contents rather than zeros. */
 static void fa__segment_purge(fa__segment_t* seg) {
     if (seg->region != NULL) return;
     uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
-    while (todo != 0) {
-        size_t first = fa__ctz64(todo), last = first;
-        while (last + 1 < FA__SLICES && (todo >> (last + 1)) & 1) last++;
-        uint64_t run = fa__span_bits(first, last - first + 1);
-        if (fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, (last - first + 1) * FA__SLICE_SIZE))
-            seg->dirty_mask &= ~run;
-        todo &= ~run;
+    size_t first, count;
+    while (fa__next_run(&todo, &first, &count)) {
+        if (!fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, count * FA__SLICE_SIZE)) continue;
+        seg->dirty_mask &= ~fa__span_bits(first, count);
+        if (FASTALLOC_PURGE_DECOMMITS) seg->decommit_mask |= fa__span_bits(first, count);
     }
+}
+
+/* Commits the slices of `span` a purge decommitted, before a page is laid on them; false: the
+   system is out of commit (the slices stay free). */
+static bool fa__segment_commit(fa__segment_t* seg, uint64_t span) {
+    uint64_t todo = seg->decommit_mask & span;
+    size_t first, count;
+    while (fa__next_run(&todo, &first, &count)) {
+        if (!fa__os_commit((uint8_t*)seg + first * FA__SLICE_SIZE, count * FA__SLICE_SIZE)) return false;
+        seg->decommit_mask &= ~fa__span_bits(first, count);
+    }
+    return true;
 }
 
 /* A heap's two segment lists (heap->segments, and a first-class heap's huge blocks) are doubly
@@ -1734,8 +2198,9 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
     if (seg != NULL) heap->spare_segment = NULL;
     else {
         fa__region_t* source = fa__heap_source(heap);
+        bool is_zero;
         if (source != NULL) seg = fa__region_new_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, &is_zero);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
@@ -2203,7 +2668,8 @@ static void fa__huge_map(const fa__segment_t* seg) {
 }
 
 /* What a huge block is for: plain, zeroed (a recycled mapping is cleared), or a fresh mapping that
-   reads zero for free (rezalloc's moves, which keep the zero promise without clearing). */
+   reads zero for free (rezalloc's moves, which keep the zero promise without clearing; cleared like
+   a zeroed one where the OS gave recycled memory). */
 typedef enum { FA__HUGE_PLAIN, FA__HUGE_ZEROED, FA__HUGE_FRESH } fa__huge_want_t;
 
 /* ---- the huge cache: freed mappings kept for the next huge block -------------------------------- */
@@ -2335,8 +2801,7 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     fa__segment_t* cached = want != FA__HUGE_FRESH && align <= FA__SLICE_SIZE
                                 ? (fa__segment_t*)fa__huge_cache_take(layout.offset + body) : NULL;
     if (cached != NULL) return fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
-    *fresh = true;
-    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE);
+    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, fresh);
 }
 
 static void fa__zero_range(void* p, size_t n, bool known_zero);
@@ -2362,9 +2827,10 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__hug
     fa__huge_map(seg);
     uint8_t* p = (uint8_t*)seg + offset;
     size_t usable = seg->map_size - offset;
-    bool zero = want == FA__HUGE_ZEROED;
+    bool zero = want == FA__HUGE_ZEROED || (want == FA__HUGE_FRESH && !fresh);
     if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
     seg->huge_written = zero || fresh ? size : usable;
+    seg->pages[0].zero = zero || fresh ? FA__ZERO_FREE : 0;   /* for fa__malloc_for_move */
     fa__huge_track(heap, seg);
     return p;
 }
@@ -2585,7 +3051,7 @@ static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
         size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
         int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx >= 0) return fa__page_setup(seg, (size_t)idx, slices, bin);
+        if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
     return NULL;
 }
@@ -3070,17 +3536,18 @@ static size_t fa__usable_size(const void* p) {
 }
 
 /* The usable size a request of `size` gets at least, from the calling thread's heap: its size class
-   in the page tiers, whole OS pages (in a region, slices) for huge blocks. */
+   in the page tiers, whole OS pages (in a region, slices) for huge blocks; 0 when no block that
+   large can exist (past PTRDIFF_MAX, or rounding up would pass it). */
 static size_t fa__good_size(size_t size) {
     if (size > FA__PTRDIFF_MAX) return 0;
     bool region = FA__TWO_GEOMETRIES && fa__tls_heap->slice_shift == FA__REGION_SHIFT;
     if (size <= fa__geometry_large_max(region ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT)) return fa__bin_size(fa__bin_of(size));
 #ifdef FASTALLOC_NO_OS
-    return fa__align_up(size, FA__REGION_SLICE_SIZE);
+    size_t unit = FA__REGION_SLICE_SIZE;
 #else
-    if (region) return fa__align_up(size, FA__REGION_SLICE_SIZE);
-    return size > FA__PTRDIFF_MAX - fa__os_page_size ? size : fa__align_up(size, fa__os_page_size);
+    size_t unit = region ? FA__REGION_SLICE_SIZE : fa__os_page_size;
 #endif
+    return size > FA__PTRDIFF_MAX - (unit - 1) ? 0 : fa__align_up(size, unit);
 }
 
 /* =====================================================================================================
@@ -3097,7 +3564,7 @@ static size_t fa__good_size(size_t size) {
    written (huge_written, the size it asked for), so they clear exactly what it gives up.
    ===================================================================================================== */
 /* Allocates for a realloc and says whether the block reads zero past its first word (a known-zero
-   free list, or a fresh huge mapping), so the caller zeroes only what is not. */
+   free list, or a huge block that is fresh or was cleared), so the caller zeroes only what is not. */
 static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bool zero, bool* known_zero) {
     if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
     void* q;
@@ -3109,9 +3576,7 @@ static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bo
     }
     if (q == NULL) return NULL;
     const fa__page_t* page = fa__ptr_page(q);
-    const fa__segment_t* seg = fa__page_segment(page);
-    *known_zero = FASTALLOC_ZERO_TRACKING && (seg->kind == FA__SEGMENT_HUGE ? seg->region == NULL
-                                                                              : (page->zero & FA__ZERO_FREE) != 0);
+    *known_zero = FASTALLOC_ZERO_TRACKING && (page->zero & FA__ZERO_FREE) != 0;
     return q;
 }
 
@@ -3127,7 +3592,7 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
     size_t need = (need_bytes + slice - 1) >> shift, have = page->slice_count;
     if (idx + need > FA__SLICES) return false;
     uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
-    if ((seg->used_mask & extra) != 0) return false;
+    if ((seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra)) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
     size_t old_end = page->block_size, span_end = have << shift;
     if (zero) {
@@ -3286,7 +3751,7 @@ static void fa__arena_enter(fa_arena_t* arena, unsigned char* base, unsigned cha
 
 static fa_arena_t* fa__arena_init(void* mem, size_t size) {
     uintptr_t lo = (uintptr_t)mem, hi;
-    if (mem == NULL || __builtin_add_overflow(lo, (uintptr_t)size, &hi)) return (fa_arena_t*)fa__fail(FA__EINVAL);
+    if (mem == NULL || fa__add_overflow(lo, (uintptr_t)size, &hi)) return (fa_arena_t*)fa__fail(FA__EINVAL);
     uintptr_t record = fa__align_up(lo, sizeof(void*)), base = fa__align_up(record + sizeof(fa_arena_t), FA__ARENA_ALIGN);
     if (base > hi || hi - base < FA__ARENA_ALIGN) return (fa_arena_t*)fa__fail(FA__EINVAL);
     fa_arena_t* arena = (fa_arena_t*)record;
@@ -3587,7 +4052,7 @@ static void fa__stats_get(fa_stats_t* out) {
 /* count * size, or SIZE_MAX when that overflows: every path rejects it with ENOMEM. */
 static size_t fa__array_bytes(size_t count, size_t size) {
     size_t total;
-    return __builtin_mul_overflow(count, size, &total) ? SIZE_MAX : total;
+    return fa__mul_overflow(count, size, &total) ? SIZE_MAX : total;
 }
 
 /* Internally alignment 0 means "none"; for callers it is not a power of two. */
@@ -3646,8 +4111,8 @@ static bool fa__default_source_taken(void) {
     return taken;
 }
 
-/* The region is laid out before the global lock is taken (it extends the page map, which takes the
-   lock), then published under it, unless another thread got there first. */
+/* The region is laid out before the global lock is taken, then published under it, unless another
+   thread got there first. */
 static bool fa__init_region(void* mem, size_t size) {
     fa__process_ready();
     if (fa__default_source_taken()) return (bool)fa__fail(FA__EBUSY);

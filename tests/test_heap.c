@@ -506,8 +506,9 @@ static void test_tiered(void) {
     CHECK_EQ_SZ(broken, 0);
     CHECK_EQ_SZ(wrong_errno, 0);
     CHECK_EQ_SZ(escalations, 2 * 3);
-    /* all that work ran inside the budgets: the allocator took no memory of its own */
-    CHECKF(HELD(b) == HELD(a) && b.os_map_calls == a.os_map_calls, "tasks took memory: %zu -> %zu bytes, %zu -> %zu maps",
+    /* all that work ran inside the budgets: the allocator took no memory of its own (it may give
+       some back meanwhile: with FASTALLOC_OVERRIDE the C library's frees reach it too) */
+    CHECKF(HELD(b) <= HELD(a) && b.os_map_calls == a.os_map_calls, "tasks took memory: %zu -> %zu bytes, %zu -> %zu maps",
            HELD(a), HELD(b), a.os_map_calls, b.os_map_calls);
     for (size_t t = 0; t < 3; t++) {
         fa_free(g_tiers[t] - 1);

@@ -285,8 +285,15 @@ HARNESS_UNUSED static void test_fresh_zero(void) {
             if (n == GiB && fn != FN_CALLOC) continue;
             fa_collect(true);
             fa_stats_t a = snap();
+            errno = 0;
             unsigned char* p = (unsigned char*)zero_alloc(fn, n, 4 * MiB);
             fa_stats_t b = snap();
+            if (p == NULL && n == GiB && sizeof(void*) == 4 && errno == ENOMEM) {
+                /* a 32-bit process may have no free GiB of address space in one piece (32-bit
+                   Windows: 2 GiB, DLLs spread through it): out of memory is the right answer */
+                harness_skip("huge calloc(1 GiB)", "ENOMEM: no free GiB of address space in one piece (32-bit)");
+                continue;
+            }
             CHECKF(p != NULL, "huge %s(%zu) failed", fn_name(fn), n);
             if (!p) continue;
             CHECK_GE_SZ(fa_usable_size(p), n);
@@ -1036,8 +1043,10 @@ static void test_huge_small_steps(void) {
 #elif ZT_HAVE_MREMAP
         size_t remaps = b.os_remap_calls - a.os_remap_calls;
         CHECKF(remaps > 0 && remaps < 100, "%zu mremap calls for 15360 steps (want some, amortised)", remaps);
-#else   /* no mremap (Windows, FASTALLOC_PORTABLE_POSIX, wasm): the OS never resizes a mapping */
-        CHECK_EQ_SZ(b.os_remap_calls - a.os_remap_calls, 0);
+#else   /* no mremap (Windows, FASTALLOC_PORTABLE_POSIX, wasm): growth in place only where the range
+           after the block is free, else a move by copying, amortised by the headroom */
+        CHECKF(moves < 100, "%zu moves for 15360 steps (want few, amortised)", moves);
+        (void)a; (void)b;
 #endif
 #ifdef FASTALLOC_STATS
         CHECKF(b.bytes_copied - a.bytes_copied < 2 * final, "growth by 4 KiB steps copied %zu bytes (final %zu)",
