@@ -3,8 +3,9 @@
  * pattern). See bench/common.h for builds, usage and output. N counts objects; every object is
  * tagged when made and checked before it is released.
  *
- * Frames of 2000 objects, in two shapes: frame-* (16..512 B skewed small, one in 50 of 4 KiB) and
- * small-* (16..128 B skewed small). How a frame ends:
+ * Frames in three shapes: frame-* (2000 objects of 16..512 B skewed small, one in 50 of 4 KiB),
+ * small-* (2000 objects of 16..128 B skewed small) and tiny-* (50 objects of 16..128 B: a request's
+ * or a task's worth). How a frame ends:
  *   *-free      every object freed on its own (any allocator)
  *   *-reset     fastalloc: objects from one first-class heap, fa_heap_reset per frame
  *   *-arena     fastalloc: objects from a bump arena (fa_arena_new, 1 MiB chunks: one chunk holds a
@@ -37,8 +38,10 @@
 typedef struct {
     size_t lo, hi;        /* sizes skewed towards lo */
     unsigned big_every;   /* every big_every-th object is 4 KiB instead (0: never) */
+    unsigned per_frame;   /* objects per frame, at most FRAME */
 } shape_t;
-static const shape_t MIXED = { 16, 512, 50 }, SMALL = { 16, 128, 0 };
+/* by the workload's arg: frame-*, small-*, tiny-* */
+static const shape_t SHAPE[] = { { 16, 512, 50, FRAME }, { 16, 128, 0, FRAME }, { 16, 128, 0, 50 } };
 
 static size_t object_size(rng_t *r, const shape_t *s, unsigned i)
 {
@@ -59,7 +62,7 @@ frames(uint64_t n, const shape_t *s, void *(*make)(void *ctx, size_t size),
     rng_t r = rng_seed(7);
     uint64_t sum = 0, done = 0;
     while (done < n) {
-        unsigned k = n - done < FRAME ? (unsigned)(n - done) : FRAME;
+        unsigned k = n - done < s->per_frame ? (unsigned)(n - done) : s->per_frame;
         for (unsigned i = 0; i < k; i++) {
             len[i] = object_size(&r, s, i);
             obj[i] = make(ctx, len[i]);
@@ -85,7 +88,7 @@ frames(uint64_t n, const shape_t *s, void *(*make)(void *ctx, size_t size),
 
 static void *make_malloc(void *ctx, size_t size) { (void)ctx; return B_MALLOC(size); }
 static void drop_free(void *p) { B_FREE(p); }
-static uint64_t run_free(uint64_t n, long arg) { return frames(n, arg ? &SMALL : &MIXED, make_malloc, drop_free, NULL, NULL); }
+static uint64_t run_free(uint64_t n, long arg) { return frames(n, &SHAPE[arg], make_malloc, drop_free, NULL, NULL); }
 
 /* The harness alone: room for the largest frame (2000 x 4 KiB), bumped, rewound per frame. */
 static unsigned char bump_memory[FRAME * 4096];
@@ -99,7 +102,7 @@ static void rewind_bump(void *ctx) { *(size_t *)ctx = 0; }
 static uint64_t run_bump(uint64_t n, long arg)
 {
     size_t top = 0;
-    return frames(n, arg ? &SMALL : &MIXED, make_bump, NULL, rewind_bump, &top);
+    return frames(n, &SHAPE[arg], make_bump, NULL, rewind_bump, &top);
 }
 
 static uint64_t run_pingpong(uint64_t n, long size)
@@ -137,8 +140,8 @@ static uint64_t heap_frames(uint64_t n, const shape_t *s, void (*end_frame)(void
     fa_heap_destroy(h);
     return sum;
 }
-static uint64_t run_reset(uint64_t n, long arg) { return heap_frames(n, arg ? &SMALL : &MIXED, reset_heap); }
-static uint64_t run_destroy(uint64_t n, long arg) { return heap_frames(n, arg ? &SMALL : &MIXED, renew_heap); }
+static uint64_t run_reset(uint64_t n, long arg) { return heap_frames(n, &SHAPE[arg], reset_heap); }
+static uint64_t run_destroy(uint64_t n, long arg) { return heap_frames(n, &SHAPE[arg], renew_heap); }
 
 static void *make_arena(void *ctx, size_t size) { return fa_arena_alloc(ctx, size); }
 static void reset_arena(void *ctx) { fa_arena_reset(ctx); }
@@ -147,7 +150,7 @@ static uint64_t run_arena(uint64_t n, long arg)
     fa_arena_t *a = fa_arena_new(NULL, (size_t)1 << 20);
     if (!a)
         die_oom((size_t)1 << 20);
-    uint64_t sum = frames(n, arg ? &SMALL : &MIXED, make_arena, NULL, reset_arena, a);
+    uint64_t sum = frames(n, &SHAPE[arg], make_arena, NULL, reset_arena, a);
     fa_arena_delete(a);
     return sum;
 }
@@ -169,7 +172,7 @@ static uint64_t run_destroy(uint64_t n, long arg)
     mi_heap_t *h = mi_heap_new();
     if (!h)
         die_oom(0);
-    uint64_t sum = frames(n, arg ? &SMALL : &MIXED, make_mi, NULL, renew_mi, &h);
+    uint64_t sum = frames(n, &SHAPE[arg], make_mi, NULL, renew_mi, &h);
     mi_heap_destroy(h);
     return sum;
 }
@@ -312,17 +315,22 @@ static const workload_t W[] = {
     { "frame-bump",    run_bump,     0,  10000000, "2000 objects per frame, no allocator (harness)" },
     { "small-free",    run_free,     1,  20000000, "2000 small objects per frame, each freed" },
     { "small-bump",    run_bump,     1,  20000000, "2000 small objects per frame, no allocator (harness)" },
+    { "tiny-free",     run_free,     2,  10000000, "50 small objects per frame, each freed" },
+    { "tiny-bump",     run_bump,     2,  10000000, "50 small objects per frame, no allocator (harness)" },
     { "calls-free",    run_calls_free, 0, 10000000, "nested calls, each frame's objects freed on return" },
 #ifdef BENCH_FASTALLOC
     { "frame-reset",   run_reset,    0,  10000000, "2000 objects per frame, fa_heap_reset" },
     { "frame-arena",   run_arena,    0,  10000000, "2000 objects per frame, fa_arena_reset" },
     { "small-reset",   run_reset,    1,  20000000, "2000 small objects per frame, fa_heap_reset" },
     { "small-arena",   run_arena,    1,  20000000, "2000 small objects per frame, fa_arena_reset" },
+    { "tiny-reset",    run_reset,    2,  10000000, "50 small objects per frame, fa_heap_reset" },
+    { "tiny-arena",    run_arena,    2,  10000000, "50 small objects per frame, fa_arena_reset" },
     { "calls-arena",   run_calls_arena, 0, 10000000, "nested calls, a tiered arena per frame" },
 #endif
 #if defined(BENCH_FASTALLOC) || defined(BENCH_MIMALLOC_HEAP)
     { "frame-destroy", run_destroy,  0,  10000000, "a heap per frame, destroyed at its end" },
     { "small-destroy", run_destroy,  1,  20000000, "a heap per frame of small objects, destroyed" },
+    { "tiny-destroy",  run_destroy,  2,  10000000, "a heap per frame of 50 small objects, destroyed" },
 #endif
     { "pingpong",      run_pingpong, 16, 1000000,  "malloc/free 16 B (preload probe)" },
 };

@@ -3,6 +3,7 @@
 # times, side by side, three workloads:
 #   frame   frames of 2000 objects of 16..512 B (and some 4 KiB) thrown away every frame
 #   small   frames of 2000 objects of 16..128 B
+#   tiny    frames of 50 objects of 16..128 B (a request's or a task's worth)
 #   calls   nested calls of an interpreter, each frame's objects released when its call returns
 # each the ways it can end:
 #   fastalloc-arena    a bump arena: fa_arena_reset per frame; for calls, a tiered fixed arena per
@@ -54,7 +55,7 @@ fi
 
 # label|preload|binary|workload; the workload's first word (frame, small, calls) is its group
 runs=()
-for g in frame small; do
+for g in frame small tiny; do
     runs+=("fastalloc-arena||$FA_BIN|$g-arena" "fastalloc-reset||$FA_BIN|$g-reset"
            "fastalloc-destroy||$FA_BIN|$g-destroy" "fastalloc-free||$FA_BIN|$g-free")
     [ $have_mi = 1 ] && runs+=("mimalloc-heap||$MI_BIN|$g-destroy")
@@ -99,8 +100,7 @@ ir() {   # instructions of `BIN WORKLOAD N`, counted by callgrind
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | grep -o 'refs: *[0-9,]*' | tr -d ', ' | cut -d: -f2
 }
 instr=()
-for w in frame-bump frame-arena frame-reset frame-destroy frame-free small-bump small-arena small-reset \
-         small-destroy small-free calls-arena calls-free; do
+for w in {frame,small,tiny}-{bump,arena,reset,destroy,free} calls-arena calls-free; do
     a=$(ir "$FA_BIN" "$w" 2000000); b=$(ir "$FA_BIN" "$w" 200000)
     instr+=("$w $(( (a - b) / 1800000 ))")
 done
@@ -118,13 +118,14 @@ out = ["# Memory released in bulk: frames and nested calls (bench/frame.sh)", ""
        f"{os.environ['RUNS']} runs + 2 warm-ups per command, medians; {os.environ['LOAD']}. "
        "Wall-clock numbers on a shared 2-core VM move by 10-30 % between runs: compare the ratios "
        "within this run; the instruction counts at the end are exact.", "",
-       "## Frames of 2000 objects, thrown away at the end of each frame", "",
-       "frame: 16..512 B skewed small and one in 50 of 4 KiB, 10 M objects; small: 16..128 B, 20 M objects. "
+       "## Frames of objects thrown away at the end of each frame", "",
+       "frame: 2000 objects of 16..512 B skewed small and one in 50 of 4 KiB, 10 M objects; small: 2000 objects of "
+       "16..128 B, 20 M objects; tiny: 50 objects of 16..128 B (a request's or a task's worth), 10 M objects. "
        "Every object is written (tags at both ends) and checked before the frame ends. "
        "`harness`: the same work with no allocator at all (a pointer bumped through a static buffer), "
        "the floor every row stands on.", "",
-       "| allocator | how a frame ends | frame ms | / reset | small ms | / reset |",
-       "|---|---|---:|---:|---:|---:|"]
+       "| allocator | how a frame ends | frame ms | / reset | small ms | / reset | tiny ms | / reset |",
+       "|---|---|---:|---:|---:|---:|---:|---:|"]
 how = {"fastalloc-arena": "fa_arena_reset (fa_arena_new, 1 MiB chunks)", "fastalloc-reset": "fa_heap_reset",
        "fastalloc-destroy": "fa_heap_destroy + fa_heap_new", "fastalloc-free": "fa_free each (compiled in)",
        "fa-preload": "free each (libfastalloc.so preloaded)",
@@ -137,17 +138,19 @@ for c in res:
     if w.startswith("frame") and label not in labels: labels.append(label)
 for label in labels:
     row = f"| {label} | {how.get(label, 'free each')} |"
-    for g in ("frame", "small"):
+    for g in ("frame", "small", "tiny"):
         t, base = ms(label, f"{g}-{kind.get(label, 'free')}"), ms("fastalloc-reset", f"{g}-reset")
         row += " | |" if t is None else f" {t:.1f} | {t / base:.2f}x |"
     out.append(row)
 def share(w): return int(ir[w]) - int(ir[w.split("-")[0] + "-bump"])
-out += ["", "fa_arena_reset frames against fa_heap_reset frames, whole frame (time): "
-        f"{ms('fastalloc-reset', 'frame-reset') / ms('fastalloc-arena', 'frame-arena'):.2f}x (frame), "
-        f"{ms('fastalloc-reset', 'small-reset') / ms('fastalloc-arena', 'small-arena'):.2f}x (small) faster; "
-        f"the allocator's own instructions per object (below, minus the harness): {share('frame-reset')} against "
-        f"{share('frame-arena')} ({share('frame-reset') / share('frame-arena'):.1f}x), {share('small-reset')} against "
-        f"{share('small-arena')} ({share('small-reset') / share('small-arena'):.1f}x).", "",
+speed = ", ".join(f"{ms('fastalloc-reset', g + '-reset') / ms('fastalloc-arena', g + '-arena'):.2f}x ({g})"
+                  for g in ("frame", "small", "tiny"))
+instr_share = ", ".join(f"{share(g + '-reset')} against {share(g + '-arena')} "
+                        f"({share(g + '-reset') / share(g + '-arena'):.1f}x, {g})" for g in ("frame", "small", "tiny"))
+out += ["", f"fa_arena_reset frames against fa_heap_reset frames, whole frame (time): {speed} faster. "
+        f"The allocator's own instructions per object (below, minus the harness): {instr_share}. "
+        "fa_heap_reset has a fixed cost per call (it walks every size class's queue), which a frame of "
+        "50 objects does not amortise; fa_arena_reset sets a pointer.", "",
         "## Nested calls: an interpreter's call frames (10 M objects)", "",
         "A call makes locals, an analysis table, an operand stack, 2..9 scratch objects and (one call in 16) "
         "a 1..48 KiB data-dependent scratch, runs 0..2 nested calls (depth <= 8), checks its objects and "
