@@ -86,6 +86,8 @@ fi
 mkdir -p "$OUTDIR"
 command -v hyperfine >/dev/null || { echo "frame.sh: hyperfine is required (apt-get install hyperfine)" >&2; exit 1; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }   # jiffies, all cores
+busy0=$(cpu_busy); wall0=$(date +%s.%N)
 cmd=()
 for r in "${runs[@]}"; do
     IFS='|' read -r label lib bin w <<<"$r"
@@ -93,6 +95,7 @@ for r in "${runs[@]}"; do
     else cmd+=(--command-name "$label $w" "env -u LD_PRELOAD $bin $w"); fi
 done
 hyperfine -N --runs "${RUNS:-10}" --warmup 2 --export-json "$OUTDIR/frame.json" "${cmd[@]}" >&2
+busy1=$(cpu_busy); wall1=$(date +%s.%N)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 reruns=$("$FA_BIN" calls-arena 2>&1 >/dev/null | sed -n 's/^reruns: //p')
 
@@ -108,14 +111,24 @@ done
 MACHINE="$(sed -n '/^model name/{s/^[^:]*: *//p;q}' /proc/cpuinfo), $(nproc) cores, $(date '+%Y-%m-%d %H:%M %Z')" \
 LOAD="load average $load_start at start, $load_end at end (includes this run)" RUNS="${RUNS:-10}" \
 HDR=$(sha256sum "$here/../fastalloc.h" | cut -c1-12) RERUNS="$reruns" \
+BUSY="$(( busy1 - busy0 )) $(getconf CLK_TCK) $wall0 $wall1 $(nproc)" \
 python3 - "$OUTDIR/frame.json" "$OUTDIR/frame.md" "${instr[@]}" <<'EOF'
 import json, os, sys
-res = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+results = json.load(open(sys.argv[1]))["results"]
+res = {r["command"]: r["median"] * 1000 for r in results}
+# what other processes took during the hyperfine run: the machine's busy CPU time minus the runs' own
+# (user + system of each timed run, and as much again for the 2 warm-ups)
+jiffies, hz, w0, w1, ncpu = os.environ["BUSY"].split()
+wall = float(w1) - float(w0)
+own = sum((r["user"] + r["system"]) * (len(r["times"]) + 2) for r in results)
+others = max(0.0, int(jiffies) / int(hz) - own)
+noise = (f"during it other processes used {others / wall:.2f} of the {ncpu} cores on average "
+         f"({100 * others / (wall * int(ncpu)):.0f} % of the machine)")
 ir = dict(item.split() for item in sys.argv[3:])
 def ms(label, w): return res.get(f"{label} {w}")
 out = ["# Memory released in bulk: frames and nested calls (bench/frame.sh)", "",
        f"{os.environ['MACHINE']}; fastalloc.h {os.environ['HDR']}; one hyperfine run, "
-       f"{os.environ['RUNS']} runs + 2 warm-ups per command, medians; {os.environ['LOAD']}. "
+       f"{os.environ['RUNS']} runs + 2 warm-ups per command, medians; {os.environ['LOAD']}; {noise}. "
        "Wall-clock numbers on a shared 2-core VM move by 10-30 % between runs: compare the ratios "
        "within this run; the instruction counts at the end are exact.", "",
        "## Frames of objects thrown away at the end of each frame", "",
