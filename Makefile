@@ -136,6 +136,14 @@ examples: $(EXAMPLE_BIN)
 $(BUILD)/examples/%: examples/%.c fastalloc.h
 	@mkdir -p $(@D)
 	$(CC) -O2 $(BASE) $< -o $@
+# make integrations: fastalloc inside Lua 5.4, SQLite, stb_ds, C++ containers (std::pmr and
+# fa::allocator<T>) and a job system, built and checked (examples/integrations.sh; needs liblua5.4-dev,
+# libsqlite3-dev, libstb-dev); make integrations-bench: the same, then one hyperfine run per example
+.PHONY: integrations integrations-bench
+integrations:
+	@bash examples/integrations.sh $(BUILD)/integrations
+integrations-bench:
+	@bash examples/integrations.sh --bench $(BUILD)/integrations
 
 # ---- benchmarks ----------------------------------------------------------------------------------
 # Every bench/*.c is built twice from the same source: with fastalloc compiled in (_fa) and against
