@@ -71,7 +71,7 @@ all: test-build examples
 # test-deps installs what the suites need (clang, g++) with apt-get when it can; the second make
 # re-reads which compilers exist, so a suite is skipped only when it truly cannot be built.
 test: test-deps
-	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS) hregion) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
@@ -80,6 +80,8 @@ test: test-deps
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
 	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench" \
 	    "QUICK=1 bash bench/frame.sh $(BUILD)/bench" \
+	    "bash examples/run.sh $(abspath $(BUILD)/examples)" \
+	    "bash examples/integrations.sh $(abspath $(BUILD)/integrations)" \
 	    $(foreach t,$(CROSS_TARGETS),"bash tests/cross/run.sh $(t) $(abspath $(BUILD)/cross/$(t))")
 
 # make test-cross: only the cross targets
