@@ -1247,6 +1247,8 @@ struct fa__segment_s {
                                     end of a region)                                         */
     uint64_t dirty_mask;         /* a bit per slice that may hold non-zero bytes              */
     uint64_t decommit_mask;      /* a bit per free slice a purge decommitted (FASTALLOC_PURGE_DECOMMITS) */
+    uint64_t purge_at;           /* abandoned: clock_ms after which its free slices are purged
+                                    (0: only by fa_collect)                                  */
     uint32_t page_count;         /* pages in use                                            */
     uint8_t kind;                /* FA__SEGMENT_*                                            */
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
@@ -2256,6 +2258,12 @@ static void fa__segment_purge(fa__segment_t* seg) {
     }
 }
 
+/* When memory that just went free is purged: FASTALLOC_PURGE_DELAY_MS from now; 0 (-1: never but
+   by fa_collect). The +1 keeps a deadline of "now" apart from 0. */
+static uint64_t fa__purge_deadline(void) {
+    return FASTALLOC_PURGE_DELAY_MS >= 0 ? fa__os_clock_ms() + (uint64_t)FASTALLOC_PURGE_DELAY_MS + 1 : 0;
+}
+
 /* Commits the slices of `span` a purge decommitted, before a page is laid on them; false: the
    system is out of commit (the slices stay free). */
 static bool fa__segment_commit(fa__segment_t* seg, uint64_t span) {
@@ -2454,24 +2462,28 @@ static bool fa__segment_collect_orphan(fa__segment_t* seg) {
 
 /* Heartbeat work on what exited threads left, up to `limit` segments: the frees other threads made
    into them are taken in, what emptied goes back (whole segments to the pool or their source), and
-   the rest, its free slices purged, waits for a later visit or for a thread heap that needs a
-   segment to adopt it (fa__heap_find_page). So memory freed into an exited thread's segments goes
-   back while any thread allocates. (Adopting them here instead spreads a heap's pages over many
-   half-used segments: 1.7x the resident memory in tests/test_longrun.c.) */
+   the rest waits for a later visit or for a thread heap that needs a segment to adopt it
+   (fa__heap_find_page), its free slices purged once the purge delay has passed since its thread
+   left. So memory freed into an exited thread's segments goes back while any thread allocates, and
+   a thread that starts soon after another ended takes over its memory without faulting it in again.
+   (Adopting them here instead spreads a heap's pages over many half-used segments: 1.7x the
+   resident memory in tests/test_longrun.c.) */
 static void fa__abandoned_reclaim(size_t limit) {
     for (size_t n = 0; n < limit; n++) {
         fa__segment_t* seg = fa__segment_queue_take(&fa__abandoned);
         if (seg == NULL) return;
-        if (fa__segment_collect_orphan(seg)) fa__segment_discard(seg);
-        else { fa__segment_purge(seg); (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX); }
+        if (fa__segment_collect_orphan(seg)) { fa__segment_discard(seg); continue; }
+        if (seg->purge_at != 0 && fa__os_clock_ms() >= seg->purge_at) fa__segment_purge(seg);
+        (void)fa__segment_queue_put(&fa__abandoned, seg, SIZE_MAX);
     }
 }
 
-/* Leaves a segment of an exiting thread's heap to whoever adopts it. Nobody may adopt it for a
-   while, so its free slices go back to the OS now. */
+/* Leaves a segment of an exiting thread's heap to whoever adopts it. Its free slices stay as they
+   are for the purge delay: threads that come and go hand their memory on without a round trip
+   through the OS. */
 static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
     fa__segment_unlink(heap, seg);
-    fa__segment_purge(seg);
+    seg->purge_at = fa__purge_deadline();
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_release(&seg->heap, (fa__heap_t*)NULL);
     fa__page_t* page;   /* the thread may go on (fa_thread_done): its frees into them must look first */
@@ -3220,9 +3232,7 @@ static size_t fa__heap_large_max(fa__heap_t* heap) { return fa__geometry_large_m
 
 /* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
    such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
-static void fa__heap_schedule_purge(fa__heap_t* heap) {
-    if (FASTALLOC_PURGE_DELAY_MS >= 0) heap->purge_at = fa__os_clock_ms() + (uint64_t)FASTALLOC_PURGE_DELAY_MS + 1;
-}
+static void fa__heap_schedule_purge(fa__heap_t* heap) { heap->purge_at = fa__purge_deadline(); }
 
 /* The purge deadline fell due (or fa_collect): every free slice of the heap's segments and of the
    pooled segments goes back to the OS; the heap's spare segment and the huge cache are unmapped. */
