@@ -2806,9 +2806,15 @@ static void fa__page_release(fa__heap_t* heap, fa__page_t* page) {
 /* Retire hysteresis: a page that empties is kept, still in its queue, for a few heartbeats (fewer
    for medium and large pages) so alloc/free churn reuses it instead of handing it back and taking
    it again. Up to FA__RETAIN_BIN_SLICES slices per bin (but always the last page of a bin) and never more
-   than FA__RETAINED_MAX per heap. Emptying again while kept just re-arms it. */
+   than FA__RETAINED_MAX per heap. Emptying again while kept re-arms it, and so does refilling it
+   (fa__page_quick_refill): the free fast path, where a ping-pong empties the page on every free,
+   skips the call for a page already kept. */
+FA__INLINE uint8_t fa__retire_cycles(const fa__page_t* page) {
+    return (uint8_t)(page->slice_count == 1 ? FASTALLOC_RETIRE_CYCLES : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
+}
+
 static void fa__page_retire(fa__page_t* page) {
-    uint8_t cycles = (uint8_t)(page->slice_count == 1 ? FASTALLOC_RETIRE_CYCLES : (FASTALLOC_RETIRE_CYCLES + 3) / 4);
+    uint8_t cycles = fa__retire_cycles(page);
     if (page->retire_expire != 0) { page->retire_expire = cycles; return; }
     fa__segment_t* seg = fa__page_segment(page);
     fa__heap_t* heap = seg->heap;
@@ -3572,6 +3578,7 @@ FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
    empty heap's page never refills, so its shared statics are only read here. */
 static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
     fa__page_refill(page);
+    if (page->retire_expire != 0) page->retire_expire = fa__retire_cycles(page);   /* in use again */
     if (page->free == NULL) return false;
     if (++heap->quick_refills < FA__QUICK_REFILLS) return true;
     heap->quick_refills = 0;
@@ -3716,7 +3723,8 @@ static void fa__free(void* p) {
         fa__block_t* block = (fa__block_t*)p;
         block->next = page->local_free;
         page->local_free = block;
-        if (fa__unlikely(--page->used == 0)) fa__page_retire(page);
+        /* an empty page already kept is left as it is: re-arming it waits for its next refill */
+        if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
         return;
     }
     fa__free_generic(owner, p);
