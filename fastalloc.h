@@ -3862,12 +3862,13 @@ static void* fa__realloc_huge(fa__heap_t* heap, fa__segment_t* seg, uint8_t* old
                          : fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
-static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+/* `owner`: the page-map entry of p, which fa__realloc looked up already. */
+static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t* owner, size_t size, size_t align, bool zero) {
     if (align != 0 && !fa__is_pow2(align)) return fa__fail(FA__EINVAL);
     if (p == NULL) return align != 0 ? fa__malloc_aligned(heap, size, align, zero) : fa__heap_malloc_fast(heap, size, zero);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     uint8_t* old = (uint8_t*)p;
-    fa__page_t* page = fa__ptr_page(old);
+    fa__page_t* page = fa__owner_page(owner, old);
     if (page == NULL || !fa__page_in_use(page)) return fa__fail(FA__EINVAL);   /* not fastalloc's: size unknown */
     fa__segment_t* seg = fa__page_segment(page);
     size_t usable = fa__page_usable(page, old);
@@ -3884,20 +3885,30 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, size_t siz
     return fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
-/* The common case first, kept small: a block of an OS page (any but huge or aligned ones) that
-   still fits, using at least half of it, stays where it is. */
+/* The common cases first, kept small: a block that still fits, using at least half of it, stays
+   where it is — a block of an OS page (not full, not aligned: its owner tag is a thread's), or a
+   huge block (whose tag is FA__NO_OWNER), which a growing realloc left headroom in. */
 static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
-    if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != FA__NO_OWNER && tag != 0)) {
-        const fa__page_t* page = (const fa__page_t*)(void*)owner;   /* in use, not full, not aligned */
-        size_t usable = page->block_size;
-        if (size <= usable && size >= usable / 2) {
-            if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
-            return p;
+    if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != 0)) {
+        fa__page_t* page = (fa__page_t*)(void*)owner;
+        if (tag != FA__NO_OWNER) {
+            size_t usable = page->block_size;
+            if (size <= usable && size >= usable / 2) {
+                if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
+                return p;
+            }
+        } else if (!zero) {
+            fa__segment_t* seg = fa__page_segment(page);
+            size_t usable = seg->map_size - (size_t)((uint8_t*)p - (uint8_t*)seg);
+            if (seg->kind == FA__SEGMENT_HUGE && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)) {
+                seg->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
+                return p;
+            }
         }
     }
-    return fa__realloc_slow(heap, p, size, align, zero);
+    return fa__realloc_slow(heap, p, owner, size, align, zero);
 }
 
 /* =====================================================================================================
