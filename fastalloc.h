@@ -3715,7 +3715,7 @@ static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     else fa__free_remote(seg, page, block);
 }
 
-static void fa__free(void* p) {
+FA__INLINE void fa__free(void* p) {
     fa__check_free(p);
     uintptr_t* owner = fa__ptr_owner(p);
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
