@@ -8,7 +8,7 @@
 #                          lld-link with tests/cross/msvc/crt0.c, run under wine; C and C++
 #   aarch64 riscv64 armhf  Debian's *-linux-gnu cross compilers, run under qemu-user
 #   aarch64-64k            the same aarch64 binaries under qemu-aarch64 -p 65536 (64 KiB pages)
-#   m32                    gcc -m32 (gcc-multilib), run natively
+#   m32                    gcc -m32 (gcc-N-multilib), run natively
 #   posix-portable         gcc -DFASTALLOC_PORTABLE_POSIX (no mremap, no MAP_NORESERVE, no reliance
 #   posix-portable-asan    on MADV_DONTNEED zeroing), plain and under ASan+UBSan
 #   wasm32                 clang --target=wasm32-wasi with wasi-libc, run by node (wasi-run.mjs)
@@ -158,7 +158,8 @@ aarch64|aarch64-64k|riscv64|armhf)
     require "$triplet-gcc" "$qemu" "/usr/$triplet/lib"
     ;;
 m32)
-    need /usr/lib32/libc.so gcc-multilib
+    # gcc-N-multilib: the gcc-multilib metapackage conflicts with the cross compilers above
+    need /usr/lib32/libc.so "gcc-$(gcc -dumpversion | cut -d. -f1)-multilib"
     install_missing
     require gcc /usr/lib32/libc.so
     ;;
