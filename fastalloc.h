@@ -70,6 +70,24 @@
                                       end of the declarations), which needs <new> and <type_traits>
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
                                       OS-level and region counters are always kept.
+     FASTALLOC_ON_ALLOC(p,size,heap)  impl  profiler hook: every block handed to the caller, after
+                                      it is the caller's (size: the bytes asked for; heap: the
+                                      fa_heap_t* it came from, the thread heap for fa_malloc & co.).
+                                      Default: nothing, and no instruction anywhere.
+     FASTALLOC_ON_FREE(p,heap)  impl  profiler hook: every block taken back, before it goes (heap:
+                                      the owner of its page; NULL for a huge block of a thread heap
+                                      or a block of an exited thread). fa_heap_reset and
+                                      fa_heap_destroy report each block they free, from a walk of
+                                      the heap's live blocks made only when this hook is defined (a
+                                      reset then costs a look at every block, not only every page).
+                                      realloc reports the old block freed and the result allocated,
+                                      also when it stays in place (the same pointer twice); a failed
+                                      realloc reports the old block allocated again, with its usable
+                                      size. A growing arena's chunks are reported as blocks of its
+                                      heap; an arena's own blocks are not fastalloc's and are not.
+                                      fastalloc's own records (a first-class heap's) are not either.
+                                      Both hooks run on the calling thread and must not call
+                                      fastalloc (a reset reports huge blocks under its global lock).
      FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB; 16 without an OS).
                                       Huge blocks (above half a segment) get their own mapping, or
                                       a run of segments in a region.
@@ -732,6 +750,21 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
 #  endif
 #endif
+/* Profiler hooks: nothing unless the user defines them, so that the default build is unchanged. */
+#if defined(FASTALLOC_ON_ALLOC) || defined(FASTALLOC_ON_FREE)
+#  define FA__HOOKS 1
+#else
+#  define FA__HOOKS 0
+#endif
+#ifndef FASTALLOC_ON_ALLOC
+#  define FASTALLOC_ON_ALLOC(p, size, heap) ((void)0)
+#endif
+#ifdef FASTALLOC_ON_FREE
+#  define FA__HOOK_FREES 1
+#else
+#  define FA__HOOK_FREES 0
+#  define FASTALLOC_ON_FREE(p, heap) ((void)0)
+#endif
 /* Debug-only checks of preconditions the code relies on; free in other builds (not evaluated). */
 #ifdef FASTALLOC_DEBUG
 #  define FA__DEBUG_ASSERT(c) FASTALLOC_ASSERT(c)
@@ -1346,7 +1379,6 @@ struct fa_heap_s {
 static bool fa__page_check(const fa__page_t* page);
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count);
-static void fa__debug_mark_aligned(void* aligned);
 static void fa__check_free(const void* p);
 static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
@@ -2561,6 +2593,24 @@ static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
     return (fa__block_t*)(start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
 }
 
+/* A block handed out aligned past its start says so in its first two words, slack the caller does
+   not own (the pointer handed out is at least 16 bytes in): its address ^ FA__ALIGNED_TAG, then the
+   offset. Every block sat on a free list before it was handed out, whose link overwrote the first
+   word, so a block handed out plainly never carries a stale mark. The pointer the caller holds is
+   thus known from the block alone (fa_heap_visit, the hooks at reset, the debug checks). */
+#define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
+static void fa__aligned_mark(fa__block_t* block, const uint8_t* aligned) {
+    uintptr_t* words = (uintptr_t*)(void*)block;
+    words[0] = (uintptr_t)block ^ FA__ALIGNED_TAG;
+    words[1] = (uintptr_t)(aligned - (uint8_t*)block);
+}
+static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
+    const uintptr_t* words = (const uintptr_t*)(void*)block;
+    bool marked = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) && words[0] == ((uintptr_t)block ^ FA__ALIGNED_TAG)
+                  && words[1] < page->block_size;
+    return (uint8_t*)block + (marked ? words[1] : 0);
+}
+
 /* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
     FA__DEBUG_ASSERT(page->free == NULL && page->capacity < page->reserved);
@@ -3607,7 +3657,7 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
     if (aligned != p) {
         fa__page_t* page = fa__ptr_page(p);
         fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
-        fa__debug_mark_aligned(aligned);
+        fa__aligned_mark((fa__block_t*)(void*)p, aligned);
     }
     return aligned;
 }
@@ -3911,6 +3961,69 @@ static void fa__thread_done(void) {
 }
 
 /* =====================================================================================================
+   >>hooks  PROFILER HOOKS (FASTALLOC_ON_ALLOC, FASTALLOC_ON_FREE)
+   Reported where blocks cross the API (>>api, and the chunks arenas take), so the internal paths stay
+   as they are and the default build compiles every report to nothing. Order keeps a tracker exact
+   with threads: a free is reported before the block goes back, while no other thread can have it;
+   an allocation after the block is the caller's. realloc reports the old block freed before it
+   starts and the result allocated (with the size asked) when it returns, a block resized in place
+   included (the same pointer twice); when it fails, the old block is reported allocated again, with
+   its usable size. A reset or destroy reports every block it frees (a walk of the heap's live
+   blocks, only when FASTALLOC_ON_FREE is defined). The heap given is the one the block came from
+   (the calling thread's heap for fa_malloc & co.); on a free, the heap owning its page: NULL for a
+   huge block of a thread heap or a block of an exited thread. fastalloc's own records (a
+   first-class heap's record, a block of the thread heap) are not reported.
+   ===================================================================================================== */
+#if FA__HOOKS
+static void* fa__on_alloc(void* p, size_t size, fa__heap_t* heap) {
+    if (heap == NULL || heap == FA__EMPTY_HEAP) heap = fa__tls_heap;   /* made by this very call */
+    if (p != NULL) FASTALLOC_ON_ALLOC(p, size, (fa_heap_t*)heap);
+    return p;
+}
+/* Reports the free of a live block; false for anything else (NULL, foreign, a free page). */
+static bool fa__on_free(void* p) {
+    const fa__page_t* page = p != NULL ? fa__ptr_page(p) : NULL;
+    if (page == NULL || !fa__page_in_use(page)) return false;
+    FASTALLOC_ON_FREE(p, (fa_heap_t*)fa__load_relaxed(&fa__page_segment(page)->heap));
+    return true;
+}
+#  define FA__ALLOCATED(p, size, heap) fa__on_alloc((p), (size), (heap))
+#  define FA__FREEING(p)               ((void)fa__on_free(p))
+#else
+#  define FA__ALLOCATED(p, size, heap) (p)
+#  define FA__FREEING(p)               ((void)0)
+#endif
+
+static void* fa__realloc_hooked(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+#if FA__HOOKS
+    bool live = (align == 0 || fa__is_pow2(align)) && fa__on_free(p);
+    void* q = fa__realloc(heap, p, size, align, zero);
+    if (q != NULL) fa__on_alloc(q, size, heap);
+    else if (live) fa__on_alloc(p, fa__usable_size(p), heap);
+    return q;
+#else
+    return fa__realloc(heap, p, size, align, zero);
+#endif
+}
+
+static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg);
+#if FA__HOOK_FREES
+static bool fa__on_free_visit(void* p, size_t usable, void* heap) {
+    (void)usable;
+    FASTALLOC_ON_FREE(p, (fa_heap_t*)heap);
+    return true;
+}
+#endif
+/* A reset or destroy is about to free every block of the heap: each is reported, one walk. */
+static void fa__on_heap_drop(fa__heap_t* heap) {
+#if FA__HOOK_FREES
+    (void)fa__heap_walk(heap, fa__on_free_visit, heap);
+#else
+    (void)heap;
+#endif
+}
+
+/* =====================================================================================================
    >>arena  BUMP ARENAS
    An arena hands out memory by moving a pointer: no bookkeeping per block and no free of one block;
    everything goes back at once (fa_arena_reset) or back to a mark (fa_arena_rewind). A fixed arena
@@ -3961,7 +4074,7 @@ static fa_arena_chunk_t* fa__arena_chunk_new(fa_heap_t* parent, size_t chunk_siz
     if (bytes > FA__PTRDIFF_MAX - header) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
     size_t total = header + bytes > chunk_size ? header + bytes : chunk_size;
     fa__heap_t* heap = parent != NULL ? parent : fa__thread_heap();
-    fa_arena_chunk_t* chunk = heap != NULL ? (fa_arena_chunk_t*)fa__heap_malloc(heap, total, false) : NULL;
+    fa_arena_chunk_t* chunk = heap != NULL ? (fa_arena_chunk_t*)FA__ALLOCATED(fa__heap_malloc(heap, total, false), total, heap) : NULL;
     if (chunk == NULL) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
     chunk->base = (unsigned char*)chunk + header;
     chunk->end = (unsigned char*)chunk + fa__usable_size(chunk);
@@ -4028,6 +4141,7 @@ static void fa__arena_rewind(fa_arena_t* arena, size_t mark) {
         fa_arena_chunk_t* prev = done->prev;
         arena->chunk = prev;
         fa__arena_enter(arena, prev->base, prev->end, prev->before);
+        FA__FREEING(done);
         fa__free(done);
     }
     arena->top = arena->last = arena->base + (mark - arena->before);
@@ -4035,7 +4149,9 @@ static void fa__arena_rewind(fa_arena_t* arena, size_t mark) {
 
 static void fa__arena_delete(fa_arena_t* arena) {
     fa__arena_rewind(arena, 0);
-    if (arena->chunk != NULL) fa__free(arena->chunk);   /* the first chunk holds the record itself */
+    if (arena->chunk == NULL) return;
+    FA__FREEING(arena->chunk);
+    fa__free(arena->chunk);   /* the first chunk holds the record itself */
 }
 
 static size_t fa__arena_left(const fa_arena_t* arena) {
@@ -4051,15 +4167,20 @@ static size_t fa__arena_left(const fa_arena_t* arena) {
    thread: a canary in freed blocks), and they abort through FASTALLOC_ASSERT. Other builds compile
    the per-free checks to nothing.
    ===================================================================================================== */
+/* The index of the block that starts at p among the page's threaded blocks, or SIZE_MAX when p is
+   not such a block (a link a write after free changed). */
+static size_t fa__block_index(const fa__page_t* page, const void* p) {
+    size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
+    if (offset >= (size_t)page->capacity * page->block_size || offset % page->block_size != 0) return SIZE_MAX;
+    return offset / page->block_size;
+}
+
 /* Blocks on a free list of `page`, or SIZE_MAX when a link leaves the page's blocks (a write after
    free) or the list is longer than the page's capacity (a cycle). */
 static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
-    const uint8_t* start = fa__page_start(page);
-    size_t n = 0, bytes = (size_t)page->capacity * page->block_size;
-    for (; list != NULL; list = list->next) {
-        size_t offset = (size_t)((const uint8_t*)list - start);
-        if (offset >= bytes || offset % page->block_size != 0 || ++n > page->capacity) return SIZE_MAX;
-    }
+    size_t n = 0;
+    for (; list != NULL; list = list->next)
+        if (fa__block_index(page, list) == SIZE_MAX || ++n > page->capacity) return SIZE_MAX;
     return n;
 }
 
@@ -4141,13 +4262,61 @@ static bool fa__heap_check(const fa__heap_t* heap) {
     return queued == owned;
 }
 
+/* ---- walking a heap's live blocks (fa_heap_visit; FASTALLOC_ON_FREE at reset and destroy) -------- */
+/* A live block is one of a page's threaded blocks on none of its lists, once the frees other threads
+   made into the heap are taken in (delayed frees, thread_free lists), or a huge block the heap
+   lists. The walk runs on the heap's thread; `visit` gets the pointer the caller holds and the bytes
+   usable there, and stops the walk by returning false. It runs under the global lock while it
+   visits huge blocks (another thread's free of one must wait), so it must not call fastalloc. */
+typedef bool (*fa__visit_fn)(void* block, size_t usable, void* arg);
+#define FA__WALK_WORDS ((FA__SLICE_SIZE / 8 + 63) / 64)   /* a bit per block of the fullest page */
+
+/* Sets the bit of every block on a list of the page; a link off the page's blocks, or a block seen
+   twice, means the heap is corrupted. */
+static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint64_t* bits) {
+    for (; list != NULL; list = list->next) {
+        size_t i = fa__block_index(page, list);
+        if (i == SIZE_MAX || (bits[i / 64] >> (i % 64)) & 1) FA__CORRUPTED("a free list leaves its page, or loops");
+        bits[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+}
+
+static bool fa__page_walk(fa__page_t* page, fa__visit_fn visit, void* arg) {
+    uint64_t bits[FA__WALK_WORDS] = { 0 };
+    FA__DEBUG_ASSERT(page->capacity <= FA__WALK_WORDS * 64);
+    fa__page_collect_thread_free(page);
+    fa__walk_mark(page, page->free, bits);
+    fa__walk_mark(page, page->local_free, bits);
+    uint8_t* start = fa__page_start(page);
+    for (size_t i = 0; i < page->capacity; i++) {
+        if ((bits[i / 64] >> (i % 64)) & 1) continue;
+        fa__block_t* block = (fa__block_t*)(void*)(start + i * page->block_size);
+        uint8_t* user = fa__aligned_user(page, block);
+        if (!visit(user, page->block_size - (size_t)(user - (uint8_t*)block), arg)) return false;
+    }
+    return true;
+}
+
+static FA__UNUSED bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg) {
+    if (heap == FA__EMPTY_HEAP) return true;
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        fa__page_t* page;
+        for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; )
+            if (!fa__page_walk(page, visit, arg)) return false;
+    }
+    bool go_on = true;
+    fa__lock();
+    for (fa__segment_t* seg = heap->huge; seg != NULL && go_on; seg = seg->next)
+        go_on = visit((uint8_t*)seg + seg->pages[0].block_size, seg->map_size - seg->pages[0].block_size, arg);
+    fa__unlock();
+    return go_on;
+}
+
 #ifdef FASTALLOC_DEBUG
 /* A link read from a free block must point at a block of the same page: catches writes after free. */
 static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
-    if (next == NULL) return;
-    size_t offset = (size_t)((const uint8_t*)next - fa__page_start(page));
-    FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0
-                     && "fastalloc: free list corrupted (write after free?)");
+    FASTALLOC_ASSERT((next == NULL || fa__block_index(page, next) != SIZE_MAX) && "fastalloc: free list corrupted (write after free?)");
 }
 /* Free blocks (every block is at least 16 bytes in debug builds) carry this in their second word
    from the moment they are threaded into a free list until they are handed out, so a second free,
@@ -4160,11 +4329,6 @@ static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
     fa__check_link(page, block->next);
     ((uintptr_t*)block)[1] = 0;
 }
-/* A block handed out aligned past its start carries this tag in the word before the aligned pointer
-   (in the slack the caller does not own), so any other pointer into it is an interior pointer. */
-#define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
-static void fa__debug_mark_aligned(void* aligned) { ((uintptr_t*)aligned)[-1] = (uintptr_t)aligned ^ FA__ALIGNED_TAG; }
-static bool fa__debug_is_aligned_start(const void* p) { return ((const uintptr_t*)p)[-1] == ((uintptr_t)p ^ FA__ALIGNED_TAG); }
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (; list != NULL; list = list->next) {
         fa__check_link(page, list);
@@ -4188,7 +4352,7 @@ static void fa__check_free(const void* p) {
     bool has_aligned = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) != 0;
     const fa__block_t* block = has_aligned ? fa__page_block_of(page, p) : (const fa__block_t*)p;
     FASTALLOC_ASSERT((size_t)((const uint8_t*)block - fa__page_start(page)) % page->block_size == 0 && "fa_free: interior pointer");
-    FASTALLOC_ASSERT(((const void*)block == p || fa__debug_is_aligned_start(p)) && "fa_free: interior pointer");
+    FASTALLOC_ASSERT((const void*)fa__aligned_user(page, (fa__block_t*)(uintptr_t)block) == p && "fa_free: interior pointer");
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
         FASTALLOC_ASSERT(!fa__list_contains(page, page->free, block) && !fa__list_contains(page, page->local_free, block)
                          && "fa_free: double free");
@@ -4213,7 +4377,6 @@ static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }
-static void fa__debug_mark_aligned(void* aligned) { (void)aligned; }
 static void fa__check_free(const void* p) { (void)p; }
 #endif
 
@@ -4249,33 +4412,35 @@ static size_t fa__array_bytes(size_t count, size_t size) {
 
 /* Internally alignment 0 means "none"; for callers it is not a power of two. */
 static void* fa__realloc_aligned(void* p, size_t size, size_t alignment, bool zero) {
-    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc(fa__tls_heap, p, size, alignment, zero);
+    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc_hooked(fa__tls_heap, p, size, alignment, zero);
 }
 
 static char* fa__strndup(const char* s, size_t n) {
     if (s == NULL) return (char*)fa__fail(FA__EINVAL);
     size_t len = 0;
     while (len < n && s[len] != '\0') len++;
-    char* copy = (char*)fa__malloc_fast(len + 1, false);
+    char* copy = (char*)FA__ALLOCATED(fa__malloc_fast(len + 1, false), len + 1, NULL);
     if (copy == NULL) return NULL;
     FASTALLOC_MEMCPY(copy, s, len);
     copy[len] = '\0';
     return copy;
 }
 
-FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
-FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, true)); }
-FASTALLOC_API void* fa_calloc(size_t count, size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
+FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, false), size, NULL)); }
+FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, true), size, NULL)); }
+FASTALLOC_API void* fa_calloc(size_t count, size_t size) {
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(fa__array_bytes(count, size), true), fa__array_bytes(count, size), NULL));
+}
 FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, false));
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, false), size, NULL));
 }
 FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, true));
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, true), size, NULL));
 }
-FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
-FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, true)); }
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_hooked(fa__tls_heap, p, size, 0, false)); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_hooked(fa__tls_heap, p, size, 0, true)); }
 FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
-    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, true));
+    FA__SERIALIZED(void*, fa__realloc_hooked(fa__tls_heap, p, fa__array_bytes(count, size), 0, true));
 }
 FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
     FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, false));
@@ -4283,7 +4448,7 @@ FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
 FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
     FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, true));
 }
-FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free(p)); }
+FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
 FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size(p)); }
 FASTALLOC_API size_t fa_good_size(size_t size) { return fa__good_size(size); }
 FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup(s, n)); }
@@ -4339,24 +4504,29 @@ FASTALLOC_API fa_heap_t* fa_heap_new(void) { FA__SERIALIZED(fa_heap_t*, fa__heap
 FASTALLOC_API fa_heap_t* fa_heap_new_in_region(void* mem, size_t size) {
     FA__SERIALIZED(fa_heap_t*, fa__heap_new_in_region(mem, size, FA__HEAP_FIRST_CLASS));
 }
-FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_destroy(heap)); }
-FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_reset(heap)); }
+FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) {
+    FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) { fa__on_heap_drop(heap); fa__heap_destroy(heap); });
+}
+FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) {
+    FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) { fa__on_heap_drop(heap); fa__heap_reset(heap); });
+}
 FASTALLOC_API void fa_heap_delete(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_delete(heap)); }
 FASTALLOC_API void fa_heap_collect(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_collect(heap, false)); }
 FASTALLOC_API void* fa_heap_malloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, size, false), size, heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_zalloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, true) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, size, true), size, heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_calloc(fa_heap_t* heap, size_t count, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, fa__array_bytes(count, size), true) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, fa__array_bytes(count, size), true),
+                                                             fa__array_bytes(count, size), heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_realloc(fa_heap_t* heap, void* p, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc(heap, p, size, 0, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc_hooked(heap, p, size, 0, false) : NULL);
 }
 FASTALLOC_API void* fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__malloc_aligned(heap, size, alignment, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__malloc_aligned(heap, size, alignment, false), size, heap) : NULL);
 }
 FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
     FA__SERIALIZED(size_t, (fa__check_heap_block(heap, p), fa__usable_size(p)));
@@ -4415,18 +4585,22 @@ FASTALLOC_API size_t fa_arena_left(const fa_arena_t* arena) { return arena != NU
 extern "C" {
 #endif
 static size_t fa__round_pow2(size_t n) { return n <= 1 ? 1 : (size_t)1 << (fa__msb(n - 1) + 1); }
-static void* fa__aligned_default(size_t size, size_t alignment) { return fa__malloc_aligned(fa__tls_heap, size, alignment, false); }
+static void* fa__aligned_default(size_t size, size_t alignment) {
+    return FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, false), size, NULL);
+}
 
-void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
-void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
-void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
-void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
-void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
+void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, false), size, NULL)); }
+void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT {
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(fa__array_bytes(count, size), true), fa__array_bytes(count, size), NULL));
+}
+void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc_hooked(fa__tls_heap, p, size, 0, false)); }
+void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
+void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
 size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED(size_t, fa__usable_size(p)); }
 int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; FA__SERIALIZED_VOID(fa__collect(true)); return 1; }
 
 void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT {
-    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, false));
+    FA__SERIALIZED(void*, fa__realloc_hooked(fa__tls_heap, p, fa__array_bytes(count, size), 0, false));
 }
 
 void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, alignment)); }
