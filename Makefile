@@ -1,5 +1,5 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
-#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, C++, region builds
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, valgrind, C++, region builds
 #                     without an OS and on a hosted region, freestanding check, Cortex-M4 under QEMU,
 #                     LD_PRELOAD on real programs, -m32, AArch64 (4 and 64 KiB pages), RISC-V and
 #                     32-bit Arm under qemu-user, a benchmark smoke pass), one total line
@@ -53,6 +53,14 @@ REGION_TESTS := test_api test_sizes test_zero test_region test_heap test_lock te
 V_hregion_CC    = gcc
 V_hregion_FLAGS = -O2 $(BASE) -DHARNESS_REGION
 HREGION_TESTS := test_api test_zero test_anywhere test_check
+# Valgrind's memcheck, told what fastalloc does (FASTALLOC_VALGRIND): test_corrupt runs each misuse
+# under valgrind itself, and a few short suites run whole under it (any memcheck error fails them).
+# The asan build of every suite already runs with fastalloc's AddressSanitizer annotations.
+V_valgrind_CC    = gcc
+V_valgrind_FLAGS = -O1 $(BASE) -DFASTALLOC_VALGRIND
+VALGRIND_RUN   := test_api test_heap test_zero test_hooks
+VALGRIND_TESTS := test_corrupt $(VALGRIND_RUN)
+HAVE_VALGRIND   = $(shell command -v valgrind >/dev/null 2>&1 && test -f /usr/include/valgrind/memcheck.h && echo yes)
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
@@ -73,8 +81,10 @@ all: test-build examples
 test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
+	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suite (valgrind not installed; apt-get install valgrind)";)
 	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS) hregion) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
+	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 valgrind -q --error-exitcode=1 $(BUILD)/valgrind/$(t)")) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
 	    "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)" \
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
@@ -101,6 +111,7 @@ test-deps:
 test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
             $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
             $(addprefix $(BUILD)/hregion/,$(HREGION_TESTS)) \
+            $(if $(HAVE_VALGRIND),$(addprefix $(BUILD)/valgrind/,$(VALGRIND_TESTS))) \
             $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
 
 define VARIANT_RULE
@@ -108,7 +119,7 @@ $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS) hregion,$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS) hregion valgrind,$(eval $(call VARIANT_RULE,$(v))))
 
 # The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
 # tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.

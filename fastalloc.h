@@ -70,6 +70,27 @@
                                       end of the declarations), which needs <new> and <type_traits>
      FASTALLOC_STATS            impl  count bytes zeroed and copied and pages moved (fa_stats_get);
                                       OS-level and region counters are always kept.
+     FASTALLOC_ON_ALLOC(p,size,heap)  impl  profiler hook: every block handed to the caller, after
+                                      it is the caller's (size: the bytes asked for; heap: the
+                                      fa_heap_t* it came from, the thread heap for fa_malloc & co.).
+                                      Default: nothing, and no instruction anywhere.
+     FASTALLOC_ON_FREE(p,heap)  impl  profiler hook: every block taken back, before it goes (heap:
+                                      the owner of its page; NULL for a huge block of a thread heap
+                                      or a block of an exited thread). fa_heap_reset and
+                                      fa_heap_destroy report each block they free, from a walk of
+                                      the heap's live blocks made only when this hook is defined (a
+                                      reset then costs a look at every block, not only every page).
+                                      realloc reports the old block freed and the result allocated,
+                                      also when it stays in place (the same pointer twice); a failed
+                                      realloc reports the old block allocated again, with its usable
+                                      size. A growing arena's chunks are reported as blocks of its
+                                      heap; an arena's own blocks are not fastalloc's and are not.
+                                      fastalloc's own records (a first-class heap's) are not either.
+                                      Both hooks run on the calling thread and must not call
+                                      fastalloc (a reset reports huge blocks under its global lock).
+     FASTALLOC_VALGRIND         impl  tell valgrind's memcheck what fastalloc does, through the client
+                                      requests of <valgrind/memcheck.h> (see MEMORY TOOLS). Off by
+                                      default; AddressSanitizer builds are told without asking.
      FASTALLOC_SEGMENT_SHIFT    impl  log2 of the segment size (default 22: 4 MiB; 16 without an OS).
                                       Huge blocks (above half a segment) get their own mapping, or
                                       a run of segments in a region.
@@ -187,7 +208,7 @@
      an unusable region. A failed realloc leaves p untouched.
    - A pointer fastalloc never handed out (from another allocator, the stack, static memory):
      fa_free leaves it alone, fa_usable_size says 0, fa_realloc fails with EINVAL; a FASTALLOC_DEBUG
-     build aborts. (Without an OS, a pointer outside every region; with one, anything the page map
+     build aborts, and a memory tool reports it (see MEMORY TOOLS). (Without an OS, a pointer outside every region; with one, anything the page map
      does not know.) An interior pointer of a fastalloc block, or freeing twice, is undefined; a
      FASTALLOC_DEBUG build catches both.
    - The zero promise: a block from a zeroing function (fa_zalloc, fa_calloc, fa_zalloc_aligned,
@@ -199,6 +220,19 @@
      keep growth over fresh OS pages free of clearing by trusting it). Shrinking gives up what lies
      past the new size: it reads zero again when the block grows. realloc and rezalloc keep every
      byte up to min(old usable size, new size).
+
+   MEMORY TOOLS
+   Built with AddressSanitizer (-fsanitize=address: detected, nothing to define) or under valgrind
+   with FASTALLOC_VALGRIND, fastalloc tells the tool what it does, and the tool judges its blocks as
+   it judges malloc's. A block handed out is addressable for the size asked (a zero-size block for
+   one byte); its slack, an aligned block's lead, free blocks, blocks a reset freed and memory never
+   handed out are not, so a write one byte past the size asked, a use after free, a double free and
+   a free of a pointer fastalloc did not hand out (or of an interior one) are reported, with the
+   tool's stack traces (tests/test_corrupt.c shows each). fa_usable_size makes the whole usable size
+   addressable, as the rules let the caller write it. To memcheck a block resized in place, or
+   whose usable size was asked, counts as initialised. An overflow that lands in the next live block
+   is not seen (there are no redzones); neither is a use after free of a huge block in a region.
+   The default build compiles all of it away.
 
    FIRST-CLASS HEAPS AND REGIONS
    - Thread rule: a heap belongs to the thread that made it. Only that thread allocates from it,
@@ -731,6 +765,21 @@ int clock_gettime(int clock, struct timespec* now);
 #  else
 #    define FASTALLOC_MEMCPY(d, s, n) memcpy((d), (s), (n))
 #  endif
+#endif
+/* Profiler hooks: nothing unless the user defines them, so that the default build is unchanged. */
+#if defined(FASTALLOC_ON_ALLOC) || defined(FASTALLOC_ON_FREE)
+#  define FA__HOOKS 1
+#else
+#  define FA__HOOKS 0
+#endif
+#ifndef FASTALLOC_ON_ALLOC
+#  define FASTALLOC_ON_ALLOC(p, size, heap) ((void)0)
+#endif
+#ifdef FASTALLOC_ON_FREE
+#  define FA__HOOK_FREES 1
+#else
+#  define FA__HOOK_FREES 0
+#  define FASTALLOC_ON_FREE(p, heap) ((void)0)
 #endif
 /* Debug-only checks of preconditions the code relies on; free in other builds (not evaluated). */
 #ifdef FASTALLOC_DEBUG
@@ -1348,7 +1397,7 @@ struct fa_heap_s {
 static bool fa__page_check(const fa__page_t* page);
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block);
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count);
-static void fa__debug_mark_aligned(void* aligned);
+static void fa__check_handout(void* p);
 static void fa__check_free(const void* p);
 static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
@@ -1367,6 +1416,138 @@ static void fa__free_local(fa__page_t* page, fa__block_t* block);
 static void fa__free(void* p);
 static void* fa__heap_malloc(fa__heap_t* heap, size_t size, bool zero);
 static size_t fa__usable_size(const void* p);
+
+/* =====================================================================================================
+   >>track  MEMORY TOOLS: ADDRESSSANITIZER AND VALGRIND
+   Built with AddressSanitizer (seen from __SANITIZE_ADDRESS__ or __has_feature) or with
+   FASTALLOC_VALGRIND (memcheck's client requests, from <valgrind/memcheck.h>), fastalloc tells the
+   tool what it does, so the tool judges its blocks as it judges malloc's. A block handed out is
+   addressable for the size asked (one byte for size 0), the rest of it (slack, an aligned block's
+   lead) is not; free blocks, blocks never handed out and the free slices of a segment are not
+   either (the tool reports any access). fa_usable_size makes a block's whole usable size
+   addressable, since the rules let the caller write all of it. The allocator's own accesses to
+   memory the caller may not touch (free-list links, marks, canaries, clearing and copying in
+   realloc) go through the quiet accessors here, which the tool does not check and which change no
+   state. Memory that goes back to the OS or to a caller's region is made addressable again first,
+   so that whoever maps it next starts clean (AddressSanitizer does not reset its shadow on munmap).
+   Huge blocks on the OS are marked only where it is cheap: their slack, and their whole body only
+   where the huge cache may keep them. Invariant: what is open of a block is a prefix from the
+   pointer handed out (a block that grows in place closes what it gains until it is handed out
+   again), so a resize touches only the bytes that change state. A free checks the pointer first (not fastalloc's, inside a
+   block, already free) and has the tool report it (see >>debug). Invariant: everything here
+   compiles to nothing unless a tool is on, and changes no behaviour when it is.
+   ===================================================================================================== */
+#if defined(__SANITIZE_ADDRESS__)
+#  define FA__ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define FA__ASAN 1
+#  endif
+#endif
+#ifndef FA__ASAN
+#  define FA__ASAN 0
+#endif
+#if defined(FASTALLOC_VALGRIND) && !FA__ASAN
+#  include <valgrind/memcheck.h>
+#  define FA__VALGRIND 1
+#else
+#  define FA__VALGRIND 0
+#endif
+#define FA__TRACK (FA__ASAN || FA__VALGRIND)
+
+#if FA__ASAN
+#  include <sanitizer/asan_interface.h>
+#  if defined(FA__MSVC)
+#    define FA__QUIET __declspec(no_sanitize_address) __declspec(noinline)
+#  else
+#    define FA__QUIET __attribute__((no_sanitize_address, noinline))
+#  endif
+/* Word stores through volatile, so that no compiler turns the loops into memset or memcpy, which
+   the sanitizer's runtime would check. */
+static FA__QUIET uintptr_t fa__quiet_load(const void* p) { return *(const volatile uintptr_t*)p; }
+static FA__QUIET void fa__quiet_store(void* p, uintptr_t v) { *(volatile uintptr_t*)p = v; }
+static FA__QUIET void fa__quiet_fill(void* dst, size_t n) {
+    volatile unsigned char* d = (volatile unsigned char*)dst;
+    for (; n != 0 && ((uintptr_t)d & (sizeof(uintptr_t) - 1)) != 0; n--) *d++ = 0;
+    for (; n >= sizeof(uintptr_t); n -= sizeof(uintptr_t), d += sizeof(uintptr_t)) *(volatile uintptr_t*)d = 0;
+    for (; n != 0; n--) *d++ = 0;
+}
+static FA__QUIET void fa__quiet_copy(void* dst, const void* src, size_t n) {
+    volatile unsigned char* d = (volatile unsigned char*)dst;
+    const volatile unsigned char* s = (const volatile unsigned char*)src;
+    for (; n != 0; n--) *d++ = *s++;
+}
+static void fa__track_open(const void* p, size_t n) { __asan_unpoison_memory_region(p, n); }
+static void fa__track_close(const void* p, size_t n) { __asan_poison_memory_region(p, n); }
+#elif FA__VALGRIND
+/* memcheck checks every access: the allocator's own ones run with its reports off for this thread.
+   A word read may be the caller's uninitialised data (an aligned mark looked for): it is compared,
+   so it counts as defined. */
+static uintptr_t fa__quiet_load(const void* p) {
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    uintptr_t v = *(const volatile uintptr_t*)p;
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    (void)VALGRIND_MAKE_MEM_DEFINED(&v, sizeof v);
+    return v;
+}
+static void fa__quiet_store(void* p, uintptr_t v) {
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    *(volatile uintptr_t*)p = v;
+    VALGRIND_ENABLE_ERROR_REPORTING;
+}
+static void fa__quiet_fill(void* dst, size_t n) {
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    FASTALLOC_MEMSET(dst, 0, n);
+    VALGRIND_ENABLE_ERROR_REPORTING;
+}
+static void fa__quiet_copy(void* dst, const void* src, size_t n) {
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    FASTALLOC_MEMCPY(dst, src, n);
+    VALGRIND_ENABLE_ERROR_REPORTING;
+}
+static void fa__track_open(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_DEFINED(p, n); }
+static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_NOACCESS(p, n); }
+#endif
+
+#if FA__TRACK
+#  define fa__link_get(block)       ((fa__block_t*)fa__quiet_load(&(block)->next))
+#  define fa__link_set(block, link) fa__quiet_store(&(block)->next, (uintptr_t)(link))
+#  define fa__word_get(p, i)        fa__quiet_load((const uintptr_t*)(const void*)(p) + (i))
+#  define fa__word_set(p, i, v)     fa__quiet_store((uintptr_t*)(void*)(p) + (i), (v))
+#  define FA__FILL_ZERO(p, n)       fa__quiet_fill((p), (n))
+#  define FA__COPY(d, s, n)         fa__quiet_copy((d), (s), (n))
+#else
+#  define fa__link_get(block)       ((block)->next)
+#  define fa__link_set(block, link) ((void)((block)->next = (link)))
+#  define fa__word_get(p, i)        (((const uintptr_t*)(const void*)(p))[i])
+#  define fa__word_set(p, i, v)     ((void)(((uintptr_t*)(void*)(p))[i] = (v)))
+#  define FA__FILL_ZERO(p, n)       FASTALLOC_MEMSET((p), 0, (n))
+#  define FA__COPY(d, s, n)         FASTALLOC_MEMCPY((d), (s), (n))
+#  define fa__track_open(p, n)      ((void)0)
+#  define fa__track_close(p, n)     ((void)0)
+#endif
+
+/* Blocks handed out and taken back (defined in >>debug, with the checks of a free). */
+#if FA__TRACK
+static void* fa__track_give(void* p, size_t size, bool zero);
+static void* fa__track_regive(void* block, void* p, size_t size);
+static bool fa__track_take(void* p);
+static void fa__track_moved(void* from, void* to);
+static void fa__track_release(const fa__segment_t* seg);
+static void fa__track_drop(fa__heap_t* heap);
+static size_t fa__usable_size_open(const void* p);
+#  define FA__GIVEN(p, size, zero)       fa__track_give((p), (size), (zero))
+#  define FA__REGIVEN(block, p, size)    fa__track_regive((block), (p), (size))
+#  define FA__TAKEN(p)                   fa__track_take(p)
+#else
+#  define FA__GIVEN(p, size, zero)       (p)
+#  define FA__REGIVEN(block, p, size)    (p)
+#  define FA__TAKEN(p)                   true
+#  define fa__usable_size_open(p)        fa__usable_size(p)
+#  define fa__track_moved(from, to)      ((void)0)
+#  define fa__track_release(seg)         ((void)0)
+#  define fa__track_drop(heap)           ((void)0)
+#endif
 
 /* =====================================================================================================
    >>os  OS LAYER
@@ -2188,6 +2369,8 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     seg->used_mask = header | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
     seg->pages[0].slice_offset = FA__HEAD;
+    if (kind == FA__SEGMENT_NORMAL) fa__track_close((uint8_t*)seg + (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)),
+                                                    size - (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)));
     FA__STAT(segments_live, 1);
     return seg;
 }
@@ -2226,6 +2409,7 @@ static inline bool fa__segment_unmapped(const fa__segment_t* seg) {
 }
 
 static void fa__segment_free(fa__segment_t* seg) {
+    fa__track_release(seg);
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     fa__segment_unmap_granules(seg);
     FA__DEBUG_ASSERT(fa__segment_unmapped(seg));
@@ -2573,6 +2757,24 @@ static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
     return (fa__block_t*)(start + (page->reserved == 1 ? 0 : offset - offset % page->block_size));
 }
 
+/* A block handed out aligned past its start says so in its first two words, slack the caller does
+   not own (the pointer handed out is at least 16 bytes in): its address ^ FA__ALIGNED_TAG, then the
+   offset. Every block sat on a free list before it was handed out, whose link overwrote the first
+   word, so a block handed out plainly never carries a stale mark. The pointer the caller holds is
+   thus known from the block alone (fa_heap_visit, the hooks at reset, the debug checks). */
+#define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
+static void fa__aligned_mark(fa__block_t* block, const uint8_t* aligned) {
+    fa__word_set(block, 0, (uintptr_t)block ^ FA__ALIGNED_TAG);
+    fa__word_set(block, 1, (uintptr_t)(aligned - (uint8_t*)block));
+}
+#if FA__HOOK_FREES || FA__TRACK || defined(FASTALLOC_DEBUG)   /* its readers: the walk, the tools, the checks */
+static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
+    bool marked = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) && fa__word_get(block, 0) == ((uintptr_t)block ^ FA__ALIGNED_TAG)
+                  && fa__word_get(block, 1) < page->block_size;
+    return (uint8_t*)block + (marked ? fa__word_get(block, 1) : 0);
+}
+#endif
+
 /* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
     FA__DEBUG_ASSERT(page->free == NULL && page->capacity < page->reserved);
@@ -2582,8 +2784,8 @@ static void fa__page_extend(fa__page_t* page) {
     if (count > left) count = left;
     uint8_t* first = fa__page_start(page) + (size_t)page->capacity * bs;
     uint8_t* last = first + (count - 1) * bs;
-    for (uint8_t* b = first; b < last; b += bs) ((fa__block_t*)b)->next = (fa__block_t*)(b + bs);
-    ((fa__block_t*)last)->next = NULL;
+    for (uint8_t* b = first; b < last; b += bs) fa__link_set((fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
+    fa__link_set((fa__block_t*)(void*)last, NULL);
     fa__debug_mark_fresh(page, first, count);
     page->free = (fa__block_t*)first;
     page->capacity = (uint16_t)(page->capacity + count);
@@ -2598,11 +2800,9 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     fa__block_t* head = (fa__block_t*)(tf & ~FA__DELAY_MASK);
     fa__block_t* tail = head;
     uint32_t count = 1;
-    while (tail->next != NULL) {
-        tail = tail->next;
+    for (fa__block_t* next; (next = fa__link_get(tail)) != NULL; tail = next)
         if (++count > page->reserved) FA__CORRUPTED("a cross-thread free list longer than its page (double free?)");
-    }
-    tail->next = page->local_free;
+    fa__link_set(tail, page->local_free);
     page->local_free = head;
     page->used = (uint16_t)(page->used - count);
 }
@@ -2934,8 +3134,11 @@ static bool fa__huge_cache_unmap(void) {
     for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) { victims[i] = fa__huge_cache[i]; fa__huge_cache[i] = NULL; }
     fa__store_relaxed(&fa__huge_cache_count, (size_t)0);
     fa__unlock();
-    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++)
-        if (victims[i] != NULL) fa__os_unmap(victims[i], victims[i]->map_size);
+    for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) {
+        if (victims[i] == NULL) continue;
+        fa__track_release(victims[i]);
+        fa__os_unmap(victims[i], victims[i]->map_size);
+    }
     return true;
 }
 
@@ -3041,6 +3244,7 @@ static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__hug
     if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
     seg->huge_written = zero || fresh ? size : usable;
     seg->pages[0].zero = zero || fresh ? FA__ZERO_FREE : 0;   /* for fa__malloc_for_move */
+    if (!fresh) fa__check_handout(p);
     fa__huge_track(heap, seg);
     return p;
 }
@@ -3057,6 +3261,8 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
         if (want == size || !fa__region_resize(seg->region, seg, old_size, new_size)) return NULL;
     }
     if (zero && new_size > old_size) fa__zero_range((uint8_t*)seg + old_size, new_size - old_size, false);
+    if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* the region's again */
+    else fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
     seg->map_size = new_size;
     return p;
 }
@@ -3065,14 +3271,22 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
    to a fresh range with the same layout; returns the segment (NULL: not possible). */
 static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
     size_t old_size = seg->map_size;
-    if (fa__os_resize(seg, old_size, new_size)) return seg;
+    if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* going back */
+    if (fa__os_resize(seg, old_size, new_size)) {
+        if (new_size > old_size) fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
+        return seg;
+    }
     if (new_size <= old_size) return NULL;
     fa__huge_layout_t layout = fa__huge_layout(align);
     void* target = fa__os_reserve(new_size, layout.map_align, layout.map_offset);
     if (target == NULL) return NULL;
 #ifndef FASTALLOC_NO_OS
-    if (fa__map_reserve((uint8_t*)target + seg->pages[0].block_size, 1) && fa__os_move(seg, old_size, new_size, target))
+    size_t offset = seg->pages[0].block_size;
+    fa__track_release(seg);
+    if (fa__map_reserve((uint8_t*)target + offset, 1) && fa__os_move(seg, old_size, new_size, target)) {
+        fa__track_moved((uint8_t*)seg + offset, (uint8_t*)target + offset);
         return (fa__segment_t*)target;
+    }
 #endif
     fa__os_unreserve(target, new_size);
     return NULL;
@@ -3291,11 +3505,11 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
 static void fa__heap_delayed_free(fa__heap_t* heap) {
     fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
     while (block != NULL) {
-        fa__block_t* next = block->next;
+        fa__block_t* next = fa__link_get(block);
         fa__page_t* page = fa__ptr_page(block);
         if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-            do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+            do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
         } else {
             fa__free_local(page, block);
         }
@@ -3554,7 +3768,7 @@ static void fa__heap_destroy(fa__heap_t* heap) {
    the README's design notes); a fresh mapping never reaches this with known_zero false. */
 static void fa__zero_range(void* p, size_t n, bool known_zero) {
     if (known_zero || n == 0) return;
-    FASTALLOC_MEMSET(p, 0, n);
+    FA__FILL_ZERO(p, n);
     FA__XSTAT(bytes_zeroed, n);
 }
 
@@ -3567,7 +3781,7 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
     fa__check_pop(page, block);
-    page->free = block->next;
+    page->free = fa__link_get(block);
     page->used++;
     if (zero) fa__zero_block(page, block);
     return block;
@@ -3607,9 +3821,9 @@ static FA__NOINLINE void* fa__malloc_from_bin(fa__heap_t* heap, size_t size, boo
 FA__INLINE void* fa__heap_malloc_fast(fa__heap_t* heap, size_t size, bool zero) {
     if (fa__likely(size <= FA__DIRECT_MAX)) {
         fa__page_t* page = heap->direct[(size + 7) >> 3];
-        if (fa__likely(page->free != NULL)) return fa__page_pop(page, zero);
+        if (fa__likely(page->free != NULL)) return FA__GIVEN(fa__page_pop(page, zero), size, zero);
     }
-    return fa__malloc_from_bin(heap, size, zero);
+    return FA__GIVEN(fa__malloc_from_bin(heap, size, zero), size, zero);
 }
 FA__INLINE void* fa__malloc_fast(size_t size, bool zero) { return fa__heap_malloc_fast(fa__tls_heap, size, zero); }
 /* The same, out of line, for cold callers. */
@@ -3624,9 +3838,10 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
     if (aligned != p) {
         fa__page_t* page = fa__ptr_page(p);
         fa__page_set_flags(page, (uint8_t)(page->flags | FA__PAGE_HAS_ALIGNED));
-        fa__debug_mark_aligned(aligned);
+        fa__aligned_mark((fa__block_t*)(void*)p, aligned);
+        fa__check_handout(aligned);
     }
-    return aligned;
+    return FA__REGIVEN(p, aligned, size);
 }
 
 /* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
@@ -3649,7 +3864,7 @@ static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, boo
         fa__free(p);
     }
     if (in_pages && size + align - 1 <= large_max) return fa__malloc_aligned_within(heap, size, align, zero);
-    return fa__huge_alloc(heap, size, align, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+    return FA__GIVEN(fa__huge_alloc(heap, size, align, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN), size, zero);
 }
 
 /* =====================================================================================================
@@ -3663,7 +3878,7 @@ static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, boo
    full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
-    block->next = page->local_free;
+    fa__link_set(block, page->local_free);
     page->local_free = block;
     page->used--;
     if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
@@ -3678,7 +3893,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
         if (tell_heap) {
             desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
         } else {
-            block->next = (fa__block_t*)(tf & ~FA__DELAY_MASK);
+            fa__link_set(block, (fa__block_t*)(tf & ~FA__DELAY_MASK));
             desired = (uintptr_t)block | (tf & FA__DELAY_MASK);
         }
     } while (!fa__cas(&page->xthread_free, &tf, desired));
@@ -3687,7 +3902,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
        page (fa__heap_delayed_free defers the block), so heap and page stay valid here. */
     fa__heap_t* heap = fa__load_acquire(&seg->heap);
     fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-    do { block->next = head; } while (!fa__cas(&heap->delayed_free, &head, block));
+    do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
     tf = fa__load_relaxed(&page->xthread_free);
     while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
 }
@@ -3717,11 +3932,12 @@ static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
 
 FA__INLINE void fa__free(void* p) {
     fa__check_free(p);
+    if (!FA__TAKEN(p)) return;
     uintptr_t* owner = fa__ptr_owner(p);
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
         fa__block_t* block = (fa__block_t*)p;
-        block->next = page->local_free;
+        fa__link_set(block, page->local_free);
         page->local_free = block;
         /* an empty page already kept is left as it is: re-arming it waits for its next refill */
         if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
@@ -3780,7 +3996,7 @@ static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bo
     void* q;
     if (zero && size > fa__heap_large_max(heap) && align <= FA__SLICE_SIZE) {
         /* a zero promise wants a fresh mapping (zero for free), not a recycled one */
-        q = fa__huge_alloc(heap, size, align == 0 ? 1 : align, FA__HUGE_FRESH);
+        q = FA__GIVEN(fa__huge_alloc(heap, size, align == 0 ? 1 : align, FA__HUGE_FRESH), size, true);
     } else {
         q = align != 0 ? fa__malloc_aligned(heap, size, align, false) : fa__heap_malloc_fast(heap, size, false);
     }
@@ -3834,7 +4050,7 @@ static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, siz
     if (q == NULL && want != size) q = (uint8_t*)fa__malloc_for_move(heap, size, align, zero, &known_zero);
     if (q == NULL) return NULL;
     size_t copy = usable < size ? usable : size;
-    FASTALLOC_MEMCPY(q, old, copy);
+    FA__COPY(q, old, copy);
     FA__XSTAT(bytes_copied, copy);
     if (zero) {
         size_t q_usable = fa__usable_size(q);
@@ -3940,6 +4156,77 @@ static void fa__thread_done(void) {
 }
 
 /* =====================================================================================================
+   >>hooks  PROFILER HOOKS (FASTALLOC_ON_ALLOC, FASTALLOC_ON_FREE)
+   Reported where blocks cross the API (>>api, and the chunks arenas take), so the internal paths stay
+   as they are and the default build compiles every report to nothing. Order keeps a tracker exact
+   with threads: a free is reported before the block goes back, while no other thread can have it;
+   an allocation after the block is the caller's. realloc reports the old block freed before it
+   starts and the result allocated (with the size asked) when it returns, a block resized in place
+   included (the same pointer twice); when it fails, the old block is reported allocated again, with
+   its usable size. A reset or destroy reports every block it frees (a walk of the heap's live
+   blocks, only when FASTALLOC_ON_FREE is defined). The heap given is the one the block came from
+   (the calling thread's heap for fa_malloc & co.); on a free, the heap owning its page: NULL for a
+   huge block of a thread heap or a block of an exited thread. fastalloc's own records (a
+   first-class heap's record, a block of the thread heap) are not reported.
+   ===================================================================================================== */
+#if FA__HOOKS
+static void* fa__on_alloc(void* p, size_t size, fa__heap_t* heap) {
+    (void)size;   /* FASTALLOC_ON_ALLOC may be left undefined when only frees are hooked */
+    if (heap == NULL || heap == FA__EMPTY_HEAP) heap = fa__tls_heap;   /* made by this very call */
+    if (p != NULL) FASTALLOC_ON_ALLOC(p, size, (fa_heap_t*)heap);
+    return p;
+}
+/* Reports the free of a live block; false for anything else (NULL, foreign, a free page). */
+static bool fa__on_free(void* p) {
+    const fa__page_t* page = p != NULL ? fa__ptr_page(p) : NULL;
+    if (page == NULL || !fa__page_in_use(page)) return false;
+    FASTALLOC_ON_FREE(p, (fa_heap_t*)fa__load_relaxed(&fa__page_segment(page)->heap));
+    return true;
+}
+#  define FA__ALLOCATED(p, size, heap) fa__on_alloc((p), (size), (heap))
+#  define FA__FREEING(p)               ((void)fa__on_free(p))
+#else
+#  define FA__ALLOCATED(p, size, heap) (p)
+#  define FA__FREEING(p)               ((void)0)
+#endif
+
+/* realloc as the API sees it: the hooks' reports around it, and the memory tools told the size the
+   block now has (it may have grown or shrunk in place, or moved). */
+static void* fa__realloc_api(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+#if FA__HOOKS
+    bool live = (align == 0 || fa__is_pow2(align)) && fa__on_free(p);
+#endif
+    void* q = fa__realloc(heap, p, size, align, zero);
+    if (q != NULL) q = FA__REGIVEN(q, q, size);
+#if FA__HOOKS
+    if (q != NULL) fa__on_alloc(q, size, heap);
+    else if (live) fa__on_alloc(p, fa__usable_size(p), heap);
+#endif
+    return q;
+}
+
+#if FA__HOOK_FREES || FA__VALGRIND
+static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg);
+static bool fa__drop_visit(void* p, size_t usable, void* heap) {
+    (void)usable; (void)heap;
+    FASTALLOC_ON_FREE(p, (fa_heap_t*)heap);
+#  if FA__VALGRIND
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+#  endif
+    return true;
+}
+#endif
+/* A reset or destroy is about to free every block of the heap: each is reported (one walk over the
+   live blocks), and the memory tools see every page close. */
+static void fa__on_heap_drop(fa__heap_t* heap) {
+#if FA__HOOK_FREES || FA__VALGRIND
+    (void)fa__heap_walk(heap, fa__drop_visit, heap);
+#endif
+    fa__track_drop(heap);
+    (void)heap;
+}
+
+/* =====================================================================================================
    >>arena  BUMP ARENAS
    An arena hands out memory by moving a pointer: no bookkeeping per block and no free of one block;
    everything goes back at once (fa_arena_reset) or back to a mark (fa_arena_rewind). A fixed arena
@@ -3990,10 +4277,10 @@ static fa_arena_chunk_t* fa__arena_chunk_new(fa_heap_t* parent, size_t chunk_siz
     if (bytes > FA__PTRDIFF_MAX - header) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
     size_t total = header + bytes > chunk_size ? header + bytes : chunk_size;
     fa__heap_t* heap = parent != NULL ? parent : fa__thread_heap();
-    fa_arena_chunk_t* chunk = heap != NULL ? (fa_arena_chunk_t*)fa__heap_malloc(heap, total, false) : NULL;
+    fa_arena_chunk_t* chunk = heap != NULL ? (fa_arena_chunk_t*)FA__ALLOCATED(fa__heap_malloc(heap, total, false), total, heap) : NULL;
     if (chunk == NULL) return (fa_arena_chunk_t*)fa__fail(FA__ENOMEM);
     chunk->base = (unsigned char*)chunk + header;
-    chunk->end = (unsigned char*)chunk + fa__usable_size(chunk);
+    chunk->end = (unsigned char*)chunk + fa__usable_size_open(chunk);
     return chunk;
 }
 
@@ -4057,6 +4344,7 @@ static void fa__arena_rewind(fa_arena_t* arena, size_t mark) {
         fa_arena_chunk_t* prev = done->prev;
         arena->chunk = prev;
         fa__arena_enter(arena, prev->base, prev->end, prev->before);
+        FA__FREEING(done);
         fa__free(done);
     }
     arena->top = arena->last = arena->base + (mark - arena->before);
@@ -4064,7 +4352,9 @@ static void fa__arena_rewind(fa_arena_t* arena, size_t mark) {
 
 static void fa__arena_delete(fa_arena_t* arena) {
     fa__arena_rewind(arena, 0);
-    if (arena->chunk != NULL) fa__free(arena->chunk);   /* the first chunk holds the record itself */
+    if (arena->chunk == NULL) return;
+    FA__FREEING(arena->chunk);
+    fa__free(arena->chunk);   /* the first chunk holds the record itself */
 }
 
 static size_t fa__arena_left(const fa_arena_t* arena) {
@@ -4080,15 +4370,20 @@ static size_t fa__arena_left(const fa_arena_t* arena) {
    thread: a canary in freed blocks), and they abort through FASTALLOC_ASSERT. Other builds compile
    the per-free checks to nothing.
    ===================================================================================================== */
+/* The index of the block that starts at p among the page's threaded blocks, or SIZE_MAX when p is
+   not such a block (a link a write after free changed). */
+static size_t fa__block_index(const fa__page_t* page, const void* p) {
+    size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
+    if (offset >= (size_t)page->capacity * page->block_size || offset % page->block_size != 0) return SIZE_MAX;
+    return offset / page->block_size;
+}
+
 /* Blocks on a free list of `page`, or SIZE_MAX when a link leaves the page's blocks (a write after
    free) or the list is longer than the page's capacity (a cycle). */
 static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
-    const uint8_t* start = fa__page_start(page);
-    size_t n = 0, bytes = (size_t)page->capacity * page->block_size;
-    for (; list != NULL; list = list->next) {
-        size_t offset = (size_t)((const uint8_t*)list - start);
-        if (offset >= bytes || offset % page->block_size != 0 || ++n > page->capacity) return SIZE_MAX;
-    }
+    size_t n = 0;
+    for (; list != NULL; list = fa__link_get(list))
+        if (fa__block_index(page, list) == SIZE_MAX || ++n > page->capacity) return SIZE_MAX;
     return n;
 }
 
@@ -4170,32 +4465,83 @@ static bool fa__heap_check(const fa__heap_t* heap) {
     return queued == owned;
 }
 
+/* ---- walking a heap's live blocks (FASTALLOC_ON_FREE and memcheck at reset and destroy) ---------- */
+#if FA__HOOK_FREES || FA__VALGRIND
+/* A live block is one of a page's threaded blocks on none of its lists, once the frees other threads
+   made into the heap are taken in (delayed frees, thread_free lists), or a huge block the heap
+   lists. The walk runs on the heap's thread; `visit` gets the pointer the caller holds and the bytes
+   usable there, and stops the walk by returning false. It runs under the global lock while it
+   visits huge blocks (another thread's free of one must wait), so it must not call fastalloc. */
+typedef bool (*fa__visit_fn)(void* block, size_t usable, void* arg);
+#define FA__WALK_WORDS ((FA__SLICE_SIZE / 8 + 63) / 64)   /* a bit per block of the fullest page */
+
+/* Sets the bit of every block on a list of the page; a link off the page's blocks, or a block seen
+   twice, means the heap is corrupted. */
+static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint64_t* bits) {
+    for (; list != NULL; list = fa__link_get(list)) {
+        size_t i = fa__block_index(page, list);
+        if (i == SIZE_MAX || (bits[i / 64] >> (i % 64)) & 1) FA__CORRUPTED("a free list leaves its page, or loops");
+        bits[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+}
+
+static bool fa__page_walk(fa__page_t* page, fa__visit_fn visit, void* arg) {
+    uint64_t bits[FA__WALK_WORDS] = { 0 };
+    FA__DEBUG_ASSERT(page->capacity <= FA__WALK_WORDS * 64);
+    fa__page_collect_thread_free(page);
+    fa__walk_mark(page, page->free, bits);
+    fa__walk_mark(page, page->local_free, bits);
+    uint8_t* start = fa__page_start(page);
+    for (size_t i = 0; i < page->capacity; i++) {
+        if ((bits[i / 64] >> (i % 64)) & 1) continue;
+        fa__block_t* block = (fa__block_t*)(void*)(start + i * page->block_size);
+        uint8_t* user = fa__aligned_user(page, block);
+        if (!visit(user, page->block_size - (size_t)(user - (uint8_t*)block), arg)) return false;
+    }
+    return true;
+}
+
+static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg) {
+    if (heap == FA__EMPTY_HEAP) return true;
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        fa__page_t* page;
+        for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; )
+            if (!fa__page_walk(page, visit, arg)) return false;
+    }
+    bool go_on = true;
+    fa__lock();
+    for (fa__segment_t* seg = heap->huge; seg != NULL && go_on; seg = seg->next)
+        go_on = visit((uint8_t*)seg + seg->pages[0].block_size, seg->map_size - seg->pages[0].block_size, arg);
+    fa__unlock();
+    return go_on;
+}
+#endif
+
 #ifdef FASTALLOC_DEBUG
 /* A link read from a free block must point at a block of the same page: catches writes after free. */
 static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
-    if (next == NULL) return;
-    size_t offset = (size_t)((const uint8_t*)next - fa__page_start(page));
-    FASTALLOC_ASSERT(offset < (size_t)page->capacity * page->block_size && offset % page->block_size == 0
-                     && "fastalloc: free list corrupted (write after free?)");
+    FASTALLOC_ASSERT((next == NULL || fa__block_index(page, next) != SIZE_MAX) && "fastalloc: free list corrupted (write after free?)");
 }
 /* Free blocks (every block is at least 16 bytes in debug builds) carry this in their second word
    from the moment they are threaded into a free list until they are handed out, so a second free,
    or a free of a block never handed out, is caught whichever threads do them. */
 #define FA__FREED_CANARY ((uintptr_t)0xFA11F4EEDB10C5EDULL)
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
-    for (size_t i = 0; i < count; i++) ((uintptr_t*)(void*)(first + i * page->block_size))[1] = FA__FREED_CANARY;
+    for (size_t i = 0; i < count; i++) fa__word_set(first + i * page->block_size, 1, FA__FREED_CANARY);
 }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
-    fa__check_link(page, block->next);
-    ((uintptr_t*)block)[1] = 0;
+    fa__check_link(page, fa__link_get(block));
+    fa__word_set(block, 1, 0);
 }
-/* A block handed out aligned past its start carries this tag in the word before the aligned pointer
-   (in the slack the caller does not own), so any other pointer into it is an interior pointer. */
-#define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
-static void fa__debug_mark_aligned(void* aligned) { ((uintptr_t*)aligned)[-1] = (uintptr_t)aligned ^ FA__ALIGNED_TAG; }
-static bool fa__debug_is_aligned_start(const void* p) { return ((const uintptr_t*)p)[-1] == ((uintptr_t)p ^ FA__ALIGNED_TAG); }
+/* A pointer handed out past a block's start (aligned) or on a huge block's memory, which may have
+   held pages before, was never popped: a stale canary there, copied by a realloc into a block of its
+   own, would pass for a free block. The caller never wrote those bytes, so they may change. */
+static void fa__check_handout(void* p) {
+    if (fa__word_get(p, 1) == FA__FREED_CANARY) fa__word_set(p, 1, 0);
+}
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
-    for (; list != NULL; list = list->next) {
+    for (; list != NULL; list = fa__link_get(list)) {
         fa__check_link(page, list);
         if ((const void*)list == p) return true;
     }
@@ -4217,14 +4563,13 @@ static void fa__check_free(const void* p) {
     bool has_aligned = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) != 0;
     const fa__block_t* block = has_aligned ? fa__page_block_of(page, p) : (const fa__block_t*)p;
     FASTALLOC_ASSERT((size_t)((const uint8_t*)block - fa__page_start(page)) % page->block_size == 0 && "fa_free: interior pointer");
-    FASTALLOC_ASSERT(((const void*)block == p || fa__debug_is_aligned_start(p)) && "fa_free: interior pointer");
+    FASTALLOC_ASSERT((const void*)fa__aligned_user(page, (fa__block_t*)(uintptr_t)block) == p && "fa_free: interior pointer");
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
         FASTALLOC_ASSERT(!fa__list_contains(page, page->free, block) && !fa__list_contains(page, page->local_free, block)
                          && "fa_free: double free");
     }
-    uintptr_t* words = (uintptr_t*)(uintptr_t)block;
-    FASTALLOC_ASSERT(words[1] != FA__FREED_CANARY && "fa_free: double free, or a block never handed out");
-    words[1] = FA__FREED_CANARY;
+    FASTALLOC_ASSERT(fa__word_get(block, 1) != FA__FREED_CANARY && "fa_free: double free, or a block never handed out");
+    fa__word_set((void*)(uintptr_t)block, 1, FA__FREED_CANARY);
 }
 /* The thread rule of first-class heaps: only the thread that made one uses it (any thread frees). */
 static void fa__check_heap_owner(const fa__heap_t* heap) {
@@ -4242,8 +4587,153 @@ static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }
-static void fa__debug_mark_aligned(void* aligned) { (void)aligned; }
+static void fa__check_handout(void* p) { (void)p; }
 static void fa__check_free(const void* p) { (void)p; }
+#endif
+
+/* ---- memory tools: blocks handed out and taken back (see >>track) -------------------------------- */
+#if FA__TRACK
+/* The block a pointer lies in, [*start, *end), and whether the pointer is the one handed out for
+   it (not an interior pointer); NULL when it is no live block of fastalloc's. */
+static const fa__page_t* fa__track_block(const void* p, uint8_t** start, uint8_t** end, bool* handed_out) {
+    const fa__page_t* page = fa__ptr_page(p);
+    if (page == NULL || !fa__page_in_use(page)) return NULL;
+    const fa__segment_t* seg = fa__page_segment(page);
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        *start = (uint8_t*)seg + page->block_size;
+        *end = (uint8_t*)seg + seg->map_size;
+        *handed_out = *start == (const uint8_t*)p;
+    } else {
+        *start = (uint8_t*)fa__page_block_of(page, p);
+        *end = *start + page->block_size;
+        *handed_out = fa__aligned_user(page, (fa__block_t*)(void*)*start) == (const uint8_t*)p;
+    }
+    return page;
+}
+
+#if FA__ASAN
+/* How much of [q, q + limit) is open. What is open of a block is a prefix from the pointer handed
+   out (see >>track), so a binary search finds its end. */
+static size_t fa__asan_open_prefix(const uint8_t* q, size_t limit) {
+    if (limit == 0 || !__asan_address_is_poisoned(q + limit - 1)) return limit;
+    size_t lo = 0, hi = limit - 1;                 /* q + hi is closed; the first closed byte is in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (__asan_address_is_poisoned(q + mid)) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+#endif
+
+/* The block at p is the caller's for `size` bytes (one for size 0): only those are addressable. */
+static void* fa__track_give(void* p, size_t size, bool zero) {
+    uint8_t *start, *end, *q = (uint8_t*)p;
+    bool handed_out;
+    if (p == NULL || fa__track_block(p, &start, &end, &handed_out) == NULL) return p;
+    size_t n = size != 0 ? size : 1;
+    if (q > start) fa__track_close(start, (size_t)(q - start));
+#if FA__ASAN
+    /* Only the difference: a block that grows by a few bytes at a time, or a huge one, must not
+       cost its whole size in shadow writes each time. */
+    size_t open = fa__asan_open_prefix(q, (size_t)(end - q));
+    if (open < n) fa__track_open(q + open, n - open);
+    else if (open > n) fa__track_close(q + n, open - n);
+    (void)zero;
+#else
+    if ((size_t)(end - q) > n) fa__track_close(q + n, (size_t)(end - q) - n);
+    VALGRIND_MALLOCLIKE_BLOCK(q, n, 0, zero);
+#endif
+    return p;
+}
+
+/* The block at p, handed out, is handed out again at `size` (realloc, an aligned block inside a
+   bigger one, fa_usable_size): what the caller wrote stays readable. */
+static void* fa__track_regive(void* block, void* p, size_t size) {
+#if FA__VALGRIND
+    VALGRIND_FREELIKE_BLOCK(block, 0);
+#else
+    (void)block;
+#endif
+    return fa__track_give(p, size, true);
+}
+
+/* A huge block moved with its mapping (mremap): memcheck's record moves with it. */
+static FA__UNUSED void fa__track_moved(void* from, void* to) {
+#if FA__VALGRIND
+    VALGRIND_FREELIKE_BLOCK(from, 0);
+    VALGRIND_MALLOCLIKE_BLOCK(to, 1, 0, 1);
+#else
+    (void)from; (void)to;
+#endif
+}
+
+/* Tells the tool about a bad free; AddressSanitizer stops the program there. */
+static FA__NOINLINE void fa__track_report(void* p) {
+#if FA__ASAN
+    __sanitizer_report_error_summary("fastalloc: fa_free of a pointer it did not hand out, of an interior pointer, or of a block already free");
+#  if defined(FA__MSVC)
+    __asan_report_error(_ReturnAddress(), _AddressOfReturnAddress(), _AddressOfReturnAddress(), p, 1, 1);
+#  else
+    __asan_report_error(__builtin_return_address(0), __builtin_frame_address(0), __builtin_frame_address(0), p, 1, 1);
+#  endif
+#else
+    (void)p;   /* memcheck reported it at VALGRIND_FREELIKE_BLOCK */
+#endif
+}
+
+/* A free: the pointer must be a live block's, as handed out; then the block closes. False: it was
+   not (reported), and the free does nothing more. A huge block on the OS closes only where the huge
+   cache may keep it: any other goes back to the OS whole. */
+static bool fa__track_take(void* p) {
+    uint8_t *start, *end;
+    bool handed_out = false;
+    if (p == NULL) return true;
+    const fa__page_t* page = fa__track_block(p, &start, &end, &handed_out);
+#if FA__ASAN
+    bool ok = page != NULL && handed_out && !__asan_address_is_poisoned(p);
+#else
+    char vbits;
+    bool ok = page != NULL && handed_out && VALGRIND_GET_VBITS(p, &vbits, 1) != 3;   /* 3: not addressable */
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+#endif
+    if (!ok) { fa__track_report(p); return false; }
+    const fa__segment_t* seg = fa__page_segment(page);
+    if (seg->kind != FA__SEGMENT_HUGE || (seg->region == NULL && seg->map_size <= FA__HUGE_CACHE_MAX))
+        fa__track_close(start, (size_t)(end - start));
+    return true;
+}
+
+/* A segment's memory goes back to the OS or its region: open again whatever may be closed. */
+static void fa__track_release(const fa__segment_t* seg) {
+    if (seg->kind != FA__SEGMENT_HUGE) {
+        size_t header = fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg);
+        fa__track_open((const uint8_t*)seg + header, seg->map_size - header);
+        return;
+    }
+    size_t offset = seg->pages[0].block_size, usable = seg->map_size - offset;
+    size_t from = seg->region != NULL || seg->map_size <= FA__HUGE_CACHE_MAX ? 0 : seg->huge_written < usable ? seg->huge_written : usable;
+    fa__track_open((const uint8_t*)seg + offset + from, usable - from);
+}
+
+/* fa_heap_reset and fa_heap_destroy free every block at once: every page of the heap closes. */
+static void fa__track_drop(fa__heap_t* heap) {
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        fa__page_t* page;
+        for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; )
+            fa__track_close(fa__page_start(page), fa__page_bytes(page));
+    }
+}
+
+/* fa_usable_size: the whole usable size is the caller's to write. */
+static size_t fa__usable_size_open(const void* p) {
+    size_t usable = fa__usable_size(p);
+    uint8_t *start, *end;
+    bool handed_out;
+    if (usable != 0 && fa__track_block(p, &start, &end, &handed_out) != NULL && handed_out)
+        fa__track_regive((void*)(uintptr_t)p, (void*)(uintptr_t)p, usable);
+    return usable;
+}
 #endif
 
 static void fa__stats_get(fa_stats_t* out) {
@@ -4278,33 +4768,35 @@ static size_t fa__array_bytes(size_t count, size_t size) {
 
 /* Internally alignment 0 means "none"; for callers it is not a power of two. */
 static void* fa__realloc_aligned(void* p, size_t size, size_t alignment, bool zero) {
-    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc(fa__tls_heap, p, size, alignment, zero);
+    return alignment == 0 ? fa__fail(FA__EINVAL) : fa__realloc_api(fa__tls_heap, p, size, alignment, zero);
 }
 
 static char* fa__strndup(const char* s, size_t n) {
     if (s == NULL) return (char*)fa__fail(FA__EINVAL);
     size_t len = 0;
     while (len < n && s[len] != '\0') len++;
-    char* copy = (char*)fa__malloc_fast(len + 1, false);
+    char* copy = (char*)FA__ALLOCATED(fa__malloc_fast(len + 1, false), len + 1, NULL);
     if (copy == NULL) return NULL;
     FASTALLOC_MEMCPY(copy, s, len);
     copy[len] = '\0';
     return copy;
 }
 
-FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
-FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(size, true)); }
-FASTALLOC_API void* fa_calloc(size_t count, size_t size) { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
+FASTALLOC_API void* fa_malloc(size_t size) { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, false), size, NULL)); }
+FASTALLOC_API void* fa_zalloc(size_t size) { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, true), size, NULL)); }
+FASTALLOC_API void* fa_calloc(size_t count, size_t size) {
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(fa__array_bytes(count, size), true), fa__array_bytes(count, size), NULL));
+}
 FASTALLOC_API void* fa_malloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, false));
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, false), size, NULL));
 }
 FASTALLOC_API void* fa_zalloc_aligned(size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__malloc_aligned(fa__tls_heap, size, alignment, true));
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, true), size, NULL));
 }
-FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
-FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, true)); }
+FASTALLOC_API void* fa_realloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_api(fa__tls_heap, p, size, 0, false)); }
+FASTALLOC_API void* fa_rezalloc(void* p, size_t size) { FA__SERIALIZED(void*, fa__realloc_api(fa__tls_heap, p, size, 0, true)); }
 FASTALLOC_API void* fa_recalloc(void* p, size_t count, size_t size) {
-    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, true));
+    FA__SERIALIZED(void*, fa__realloc_api(fa__tls_heap, p, fa__array_bytes(count, size), 0, true));
 }
 FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
     FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, false));
@@ -4312,8 +4804,8 @@ FASTALLOC_API void* fa_realloc_aligned(void* p, size_t size, size_t alignment) {
 FASTALLOC_API void* fa_rezalloc_aligned(void* p, size_t size, size_t alignment) {
     FA__SERIALIZED(void*, fa__realloc_aligned(p, size, alignment, true));
 }
-FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(fa__free(p)); }
-FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size(p)); }
+FASTALLOC_API void fa_free(void* p) { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
+FASTALLOC_API size_t fa_usable_size(const void* p) { FA__SERIALIZED(size_t, fa__usable_size_open(p)); }
 FASTALLOC_API size_t fa_good_size(size_t size) { return fa__good_size(size); }
 FASTALLOC_API char* fa_strndup(const char* s, size_t n) { FA__SERIALIZED(char*, fa__strndup(s, n)); }
 FASTALLOC_API char* fa_strdup(const char* s) { FA__SERIALIZED(char*, fa__strndup(s, (size_t)-1)); }
@@ -4368,27 +4860,32 @@ FASTALLOC_API fa_heap_t* fa_heap_new(void) { FA__SERIALIZED(fa_heap_t*, fa__heap
 FASTALLOC_API fa_heap_t* fa_heap_new_in_region(void* mem, size_t size) {
     FA__SERIALIZED(fa_heap_t*, fa__heap_new_in_region(mem, size, FA__HEAP_FIRST_CLASS));
 }
-FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_destroy(heap)); }
-FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_reset(heap)); }
+FASTALLOC_API void fa_heap_destroy(fa_heap_t* heap) {
+    FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) { fa__on_heap_drop(heap); fa__heap_destroy(heap); });
+}
+FASTALLOC_API void fa_heap_reset(fa_heap_t* heap) {
+    FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) { fa__on_heap_drop(heap); fa__heap_reset(heap); });
+}
 FASTALLOC_API void fa_heap_delete(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_delete(heap)); }
 FASTALLOC_API void fa_heap_collect(fa_heap_t* heap) { FA__SERIALIZED_VOID(if (fa__heap_arg(heap)) fa__heap_collect(heap, false)); }
 FASTALLOC_API void* fa_heap_malloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, size, false), size, heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_zalloc(fa_heap_t* heap, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, size, true) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, size, true), size, heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_calloc(fa_heap_t* heap, size_t count, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__heap_malloc_fast(heap, fa__array_bytes(count, size), true) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__heap_malloc_fast(heap, fa__array_bytes(count, size), true),
+                                                             fa__array_bytes(count, size), heap) : NULL);
 }
 FASTALLOC_API void* fa_heap_realloc(fa_heap_t* heap, void* p, size_t size) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc(heap, p, size, 0, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__realloc_api(heap, p, size, 0, false) : NULL);
 }
 FASTALLOC_API void* fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment) {
-    FA__SERIALIZED(void*, fa__heap_arg(heap) ? fa__malloc_aligned(heap, size, alignment, false) : NULL);
+    FA__SERIALIZED(void*, fa__heap_arg(heap) ? FA__ALLOCATED(fa__malloc_aligned(heap, size, alignment, false), size, heap) : NULL);
 }
 FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
-    FA__SERIALIZED(size_t, (fa__check_heap_block(heap, p), fa__usable_size(p)));
+    FA__SERIALIZED(size_t, (fa__check_heap_block(heap, p), fa__usable_size_open(p)));
 }
 FASTALLOC_API bool fa_heap_check(const fa_heap_t* heap) {
     FA__SERIALIZED(bool, fa__heap_check(heap != NULL ? heap : fa__tls_heap));
@@ -4444,18 +4941,22 @@ FASTALLOC_API size_t fa_arena_left(const fa_arena_t* arena) { return arena != NU
 extern "C" {
 #endif
 static size_t fa__round_pow2(size_t n) { return n <= 1 ? 1 : (size_t)1 << (fa__msb(n - 1) + 1); }
-static void* fa__aligned_default(size_t size, size_t alignment) { return fa__malloc_aligned(fa__tls_heap, size, alignment, false); }
+static void* fa__aligned_default(size_t size, size_t alignment) {
+    return FA__ALLOCATED(fa__malloc_aligned(fa__tls_heap, size, alignment, false), size, NULL);
+}
 
-void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(size, false)); }
-void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__malloc_fast(fa__array_bytes(count, size), true)); }
-void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, size, 0, false)); }
-void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
-void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(fa__free(p)); }
-size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED(size_t, fa__usable_size(p)); }
+void* malloc(size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(size, false), size, NULL)); }
+void* calloc(size_t count, size_t size) FA__LIBC_NOEXCEPT {
+    FA__SERIALIZED(void*, FA__ALLOCATED(fa__malloc_fast(fa__array_bytes(count, size), true), fa__array_bytes(count, size), NULL));
+}
+void* realloc(void* p, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__realloc_api(fa__tls_heap, p, size, 0, false)); }
+void free(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
+void cfree(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED_VOID(FA__FREEING(p); fa__free(p)); }
+size_t malloc_usable_size(void* p) FA__LIBC_NOEXCEPT { FA__SERIALIZED(size_t, fa__usable_size_open(p)); }
 int malloc_trim(size_t pad) FA__LIBC_NOEXCEPT { (void)pad; FA__SERIALIZED_VOID(fa__collect(true)); return 1; }
 
 void* reallocarray(void* p, size_t count, size_t size) FA__LIBC_NOEXCEPT {
-    FA__SERIALIZED(void*, fa__realloc(fa__tls_heap, p, fa__array_bytes(count, size), 0, false));
+    FA__SERIALIZED(void*, fa__realloc_api(fa__tls_heap, p, fa__array_bytes(count, size), 0, false));
 }
 
 void* aligned_alloc(size_t alignment, size_t size) FA__LIBC_NOEXCEPT { FA__SERIALIZED(void*, fa__aligned_default(size, alignment)); }

@@ -69,6 +69,22 @@
 #endif
 #endif
 
+/* HARNESS_TOOLS: built under a memory tool fastalloc informs (AddressSanitizer, or valgrind's
+   memcheck with FASTALLOC_VALGRIND). Misuse that a release build tolerates (a free of a pointer
+   fastalloc did not hand out) or that a suite commits on purpose (a write into a free block) is
+   then reported by the tool, so those sub-tests run only without one (tests/test_corrupt.c checks
+   the reports). */
+#if defined(__SANITIZE_ADDRESS__) || defined(FASTALLOC_VALGRIND)
+#define HARNESS_TOOLS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HARNESS_TOOLS 1
+#endif
+#endif
+#ifndef HARNESS_TOOLS
+#define HARNESS_TOOLS 0
+#endif
+
 #define HARNESS_OK ((size_t)-1)
 #define HARNESS_MAX_REPORTS 200UL
 

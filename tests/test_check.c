@@ -88,7 +88,7 @@ static void test_healthy(void) {
     }
 }
 
-static void test_corruption(void) {
+static FA__UNUSED void test_corruption(void) {
     harness_section("corruption is reported");
     /* A page of 48-byte blocks of this heap alone: fill some, free two, then overwrite the link
        word of a freed block as a use-after-free write would. */
@@ -127,6 +127,11 @@ static void test_corruption(void) {
 
 int main(void) {
     test_healthy();
+#if HARNESS_TOOLS
+    /* the writes into free blocks are what the memory tool reports (tests/test_corrupt.c) */
+    harness_skip("corruption of free blocks", "a memory tool reports the corrupting writes themselves");
+#else
     test_corruption();
+#endif
     return harness_finish();
 }

@@ -1,0 +1,180 @@
+/* test_corrupt.c — what each build does with memory misuse. Each case runs in a child process and
+   ends one of three ways: SILENT (runs to its end: nothing notices), ABORTS (the allocator stops the
+   program: a FASTALLOC_DEBUG assertion, or a trap), TOOL (the memory tool reports it: AddressSanitizer
+   stops the program with its report; valgrind's memcheck reports an error, and the child, run under
+   valgrind --error-exitcode, exits with that code). The expected verdict of every case is written
+   down per build: default, FASTALLOC_DEBUG, AddressSanitizer, FASTALLOC_VALGRIND (the test runs
+   each case under valgrind itself), and the cases prove that fastalloc tells the tools what it does.
+   A build without fork() skips everything. */
+#define FASTALLOC_IMPLEMENTATION
+#include "fastalloc.h"
+#include "harness.h"
+
+#if HARNESS_HAVE_FORK
+#include <signal.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+
+typedef enum { SILENT, ABORTS, TOOL } verdict_t;
+static const char* const verdict_name[] = { "silent", "aborts", "tool report" };
+
+/* ---- the misuse ------------------------------------------------------------------------------- */
+static volatile unsigned char sink;
+
+static void overflow_by_one(void) {                 /* 100 bytes asked, 112 usable: the 101st */
+    unsigned char* volatile p = (unsigned char*)fa_malloc(100);
+    p[100] = 1;
+}
+static void overflow_huge(void) {                   /* a huge block's slack past the size asked */
+    unsigned char* volatile p = (unsigned char*)fa_malloc(5 * MiB + 100);
+    p[5 * MiB + 100] = 1;
+}
+static void use_after_free_read(void) {
+    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
+    memset(p, 7, 64);
+    fa_free(p);
+    sink = p[20];
+}
+static void use_after_free_write(void) {
+    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
+    fa_free(p);
+    p[20] = 1;
+}
+static void use_after_reset(void) {                 /* a block of a heap that was reset */
+    fa_heap_t* heap = fa_heap_new();
+    unsigned char* volatile p = (unsigned char*)fa_heap_malloc(heap, 64);
+    p[0] = 1;
+    fa_heap_reset(heap);
+    sink = p[0];
+}
+static void double_free(void) {
+    void* volatile p = fa_malloc(64);
+    void* volatile keep = fa_malloc(64);           /* the page stays in use */
+    fa_free(p);
+    fa_free(p);
+    (void)keep;
+}
+static void foreign_free(void) {
+    int on_stack[4] = { 0 };
+    fa_free(on_stack);
+    sink = (unsigned char)on_stack[0];
+}
+static void interior_free(void) {
+    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
+    fa_free(p + 16);
+}
+
+/* Expected verdicts: default (also clang, TSan, FASTALLOC_STATS), FASTALLOC_DEBUG, AddressSanitizer,
+   FASTALLOC_VALGRIND. */
+typedef struct {
+    const char* name;
+    void (*run)(void);
+    verdict_t plain, debug, asan, valgrind;
+} misuse_t;
+static const misuse_t cases[] = {
+    { "overflow by one byte past the size asked", overflow_by_one, SILENT, SILENT, TOOL, TOOL },
+    { "overflow past a huge block's size", overflow_huge, SILENT, SILENT, TOOL, TOOL },
+    { "read after free", use_after_free_read, SILENT, SILENT, TOOL, TOOL },
+    { "write after free", use_after_free_write, SILENT, SILENT, TOOL, TOOL },
+    { "read after fa_heap_reset", use_after_reset, SILENT, SILENT, TOOL, TOOL },
+    { "double free", double_free, SILENT, ABORTS, TOOL, TOOL },
+    { "free of a pointer fastalloc did not hand out", foreign_free, SILENT, ABORTS, TOOL, TOOL },
+    { "free of an interior pointer", interior_free, SILENT, ABORTS, TOOL, TOOL },
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static verdict_t expected(const misuse_t* c) {
+#if FA__ASAN
+    return c->asan;
+#elif FA__VALGRIND
+    return c->valgrind;
+#elif defined(FASTALLOC_DEBUG)
+    return c->debug;
+#else
+    return c->plain;
+#endif
+}
+
+/* ---- running a case in a child ---------------------------------------------------------------- */
+#define VALGRIND_ERROR_EXIT 99
+static const char* self_path;
+
+static void child(size_t i) {
+#if FA__VALGRIND
+    if (!RUNNING_ON_VALGRIND) {     /* the case runs under valgrind: this program again, told which */
+        char index[16];
+        snprintf(index, sizeof index, "%zu", i);
+        execlp("valgrind", "valgrind", "-q", "--error-exitcode=99", "--leak-check=no", self_path, "--case", index, (char*)NULL);
+        fprintf(stderr, "exec valgrind failed\n");
+        _exit(127);
+    }
+#endif
+    cases[i].run();
+    _exit(0);
+}
+
+/* Runs case i in a child, its stderr captured; says how it ended. */
+static verdict_t run_case(size_t i, char* out, size_t out_size) {
+    int fds[2];
+    if (pipe(fds) != 0) return SILENT;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        child(i);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(fds[0], out + len, out_size - 1 - len)) > 0) {
+        len += (size_t)got;
+        if (len == out_size - 1) len = 0;   /* keep reading; what is kept is only for messages */
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    bool reported = strstr(out, "AddressSanitizer") != NULL
+                    || (WIFEXITED(status) && WEXITSTATUS(status) == VALGRIND_ERROR_EXIT && strstr(out, "Invalid") != NULL);
+    if (reported) return TOOL;
+    if (WIFSIGNALED(status)) return ABORTS;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return SILENT;
+    fprintf(stderr, "    child exit status %d: %.300s\n", WEXITSTATUS(status), out);
+    return ABORTS;
+}
+
+int main(int argc, char** argv) {
+    self_path = argv[0];
+    if (argc == 3 && strcmp(argv[1], "--case") == 0) {      /* a case, run under valgrind */
+        cases[strtoul(argv[2], NULL, 10)].run();
+        return 0;
+    }
+    harness_section("misuse, per build");
+#if FA__VALGRIND
+    if (system("valgrind --version >/dev/null 2>&1") != 0) {
+        harness_skip("every case", "valgrind is not installed (apt-get install valgrind)");
+        return harness_finish();
+    }
+#endif
+    static char out[64 * 1024];
+    for (size_t i = 0; i < NCASES; i++) {
+        verdict_t want = expected(&cases[i]), got = run_case(i, out, sizeof out);
+        printf("%-48s %s\n", cases[i].name, verdict_name[got]);
+        CHECKF(got == want, "%s: expected %s, got %s", cases[i].name, verdict_name[want], verdict_name[got]);
+    }
+    return harness_finish();
+}
+#else
+int main(void) {
+    harness_skip("misuse in child processes", "no fork() here");
+    return harness_finish();
+}
+#endif
