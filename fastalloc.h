@@ -2761,7 +2761,7 @@ static fa__block_t* fa__page_block_of(const fa__page_t* page, const void* p) {
    not own (the pointer handed out is at least 16 bytes in): its address ^ FA__ALIGNED_TAG, then the
    offset. Every block sat on a free list before it was handed out, whose link overwrote the first
    word, so a block handed out plainly never carries a stale mark. The pointer the caller holds is
-   thus known from the block alone (fa_heap_visit, the hooks at reset, the debug checks). */
+   thus known from the block alone (the hooks at reset, the memory tools, the debug checks). */
 #define FA__ALIGNED_TAG ((uintptr_t)0xA11C4ED0B10C4ED5ULL)
 static void fa__aligned_mark(fa__block_t* block, const uint8_t* aligned) {
     fa__word_set(block, 0, (uintptr_t)block ^ FA__ALIGNED_TAG);
