@@ -317,6 +317,44 @@ typedef struct fa_stats_s {
                                 page map's leaves): never given back, not in mapped_bytes   */
 } fa_stats_t;
 
+/* One heap's figures (fa_heap_stats), as of the call: cross-thread frees that reached the heap are
+   taken in first (see fa_heap_visit). Pages are small, medium or large by the tier of their
+   blocks (>>pages): small blocks share one-slice pages, medium ones multi-slice pages of several
+   blocks, large ones a page each. */
+typedef struct fa_heap_stats_s {
+    size_t live_blocks;      /* blocks handed out and not freed, huge ones included (what
+                                fa_heap_visit reports)                                      */
+    size_t live_bytes;       /* their usable bytes (fa_usable_size of each)                 */
+    size_t page_bytes;       /* bytes of the slices of its pages in use (live or free blocks) */
+    size_t pages_small;      /* pages in use, by tier                                       */
+    size_t pages_medium;
+    size_t pages_large;
+    size_t huge_blocks;      /* huge blocks it lists (a first-class heap's; a thread heap's
+                                huge blocks belong to no heap and are not counted)          */
+    size_t huge_bytes;       /* their usable bytes                                          */
+    size_t committed_bytes;  /* bytes of its segments (the spare one included) and huge blocks
+                                that count against the system's commit limit: all but the
+                                slices a purge decommitted (FASTALLOC_PURGE_DECOMMITS). Whether
+                                the OS has faulted them in is the OS's to say (RSS)         */
+    size_t reserved_bytes;   /* address space of its segments and huge blocks               */
+    size_t region_bytes;     /* a heap with a region of its own: the region's size; else 0   */
+    size_t free_bytes;       /* such a heap: bytes it could hand out without the OS or another
+                                heap: free blocks of its pages (empty pages' included), free
+                                slices of its segments, free windows of the region less the
+                                segment header each run of them needs; else 0               */
+    size_t largest_free;     /* such a heap: the largest size fa_heap_malloc hands out now as
+                                one block from that memory, empty pages kept for reuse left
+                                where they are (fa_heap_collect gives them back first); a
+                                request of one region slice more fails. Else 0 (unknown)     */
+    size_t fragmentation;    /* per mille of free_bytes that largest_free cannot take:
+                                1000 * (free_bytes - largest_free) / free_bytes; 0 when nothing
+                                is free or there is no region                               */
+} fa_heap_stats_t;
+
+/* A visitor of fa_heap_visit: a live block, the pointer the caller holds, and its usable size;
+   returning false stops the walk. */
+typedef bool (*fa_visit_fn)(void* block, size_t usable, void* arg);
+
 FASTALLOC_API void*  fa_malloc(size_t size);
 FASTALLOC_API void*  fa_zalloc(size_t size);
 FASTALLOC_API void*  fa_calloc(size_t count, size_t size);
@@ -352,6 +390,8 @@ FASTALLOC_API void*      fa_heap_realloc(fa_heap_t* heap, void* p, size_t size);
 FASTALLOC_API void*      fa_heap_malloc_aligned(fa_heap_t* heap, size_t size, size_t alignment);
 FASTALLOC_API size_t     fa_heap_usable_size(const fa_heap_t* heap, const void* p);
 FASTALLOC_API bool       fa_heap_check(const fa_heap_t* heap);
+FASTALLOC_API bool       fa_heap_visit(fa_heap_t* heap, fa_visit_fn visit, void* arg);
+FASTALLOC_API bool       fa_heap_stats(fa_heap_t* heap, fa_heap_stats_t* out);
 
 /* Bump arenas (see ARENAS above). The record is public only so that the bump path inlines: its
    fields are fastalloc's. */
@@ -1416,6 +1456,7 @@ static void fa__free_local(fa__page_t* page, fa__block_t* block);
 static void fa__free(void* p);
 static void* fa__heap_malloc(fa__heap_t* heap, size_t size, bool zero);
 static size_t fa__usable_size(const void* p);
+static bool fa__heap_walk(fa__heap_t* heap, fa_visit_fn visit, void* arg);
 
 /* =====================================================================================================
    >>track  MEMORY TOOLS: ADDRESSSANITIZER AND VALGRIND
@@ -2767,13 +2808,11 @@ static void fa__aligned_mark(fa__block_t* block, const uint8_t* aligned) {
     fa__word_set(block, 0, (uintptr_t)block ^ FA__ALIGNED_TAG);
     fa__word_set(block, 1, (uintptr_t)(aligned - (uint8_t*)block));
 }
-#if FA__HOOK_FREES || FA__TRACK || defined(FASTALLOC_DEBUG)   /* its readers: the walk, the tools, the checks */
 static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
     bool marked = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) && fa__word_get(block, 0) == ((uintptr_t)block ^ FA__ALIGNED_TAG)
                   && fa__word_get(block, 1) < page->block_size;
     return (uint8_t*)block + (marked ? fa__word_get(block, 1) : 0);
 }
-#endif
 
 /* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
@@ -4206,7 +4245,6 @@ static void* fa__realloc_api(fa__heap_t* heap, void* p, size_t size, size_t alig
 }
 
 #if FA__HOOK_FREES || FA__VALGRIND
-static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg);
 static bool fa__drop_visit(void* p, size_t usable, void* heap) {
     (void)usable; (void)heap;
     FASTALLOC_ON_FREE(p, (fa_heap_t*)heap);
@@ -4465,14 +4503,17 @@ static bool fa__heap_check(const fa__heap_t* heap) {
     return queued == owned;
 }
 
-/* ---- walking a heap's live blocks (FASTALLOC_ON_FREE and memcheck at reset and destroy) ---------- */
-#if FA__HOOK_FREES || FA__VALGRIND
+/* ---- walking a heap's live blocks (fa_heap_visit, fa_heap_stats; FASTALLOC_ON_FREE and memcheck at
+   reset and destroy) ------------------------------------------------------------------------------ */
 /* A live block is one of a page's threaded blocks on none of its lists, once the frees other threads
    made into the heap are taken in (delayed frees, thread_free lists), or a huge block the heap
    lists. The walk runs on the heap's thread; `visit` gets the pointer the caller holds and the bytes
    usable there, and stops the walk by returning false. It runs under the global lock while it
-   visits huge blocks (another thread's free of one must wait), so it must not call fastalloc. */
-typedef bool (*fa__visit_fn)(void* block, size_t usable, void* arg);
+   visits huge blocks (another thread's free of one must wait), so it must not call fastalloc.
+   Other threads may free the heap's blocks meanwhile: the delayed frees are taken in once, at the
+   start, and each page's thread_free list just before that page is read, so a block is reported
+   live exactly when its free had not reached its page (or the heap) by then - it was live an
+   instant before. */
 #define FA__WALK_WORDS ((FA__SLICE_SIZE / 8 + 63) / 64)   /* a bit per block of the fullest page */
 
 /* Sets the bit of every block on a list of the page; a link off the page's blocks, or a block seen
@@ -4485,7 +4526,7 @@ static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint6
     }
 }
 
-static bool fa__page_walk(fa__page_t* page, fa__visit_fn visit, void* arg) {
+static bool fa__page_walk(fa__page_t* page, fa_visit_fn visit, void* arg) {
     uint64_t bits[FA__WALK_WORDS] = { 0 };
     FA__DEBUG_ASSERT(page->capacity <= FA__WALK_WORDS * 64);
     fa__page_collect_thread_free(page);
@@ -4501,7 +4542,7 @@ static bool fa__page_walk(fa__page_t* page, fa__visit_fn visit, void* arg) {
     return true;
 }
 
-static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t usable, void* arg), void* arg) {
+static bool fa__heap_walk(fa__heap_t* heap, fa_visit_fn visit, void* arg) {
     if (heap == FA__EMPTY_HEAP) return true;
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
@@ -4516,7 +4557,118 @@ static bool fa__heap_walk(fa__heap_t* heap, bool (*visit)(void* block, size_t us
     fa__unlock();
     return go_on;
 }
-#endif
+/* ---- a heap's figures (fa_heap_stats) ------------------------------------------------------------ */
+static bool fa__sum_visit(void* block, size_t usable, void* arg) {
+    fa_heap_stats_t* out = (fa_heap_stats_t*)arg;
+    (void)block;
+    out->live_blocks++;
+    out->live_bytes += usable;
+    return true;
+}
+
+/* Live blocks of a page from its counts, after its cross-thread frees are taken in; a page that
+   served aligned requests is walked, since an aligned block's usable size depends on its offset. */
+static void fa__page_stats(fa__page_t* page, fa_heap_stats_t* out) {
+    unsigned shift = fa__seg_shift(fa__page_segment(page));
+    fa__page_collect_thread_free(page);
+    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) (void)fa__page_walk(page, fa__sum_visit, out);
+    else { out->live_blocks += page->used; out->live_bytes += (size_t)page->used * page->block_size; }
+    out->page_bytes += fa__page_bytes(page);
+    if (page->block_size <= fa__geometry_small_max(shift)) out->pages_small++;
+    else if (page->block_size <= fa__geometry_medium_max(shift)) out->pages_medium++;
+    else out->pages_large++;
+}
+
+/* Bytes of a segment that count against the commit limit: all but the slices a purge decommitted. */
+static size_t fa__segment_committed(const fa__segment_t* seg) {
+    size_t decommitted = 0;
+    for (uint64_t bits = seg->decommit_mask; bits != 0; bits &= bits - 1) decommitted++;
+    return seg->map_size - (decommitted << fa__seg_shift(seg));
+}
+
+/* The largest request a fresh page on `slices` free slices of a segment serves; 0: none. */
+static size_t fa__fresh_page_request_max(size_t slices, unsigned shift) {
+    for (size_t bin = fa__bin_of(fa__geometry_large_max(shift)); bin >= 1; bin--)
+        if (fa__page_slices_for(fa__bin_size(bin), shift) <= slices) return fa__bin_request_max(bin);
+    return 0;
+}
+
+static size_t fa__longest_run(uint64_t bits) {
+    size_t longest = 0;
+    for (size_t run = 0; bits != 0; bits &= bits << 1) longest = ++run;
+    return longest;
+}
+
+/* Free memory a region heap could hand out as it stands, in the terms of fa_heap_stats_t: its pages'
+   free blocks and free slices of its segments, then the region's free windows (under the lock that
+   guards them). Each run of free windows serves one huge block after one segment header, or, when
+   that is no bigger than a large block, a fresh segment's page. */
+static void fa__region_heap_free(fa__heap_t* heap, fa_heap_stats_t* out) {
+    const fa__region_t* region = heap->region;
+    unsigned shift = FA__REGION_SHIFT;
+    size_t large_max = fa__geometry_large_max(shift), largest = 0, total = 0;
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        uint64_t free_slices = ~seg->used_mask & FA__ALL_SLICES;
+        size_t fits = fa__fresh_page_request_max(fa__longest_run(free_slices), shift);
+        if (fits > largest) largest = fits;
+        for (uint64_t bits = free_slices; bits != 0; bits &= bits - 1) total += fa__geometry_slice(shift);
+        fa__page_t* page;
+        for (size_t idx = fa__geometry_header_slices(shift); (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
+            total += (size_t)(page->reserved - page->used) * page->block_size;
+            /* a full page with room (a cross-thread free not yet taken in) serves no malloc yet */
+            bool serves = page->used < page->reserved && !(page->flags & FA__PAGE_IN_FULL);
+            if (serves && fa__bin_request_max(page->bin) > largest) largest = fa__bin_request_max(page->bin);
+        }
+    }
+    fa__lock();
+    for (size_t i = 0, run; i < region->window_count; i += run == 0 ? 1 : run) {
+        for (run = 0; i + run < region->window_count && fa__region_window_free(region, i + run); run++) { }
+        if (run == 0) continue;
+        uint8_t* window = region->base + i * FA__REGION_SEGMENT_SIZE;
+        size_t room = (size_t)(region->limit - window);
+        if (room > run * FA__REGION_SEGMENT_SIZE) room = run * FA__REGION_SEGMENT_SIZE;
+        if (room < FA__REGION_MIN_WINDOW) continue;
+        size_t block = room - FA__REGION_HEADER_BYTES, first = room < FA__REGION_SEGMENT_SIZE ? room : FA__REGION_SEGMENT_SIZE;
+        size_t fits = block > large_max ? block : fa__fresh_page_request_max((first >> shift) - fa__geometry_header_slices(shift), shift);
+        if (fits > largest) largest = fits;
+        total += block;
+    }
+    fa__unlock();
+    out->region_bytes = (size_t)(region->hi - region->lo);
+    out->free_bytes = total;
+    out->largest_free = largest < total ? largest : total;
+    size_t lost = total - out->largest_free;
+    out->fragmentation = total == 0 ? 0 : lost <= SIZE_MAX / 1000 ? lost * 1000 / total : lost / (total / 1000);
+}
+
+static bool fa__heap_stats(fa__heap_t* heap, fa_heap_stats_t* out) {
+    FASTALLOC_MEMSET(out, 0, sizeof(*out));
+    if (heap == FA__EMPTY_HEAP) return true;
+    if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        out->committed_bytes += fa__segment_committed(seg);
+        out->reserved_bytes += seg->map_size;
+        fa__page_t* page;
+        for (size_t idx = fa__geometry_header_slices(fa__seg_shift(seg)); (page = fa__segment_next_page(seg, &idx)) != NULL; )
+            fa__page_stats(page, out);
+    }
+    if (heap->spare_segment != NULL) {
+        out->committed_bytes += fa__segment_committed(heap->spare_segment);
+        out->reserved_bytes += heap->spare_segment->map_size;
+    }
+    fa__lock();
+    for (fa__segment_t* seg = heap->huge; seg != NULL; seg = seg->next) {
+        out->huge_blocks++;
+        out->huge_bytes += seg->map_size - seg->pages[0].block_size;
+        out->committed_bytes += seg->map_size;
+        out->reserved_bytes += seg->map_size;
+    }
+    fa__unlock();
+    out->live_blocks += out->huge_blocks;
+    out->live_bytes += out->huge_bytes;
+    if (heap->region != NULL) fa__region_heap_free(heap, out);
+    return true;
+}
 
 #ifdef FASTALLOC_DEBUG
 /* A link read from a free block must point at a block of the same page: catches writes after free. */
@@ -4889,6 +5041,15 @@ FASTALLOC_API size_t fa_heap_usable_size(const fa_heap_t* heap, const void* p) {
 }
 FASTALLOC_API bool fa_heap_check(const fa_heap_t* heap) {
     FA__SERIALIZED(bool, fa__heap_check(heap != NULL ? heap : fa__tls_heap));
+}
+/* Seeing a heap (fa_heap_visit, fa_heap_stats): NULL is the calling thread's heap, which is also
+   the only thread that may look at it (the walk takes in cross-thread frees, an owner's work). */
+static fa__heap_t* fa__heap_seen(fa_heap_t* heap) { return heap != NULL ? fa__heap_arg(heap) : fa__tls_heap; }
+FASTALLOC_API bool fa_heap_visit(fa_heap_t* heap, fa_visit_fn visit, void* arg) {
+    FA__SERIALIZED(bool, visit == NULL ? (bool)fa__fail(FA__EINVAL) : fa__heap_walk(fa__heap_seen(heap), visit, arg));
+}
+FASTALLOC_API bool fa_heap_stats(fa_heap_t* heap, fa_heap_stats_t* out) {
+    FA__SERIALIZED(bool, out == NULL ? (bool)fa__fail(FA__EINVAL) : fa__heap_stats(fa__heap_seen(heap), out));
 }
 
 /* ---- arenas -------------------------------------------------------------------------------------- */
