@@ -181,6 +181,17 @@
      void   fa_heap_collect(fa_heap_t* h)                give back h's empty pages (after a reset)
      bool   fa_heap_check(const fa_heap_t* h)            every invariant of h holds (NULL: the thread
                                                          heap); any build, by h's thread; reads only
+     bool   fa_heap_visit(fa_heap_t* h, fa_visit_fn visit, void* arg)   visit(block, usable, arg)
+                                                         for every live block of h (NULL: the thread
+                                                         heap; its huge blocks are no heap's); visit
+                                                         returns false to stop. true: walked to the
+                                                         end; false: stopped, or EINVAL (visit NULL).
+                                                         By h's thread; visit must not call fastalloc
+     bool   fa_heap_stats(fa_heap_t* h, fa_heap_stats_t* out)   h's figures (NULL: the thread
+                                                         heap): live blocks, pages by tier, huge
+                                                         blocks, committed and reserved bytes; region
+                                                         heaps: free bytes, largest free block,
+                                                         fragmentation. By h's thread; EINVAL (out NULL)
    Arenas (see ARENAS):
      fa_arena_t* fa_arena_init(void* mem, size_t size)   a fixed arena over [mem, mem+size), record
                                                          inside; any alignment, from ~100 bytes;
@@ -233,6 +244,20 @@
    whose usable size was asked, counts as initialised. An overflow that lands in the next live block
    is not seen (there are no redzones); neither is a use after free of a huge block in a region.
    The default build compiles all of it away.
+
+   SEEING MEMORY
+   - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
+     is the caller's thread heap). The visitor must not call fastalloc: the walk holds the global
+     lock while it visits huge blocks. It gets the pointer the caller holds and fa_usable_size of it
+     (under a memory tool only the size asked is addressable, unless fa_usable_size was called).
+   - Exact while other threads free the heap's blocks: the walk first takes in the frees that reached
+     the heap (delayed frees), then each page's cross-thread list just before it reads that page. A
+     block whose free had not reached its page when the walk took that page in is reported live (it
+     was live an instant before); one whose free had is not. Frees on the heap's own thread are
+     always seen. fa_heap_stats counts the same blocks from page counts (pages that served aligned
+     blocks are walked), so its live_blocks and live_bytes equal what a visit at that moment sums.
+   - A thread heap's huge blocks belong to no heap (any thread frees them, and they outlive it):
+     neither function sees them. A first-class heap lists its own.
 
    FIRST-CLASS HEAPS AND REGIONS
    - Thread rule: a heap belongs to the thread that made it. Only that thread allocates from it,
