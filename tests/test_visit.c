@@ -218,6 +218,10 @@ static void test_cross_thread(void) {
     pthread_create(&t, NULL, free_odd, NULL);
     pthread_join(t, NULL);
     for (size_t i = 0; i < CROSS; i += 2) { shadow_a.b[shadow_a.n].p = cross_blocks[i]; shadow_a.b[shadow_a.n++].size = i % 3 == 0 ? 48 : 3000; }
+    harness_section("stats before any visit: cross-thread frees taken in");
+    fa_heap_stats_t st;
+    CHECK(fa_heap_stats(h, &st));
+    CHECK_EQ_SZ(st.live_blocks, shadow_a.n);
     compare(h, &shadow_a, 0, "blocks freed by another thread are not reported");
     fa_heap_reset(h);
     shadow_a.n = 0;
