@@ -4552,7 +4552,8 @@ static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint6
 }
 
 static bool fa__page_walk(fa__page_t* page, fa_visit_fn visit, void* arg) {
-    uint64_t bits[FA__WALK_WORDS] = { 0 };
+    uint64_t bits[FA__WALK_WORDS];
+    FASTALLOC_MEMSET(bits, 0, sizeof(bits));   /* not "= { 0 }": a compiler may call memset, absent without libc */
     FA__DEBUG_ASSERT(page->capacity <= FA__WALK_WORDS * 64);
     fa__page_collect_thread_free(page);
     fa__walk_mark(page, page->free, bits);
