@@ -15,7 +15,7 @@
 #
 # Each target builds up to three variants of the suites:
 #   os        the core suites (test_api test_sizes test_zero test_threads test_churn test_heap
-#             test_region) on the OS backend; on wasm32 the single-threaded ones (test_api
+#             test_region test_hooks test_visit) on the OS backend; on wasm32 the single-threaded ones (test_api
 #             test_sizes test_zero test_heap test_region), fastalloc beside wasi-libc's malloc
 #   override  (wasm32) the same with -DFASTALLOC_OVERRIDE: fastalloc is malloc and grows linear
 #             memory itself
@@ -47,7 +47,7 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-CORE="test_api test_sizes test_zero test_threads test_churn test_heap test_region"
+CORE="test_api test_sizes test_zero test_threads test_churn test_heap test_region test_hooks test_visit"
 REGION="test_api test_sizes test_zero test_heap test_region"
 WARN="-Wall -Wextra -Werror"
 COMMON="-std=c11 -g $WARN -I$root -I$root/tests"

@@ -72,4 +72,34 @@ static __inline int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
 static __inline int pthread_cond_signal(pthread_cond_t* c) { WakeConditionVariable(&c->cv); return 0; }
 static __inline int pthread_cond_broadcast(pthread_cond_t* c) { WakeAllConditionVariable(&c->cv); return 0; }
 
+/* A reusable barrier: the last of `count` arrivals starts a new generation and wakes the others. */
+typedef struct { pthread_mutex_t lock; pthread_cond_t all_here; unsigned count, waiting, generation; } pthread_barrier_t;
+typedef struct { int unused; } pthread_barrierattr_t;
+#define PTHREAD_BARRIER_SERIAL_THREAD (-1)
+static __inline int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t* a, unsigned count) {
+    (void)a;
+    if (count == 0) return 22;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->all_here, NULL);
+    b->count = count;
+    b->waiting = 0;
+    b->generation = 0;
+    return 0;
+}
+static __inline int pthread_barrier_destroy(pthread_barrier_t* b) { (void)b; return 0; }
+static __inline int pthread_barrier_wait(pthread_barrier_t* b) {
+    pthread_mutex_lock(&b->lock);
+    unsigned generation = b->generation;
+    int last = ++b->waiting == b->count;
+    if (last) {
+        b->waiting = 0;
+        b->generation++;
+        pthread_cond_broadcast(&b->all_here);
+    } else {
+        while (generation == b->generation) pthread_cond_wait(&b->all_here, &b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return last ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
+}
+
 #endif
