@@ -933,7 +933,6 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__SLICES             (1u << FA__SLICE_BITS)
 #define FA__ALL_SLICES         (FA__SLICES == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (FA__SLICES & 63)) - 1))
 #define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
-#define FA__SMALL_MAX          (FA__SLICE_SIZE / 8)                 /* one-slice pages, >= 8 blocks   */
 #define FA__MEDIUM_PAGE_SLICES (FA__SLICES / 8)
 #define FA__MEDIUM_MAX         (FA__MEDIUM_PAGE_SLICES * FA__SLICE_SIZE / 8)
 #define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a block of its own      */
@@ -1379,7 +1378,10 @@ FA__INLINE unsigned fa__seg_shift(const fa__segment_t* seg) {
 }
 FA__INLINE size_t fa__geometry_slice(unsigned shift) { return (size_t)1 << shift; }
 FA__INLINE size_t fa__geometry_segment(unsigned shift) { return (size_t)FA__SLICES << shift; }
-FA__INLINE size_t fa__geometry_small_max(unsigned shift) { return fa__geometry_slice(shift) / 8; }   /* one-slice pages, >= 8 blocks */
+/* Small blocks share one-slice pages of at least 32 blocks in the OS geometry: with 8, pages of 2-8 KiB
+   blocks filled after a handful of mallocs and every cross-thread free moved one between the full and
+   the usable queue (rptest-2 ran twice as long). A region's geometry keeps 8 (memory is tight there). */
+FA__INLINE size_t fa__geometry_small_max(unsigned shift) { return fa__geometry_slice(shift) / (shift == FASTALLOC_REGION_SLICE_SHIFT ? 8 : 32); }
 FA__INLINE size_t fa__geometry_medium_max(unsigned shift) { return FA__MEDIUM_PAGE_SLICES * fa__geometry_slice(shift) / 8; }
 FA__INLINE size_t fa__geometry_large_max(unsigned shift) { return fa__geometry_segment(shift) / 2; } /* above: huge */
 FA__INLINE size_t fa__geometry_header_slices(unsigned shift) {
@@ -2747,10 +2749,10 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
    A page is a run of slices holding blocks of one size class (bin). Bins 1..5 are 8, 16, 32, 48 and
    64 bytes; above that there are four bins per power of two (80, 96, 112, 128, 160, ...), so the
    worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
-   a slice-aligned page. Tiers, in a segment's geometry: small blocks (<= slice/8) get one-slice
-   pages, medium ones (<= fa__geometry_medium_max) pages of FA__MEDIUM_PAGE_SLICES slices (in a
-   region, just enough slices for eight blocks), large ones just enough slices for one block;
-   anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
+   a slice-aligned page. Tiers, in a segment's geometry: small blocks (<= slice/32; slice/8 in a
+   region's) get one-slice pages, medium ones (<= fa__geometry_medium_max) pages of
+   FA__MEDIUM_PAGE_SLICES slices (in a region, just enough slices for eight blocks), large ones just
+   enough slices for one block; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
    at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
    (blocks on thread_free still count as used until the owner collects them). xowner is the
    segment's owner while flags has neither IN_FULL nor HAS_ALIGNED and the page is in use, else
