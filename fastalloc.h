@@ -1122,6 +1122,9 @@ static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 #else
 #  define FA__CORRUPTED(why) FA__TRAP()
 #endif
+/* FASTALLOC_SECURE: misuse it detects stops the program in every build of it (the assertion says
+   why when assertions are on, the trap stops it when they are not). */
+#define FA__SECURE_FAIL(why) (FASTALLOC_ASSERT(!why), FA__TRAP())
 
 #ifdef FASTALLOC_NO_LIBC
 /* Freestanding replacements for memset and memcpy, a word at a time where alignment allows. GCC
@@ -1591,6 +1594,43 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #  define FA__COPY(d, s, n)         FASTALLOC_MEMCPY((d), (s), (n))
 #  define fa__track_open(p, n)      ((void)0)
 #  define fa__track_close(p, n)     ((void)0)
+#endif
+
+/* FASTALLOC_SECURE: a free block's link word holds its link encoded with process-wide secret keys
+   and the block's own address, rotr(stored - add, rot) ^ block, so a write of anything but the
+   allocator's own encoding (an overflow from the block before, a write after free) decodes to a
+   pointer that fails the check of fa__link_next (inside the same page, not the block itself) and
+   the program stops there; and a link copied from another block decodes wrong. The keys come from
+   one seed taken at the first segment's init (fa__secure_seed in >>segments); the same seed keys
+   the double-free tag (>>debug) and the order of fresh free lists (fa__page_extend). */
+#ifdef FASTALLOC_SECURE
+/* A 64-bit finaliser (xor-shift, multiply by odd constants): every input bit moves every output bit. */
+static uint64_t fa__mix64(uint64_t x) {
+    x ^= x >> 31; x *= 0x7fb5d329728ea185ULL;
+    x ^= x >> 27; x *= 0x81dadef4bc2dd44dULL;
+    x ^= x >> 33;
+    return x;
+}
+static struct { uintptr_t seed, add, rot, tag, order, counter; } fa__secure;
+FA__INLINE uintptr_t fa__secure_encode(const fa__block_t* block, const fa__block_t* link) {
+    unsigned r = (unsigned)fa__load_relaxed(&fa__secure.rot), bits = (unsigned)(8 * sizeof(uintptr_t));
+    uintptr_t x = (uintptr_t)link ^ (uintptr_t)block;
+    return ((x << r) | (x >> ((bits - r) & (bits - 1)))) + fa__load_relaxed(&fa__secure.add);
+}
+FA__INLINE fa__block_t* fa__secure_decode(const fa__block_t* block, uintptr_t stored) {
+    unsigned r = (unsigned)fa__load_relaxed(&fa__secure.rot), bits = (unsigned)(8 * sizeof(uintptr_t));
+    uintptr_t x = stored - fa__load_relaxed(&fa__secure.add);
+    return (fa__block_t*)(((x >> r) | (x << ((bits - r) & (bits - 1)))) ^ (uintptr_t)block);
+}
+#  undef fa__link_get
+#  undef fa__link_set
+#  if FA__TRACK
+#    define fa__link_get(block)       fa__secure_decode((block), fa__quiet_load(&(block)->next))
+#    define fa__link_set(block, link) fa__quiet_store(&(block)->next, fa__secure_encode((block), (link)))
+#  else
+#    define fa__link_get(block)       fa__secure_decode((block), (uintptr_t)(block)->next)
+#    define fa__link_set(block, link) ((void)((block)->next = (fa__block_t*)fa__secure_encode((block), (link))))
+#  endif
 #endif
 
 /* Blocks handed out and taken back (defined in >>debug, with the checks of a free). */
@@ -2421,7 +2461,36 @@ static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_
 
 /* Writes the header of a segment of `size` bytes at `mem` (its geometry: the region's, or the
    OS's). Slices past `size` (the end of a region) count as used, so no page is ever placed there. */
+#ifdef FASTALLOC_SECURE
+/* The secret keys of FASTALLOC_SECURE, from one seed taken once: no OS random source (getrandom
+   and /dev/urandom would need the C library, and a region build may have no OS), but address-space
+   entropy (a stack address, the first segment's address, this file's statics and code, all moved
+   by ASLR where there is ASLR) and the clock, mixed through fa__mix64. Whoever sets the seed
+   first wins; every caller then derives the same keys from it (idempotent stores). */
+static void fa__secure_seed(const void* mem) {
+    uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
+    if (seed == 0) {
+        uint64_t x = fa__mix64((uint64_t)(uintptr_t)&seed ^ 0x5ec0de5a17ed0001ULL);
+        x = fa__mix64(x ^ (uint64_t)(uintptr_t)mem);
+        x = fa__mix64(x ^ (uint64_t)(uintptr_t)&fa__secure);
+        x = fa__mix64(x ^ (uint64_t)(uintptr_t)&fa__secure_seed);
+        x = fa__mix64(x ^ fa__os_clock_ms());
+        uintptr_t expected = 0;
+        (void)fa__cas(&fa__secure.seed, &expected, (uintptr_t)x | 1);
+        seed = fa__load_relaxed(&fa__secure.seed);
+    }
+    unsigned bits = (unsigned)(8 * sizeof(uintptr_t));
+    fa__store_relaxed(&fa__secure.add, (uintptr_t)fa__mix64((uint64_t)seed + 1));
+    fa__store_relaxed(&fa__secure.rot, (uintptr_t)(1 + fa__mix64((uint64_t)seed + 2) % (bits - 1)));
+    fa__store_relaxed(&fa__secure.tag, (uintptr_t)fa__mix64((uint64_t)seed + 3));
+    fa__store_relaxed(&fa__secure.order, (uintptr_t)fa__mix64((uint64_t)seed + 4));
+}
+#else
+#  define fa__secure_seed(mem) ((void)0)
+#endif
+
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
+    fa__secure_seed(mem);
     fa__segment_t* seg = (fa__segment_t*)mem;
     if (!is_zero) FASTALLOC_MEMSET(seg, 0, sizeof(fa__segment_t));
     seg->slice_shift = (uint8_t)(region != NULL ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT);
@@ -2765,9 +2834,9 @@ FA__INLINE size_t fa__bin_of(size_t size) {
     return ((size_t)b << 2) + ((words >> (b - 2)) & 3) - 6;
 }
 
-/* Debug builds give bin 1 (requests of up to 8 bytes) 16-byte blocks, so that every block can carry
-   the freed-block canary (see >>debug). */
-#ifdef FASTALLOC_DEBUG
+/* Debug and secure builds give bin 1 (requests of up to 8 bytes) 16-byte blocks, so that every
+   block can carry the freed-block canary or tag in its second word (see >>debug). */
+#if defined(FASTALLOC_DEBUG) || defined(FASTALLOC_SECURE)
 #  define FA__BIN1_BLOCK 16
 #else
 #  define FA__BIN1_BLOCK 8
@@ -2805,6 +2874,23 @@ FA__INLINE size_t fa__page_bytes(const fa__page_t* page) {
 }
 FA__INLINE bool fa__page_in_use(const fa__page_t* page) { return (fa__load_relaxed(&page->flags) & FA__PAGE_IN_USE) != 0; }
 
+/* The link of a free block of `page`. FASTALLOC_SECURE checks it: NULL, or a word-aligned address
+   among the page's threaded blocks other than the block itself (a forged or self-linked list stops
+   the program instead of handing out a wild pointer or spinning). */
+#ifdef FASTALLOC_SECURE
+FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t* block) {
+    fa__block_t* next = fa__link_get(block);
+    if (next != NULL) {
+        size_t offset = (size_t)((uintptr_t)next - (uintptr_t)fa__page_start(page));
+        if (fa__unlikely(offset >= (size_t)page->capacity * page->block_size || (offset & 7) != 0 || next == block))
+            FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
+    }
+    return next;
+}
+#else
+#  define fa__link_next(page, block) fa__link_get(block)
+#endif
+
 /* Who may take the free fast path into the page: its segment's owner, unless the flags say the
    slow path must look (full, aligned blocks, not in use). */
 static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
@@ -2839,6 +2925,30 @@ static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
     return (uint8_t*)block + (marked ? fa__word_get(block, 1) : 0);
 }
 
+#ifdef FASTALLOC_SECURE
+static size_t fa__gcd(size_t a, size_t b) {
+    while (b != 0) { size_t t = a % b; a = b; b = t; }
+    return a;
+}
+/* Threads `count` fresh blocks in an order an attacker cannot predict: from a random block, a random
+   stride coprime with the count visits each block once. Returns the list's head. */
+static fa__block_t* fa__secure_thread(uint8_t* first, size_t count, size_t bs) {
+    uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
+    fa__store_relaxed(&fa__secure.counter, n);   /* racy across threads: only needs to change */
+    uint64_t r = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ (uint64_t)(uintptr_t)first ^ ((uint64_t)n << 32));
+    size_t at = (size_t)(r % count), stride = count < 2 ? 1 : 1 + (size_t)((r >> 32) % (count - 1));
+    while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
+    fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
+    for (size_t k = 1; k < count; k++) {
+        size_t to = at + stride < count ? at + stride : at + stride - count;
+        fa__link_set((fa__block_t*)(void*)(first + at * bs), (fa__block_t*)(void*)(first + to * bs));
+        at = to;
+    }
+    fa__link_set((fa__block_t*)(void*)(first + at * bs), NULL);
+    return head;
+}
+#endif
+
 /* Threads the next stretch of never-used blocks into `free`, which is empty. */
 static void fa__page_extend(fa__page_t* page) {
     FA__DEBUG_ASSERT(page->free == NULL && page->capacity < page->reserved);
@@ -2847,11 +2957,15 @@ static void fa__page_extend(fa__page_t* page) {
     if (count < 4) count = 4;
     if (count > left) count = left;
     uint8_t* first = fa__page_start(page) + (size_t)page->capacity * bs;
+#ifdef FASTALLOC_SECURE
+    page->free = fa__secure_thread(first, count, bs);
+#else
     uint8_t* last = first + (count - 1) * bs;
     for (uint8_t* b = first; b < last; b += bs) fa__link_set((fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
     fa__link_set((fa__block_t*)(void*)last, NULL);
-    fa__debug_mark_fresh(page, first, count);
     page->free = (fa__block_t*)first;
+#endif
+    fa__debug_mark_fresh(page, first, count);
     page->capacity = (uint16_t)(page->capacity + count);
     page->zero = (page->zero & FA__ZERO_FRESH) ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
 }
@@ -2864,7 +2978,7 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     fa__block_t* head = (fa__block_t*)(tf & ~FA__DELAY_MASK);
     fa__block_t* tail = head;
     uint32_t count = 1;
-    for (fa__block_t* next; (next = fa__link_get(tail)) != NULL; tail = next)
+    for (fa__block_t* next; (next = fa__link_next(page, tail)) != NULL; tail = next)
         if (++count > page->reserved) FA__CORRUPTED("a cross-thread free list longer than its page (double free?)");
     fa__link_set(tail, page->local_free);
     page->local_free = head;
@@ -3571,6 +3685,9 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
     while (block != NULL) {
         fa__block_t* next = fa__link_get(block);
         fa__page_t* page = fa__ptr_page(block);
+#ifdef FASTALLOC_SECURE
+        if (page == NULL || !fa__page_in_use(page)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted (a write after free?)");
+#endif
         if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
             do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
@@ -3845,7 +3962,7 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
     fa__check_pop(page, block);
-    page->free = fa__link_get(block);
+    page->free = fa__link_next(page, block);
     page->used++;
     if (zero) fa__zero_block(page, block);
     return block;
@@ -4763,6 +4880,78 @@ static void fa__check_heap_block(const fa__heap_t* heap, const void* p) {
 #else
 static void fa__check_heap_owner(const fa__heap_t* heap) { (void)heap; }
 static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)heap; (void)p; }
+#endif
+
+#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
+/* FASTALLOC_SECURE's free checks, O(1) each (a debug build's own checks cover them):
+   - a pointer the page map does not know (foreign), or into a page not in use, stops the program;
+   - so does an interior pointer (not a block's start, or not the pointer an aligned block was
+     handed out as, or past a huge block's start);
+   - a double free: a free block carries a tag in its second word, its address ^ a secret key, from
+     the moment it is threaded (fresh) or freed until it is handed out (pop clears it; pointers
+     handed out without a pop clear a stale one in fa__check_handout). A free that finds the tag
+     stops the program. The tag is keyed and its block's own, so no copy of old bytes (realloc)
+     and no caller data short of the key can fake it; the owner thread still confirms a hit by
+     finding the block on the page's lists (or the heap's delayed list), and goes on if it is not
+     there. Another thread cannot walk the owner's lists safely: it trusts the tag. */
+FA__INLINE uintptr_t fa__secure_tag(const void* block) { return (uintptr_t)block ^ fa__load_relaxed(&fa__secure.tag); }
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint8_t* b = first + i * page->block_size;
+        fa__word_set(b, 1, fa__secure_tag(b));
+    }
+}
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; fa__word_set(block, 1, 0); }
+static void fa__check_handout(void* p) {
+    if (fa__word_get(p, 1) == fa__secure_tag(p)) fa__word_set(p, 1, 0);
+}
+static bool fa__secure_on_list(const fa__page_t* page, const fa__block_t* list, const void* p) {
+    for (size_t n = 0; list != NULL; list = fa__link_next(page, list)) {
+        if ((const void*)list == p) return true;
+        if (++n > page->capacity) FA__SECURE_FAIL("fastalloc: free list corrupted (loops)");
+    }
+    return false;
+}
+static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, fa__segment_t* seg, const void* block) {
+    if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
+        bool found = fa__secure_on_list(page, page->free, block) || fa__secure_on_list(page, page->local_free, block)
+                     || fa__secure_on_list(page, (const fa__block_t*)(fa__load_acquire(&page->xthread_free) & ~FA__DELAY_MASK), block);
+        fa__heap_t* heap = fa__load_relaxed(&seg->heap);
+        const fa__block_t* d = heap != NULL ? fa__load_acquire(&heap->delayed_free) : NULL;
+        for (size_t n = 0; !found && d != NULL; d = fa__link_get(d)) {
+            const fa__page_t* dp = fa__ptr_page(d);
+            if (dp == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
+            found = (const void*)d == block;
+        }
+        if (!found) return;   /* stale: nobody could have written that tag but this allocator */
+    }
+    FA__SECURE_FAIL("fa_free: double free");
+}
+static void fa__check_free(const void* p) {
+    if (p == NULL) return;
+    fa__page_t* page = fa__ptr_page(p);
+    if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
+        FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
+    fa__segment_t* seg = fa__page_segment(page);
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        if ((size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size) FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
+        return;
+    }
+    size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
+    const fa__block_t* block = (const fa__block_t*)p;
+    bool bad = offset >= (size_t)page->capacity * page->block_size;
+    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
+        block = fa__page_block_of(page, p);
+        bad = bad || (const void*)fa__aligned_user(page, (fa__block_t*)(uintptr_t)block) != p;
+    } else {
+        bad = bad || (uint32_t)offset % page->block_size != 0;
+    }
+    if (fa__unlikely(bad)) FA__SECURE_FAIL("fa_free: interior pointer");
+    uintptr_t tag = fa__secure_tag(block);
+    if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, seg, block);
+    fa__word_set((void*)(uintptr_t)block, 1, tag);
+}
+#elif !defined(FASTALLOC_DEBUG)
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }
 static void fa__check_handout(void* p) { (void)p; }
