@@ -10,6 +10,7 @@
 #                     then the per-frame heap benchmark (bench/frame.sh)
 #   make bench-heap   only the per-frame heap benchmark: reset / destroy / free each, vs the peers
 #   make bench-instr  instructions per operation under callgrind
+#   make bench-secure the cost of FASTALLOC_SECURE on the suite's workloads (bench/results/secure.md)
 #   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
 #   make examples     build examples/
 #   make clean
@@ -194,6 +195,16 @@ $(BUILD)/bench/%_fa_notrack: bench/%.c fastalloc.h $(BENCH_DEPS)
 $(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) $< -o $@
+
+# make bench-secure: the cost of FASTALLOC_SECURE, default against secure build of every workload
+# (bench/secure.sh, DIV=N: the suite's N / N, default 4): bench/results/secure.md
+SECURE_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench-secure/$(b)_fa)
+$(BUILD)/bench-secure/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_SECURE $< -o $@
+.PHONY: bench-secure
+bench-secure: bench-build $(SECURE_BIN)
+	@bash bench/secure.sh $(BUILD)/bench $(BUILD)/bench-secure
 
 bench: bench-build $(BENCH_LIB)
 	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench

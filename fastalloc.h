@@ -59,6 +59,12 @@
                                       double free, foreign pointers, list corruption and breaches
                                       of the heap thread rule abort through FASTALLOC_ASSERT.
                                       Slow; for tests and debugging.
+     FASTALLOC_SECURE           impl  hardening for production (see SECURE MODE): encoded and
+                                      checked free-list links, shuffled fresh free lists, an O(1)
+                                      double-free check on every free, and aborts on frees of
+                                      foreign and interior pointers. Costs time on malloc/free-
+                                      bound code (bench/results/secure.md) and 8-byte requests
+                                      take 16-byte blocks.
      FASTALLOC_OVERRIDE         impl  also define malloc, free, calloc, realloc, reallocarray,
                                       aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
                                       malloc_usable_size, malloc_trim, glibc's __libc_* names and, in
@@ -219,9 +225,9 @@
      an unusable region. A failed realloc leaves p untouched.
    - A pointer fastalloc never handed out (from another allocator, the stack, static memory):
      fa_free leaves it alone, fa_usable_size says 0, fa_realloc fails with EINVAL; a FASTALLOC_DEBUG
-     build aborts, and a memory tool reports it (see MEMORY TOOLS). (Without an OS, a pointer outside every region; with one, anything the page map
+     or FASTALLOC_SECURE build aborts, and a memory tool reports it (see MEMORY TOOLS). (Without an OS, a pointer outside every region; with one, anything the page map
      does not know.) An interior pointer of a fastalloc block, or freeing twice, is undefined; a
-     FASTALLOC_DEBUG build catches both.
+     FASTALLOC_DEBUG or FASTALLOC_SECURE build catches both.
    - The zero promise: a block from a zeroing function (fa_zalloc, fa_calloc, fa_zalloc_aligned,
      fa_heap_zalloc, fa_heap_calloc, fa_rezalloc*, fa_recalloc) reads zero up to fa_usable_size
      everywhere the caller has not written. fa_rezalloc keeps it: growing from the size last asked
@@ -244,6 +250,33 @@
    whose usable size was asked, counts as initialised. An overflow that lands in the next live block
    is not seen (there are no redzones); neither is a use after free of a huge block in a region.
    The default build compiles all of it away.
+
+   SECURE MODE
+   FASTALLOC_SECURE makes the misuse an attacker builds on stop the program (FASTALLOC_ASSERT, then
+   a trap, so it stops with NDEBUG too) instead of corrupting the heap:
+   - a free block's link is stored as link ^ key ^ rotate(block address), the key a secret taken
+     once per process from address-space entropy (ASLR) and the clock (no OS random source: that
+     needs the C library); each link read on malloc and on taking in cross-thread frees is checked
+     (NULL, or within a segment's size of its block and not the block itself). So an overflow into
+     the next free block's link or a write after free into a link, which decodes to an address the
+     writer cannot aim without the key, aborts; so does a self-linked list (no spinning, no block
+     handed out twice);
+   - a free block carries a tag (its address ^ another key) in its second word while free, so a
+     double free aborts in O(1), whichever threads free (the owner confirms a hit by finding the
+     block on its lists, so stale bytes cannot cause a false abort); requests up to 8 bytes take
+     16-byte blocks for it;
+   - a free of a pointer the page map does not know (foreign), of a page not in use, or of an
+     interior pointer (not a block start, past a huge block's start) aborts;
+   - fresh blocks are threaded in a random order (random start, random stride coprime with the
+     count), so neighbours are not predictable;
+   - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
+     serves no page; the slice's last OS page has no access), so a linear overflow off a segment's
+     end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
+   Not covered: guard pages after huge blocks (not done yet), an overflow into a live block's data
+   (no redzones), a use after free that does not touch the link or the tag, and an attacker who
+   can read a free block and knows its address (that leaks the key). FASTALLOC_DEBUG's checks
+   replace the free checks when both are on. Cost: see bench/results/secure.md; the default build
+   is unchanged (the same instructions on every path).
 
    SEEING MEMORY
    - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
@@ -1596,11 +1629,11 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #  define fa__track_close(p, n)     ((void)0)
 #endif
 
-/* FASTALLOC_SECURE: a free block's link word holds its link encoded with process-wide secret keys
-   and the block's own address, rotr(stored - add, rot) ^ block, so a write of anything but the
-   allocator's own encoding (an overflow from the block before, a write after free) decodes to a
-   pointer that fails the check of fa__link_next (inside the same page, not the block itself) and
-   the program stops there; and a link copied from another block decodes wrong. The keys come from
+/* FASTALLOC_SECURE: a free block's link word holds its link encoded with a process-wide secret key
+   and the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but
+   the allocator's own encoding (an overflow from the block before, a write after free) decodes to
+   an address that fails the check of fa__link_next (within a segment's size of the block, not the
+   block itself) and the program stops there; and a link copied from another block decodes wrong. The keys come from
    one seed taken at the first segment's init (fa__secure_seed in >>segments); the same seed keys
    the double-free tag (>>debug) and the order of fresh free lists (fa__page_extend). */
 #ifdef FASTALLOC_SECURE
@@ -1611,16 +1644,16 @@ static uint64_t fa__mix64(uint64_t x) {
     x ^= x >> 33;
     return x;
 }
-static struct { uintptr_t seed, add, rot, tag, order, counter; } fa__secure;
+static struct { uintptr_t seed, link, tag, order, counter; } fa__secure;
+/* The double-free tag of a free block (>>debug): its address ^ a secret key. */
+FA__INLINE uintptr_t fa__secure_tag(const void* block) { return (uintptr_t)block ^ fa__load_relaxed(&fa__secure.tag); }
+#define FA__HALF_WORD (4 * sizeof(uintptr_t))
 FA__INLINE uintptr_t fa__secure_encode(const fa__block_t* block, const fa__block_t* link) {
-    unsigned r = (unsigned)fa__load_relaxed(&fa__secure.rot), bits = (unsigned)(8 * sizeof(uintptr_t));
-    uintptr_t x = (uintptr_t)link ^ (uintptr_t)block;
-    return ((x << r) | (x >> ((bits - r) & (bits - 1)))) + fa__load_relaxed(&fa__secure.add);
+    uintptr_t b = (uintptr_t)block;
+    return (uintptr_t)link ^ fa__load_relaxed(&fa__secure.link) ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
 }
 FA__INLINE fa__block_t* fa__secure_decode(const fa__block_t* block, uintptr_t stored) {
-    unsigned r = (unsigned)fa__load_relaxed(&fa__secure.rot), bits = (unsigned)(8 * sizeof(uintptr_t));
-    uintptr_t x = stored - fa__load_relaxed(&fa__secure.add);
-    return (fa__block_t*)(((x >> r) | (x << ((bits - r) & (bits - 1)))) ^ (uintptr_t)block);
+    return (fa__block_t*)fa__secure_encode(block, (const fa__block_t*)stored);   /* an involution */
 }
 #  undef fa__link_get
 #  undef fa__link_set
@@ -1706,6 +1739,11 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
     return NULL;
 }
 static void fa__sys_unmap(void* p, size_t size) { (void)size; VirtualFree(p, 0, MEM_RELEASE); }
+/* FASTALLOC_SECURE's guard page: decommitted, so any access faults (released with the rest). */
+#ifdef FASTALLOC_SECURE
+static void fa__sys_guard(void* p, size_t size) { (void)VirtualFree(p, size, MEM_DECOMMIT); }
+#define FA__SYS_GUARD 1
+#endif
 
 #if FASTALLOC_PURGE_DECOMMITS
 static bool fa__sys_purge(void* p, size_t size) { return VirtualFree(p, size, MEM_DECOMMIT) != 0; }
@@ -1865,6 +1903,11 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
 }
 static void fa__sys_unmap(void* p, size_t size) { munmap(p, size); }
 static bool fa__sys_commit(void* p, size_t size) { return mprotect(p, size, PROT_READ | PROT_WRITE) == 0; }
+/* FASTALLOC_SECURE's guard page: no access at all (unmapped with the rest). */
+#ifdef FASTALLOC_SECURE
+static void fa__sys_guard(void* p, size_t size) { (void)mprotect(p, size, PROT_NONE); }
+#define FA__SYS_GUARD 1
+#endif
 
 #if defined(FA__LINUX)
 /* MADV_DONTNEED rather than MADV_FREE: resident memory drops at once (what users measure) and the
@@ -2467,7 +2510,24 @@ static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_
    entropy (a stack address, the first segment's address, this file's statics and code, all moved
    by ASLR where there is ASLR) and the clock, mixed through fa__mix64. Whoever sets the seed
    first wins; every caller then derives the same keys from it (idempotent stores). */
+static size_t fa__bin_size(size_t bin);
+/* Per bin, c = 2^64 / block size rounded up: an offset n < 2^32 is a multiple of the block size
+   exactly when n * c (mod 2^64) < c (Lemire, Kaser and Kurz's remainder test), so a free checks
+   for interior pointers with a multiply instead of a division. */
+static uint64_t fa__secure_divc[FA__BIN_MAX + 1];
+/* (2^64 - 1) / d by shifts and subtractions: 32-bit targets without a C library have no 64-bit
+   division routine. */
+static uint64_t fa__secure_div_max(uint64_t d) {
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = (r << 1) | 1;
+        if (r >= d) { r -= d; q |= (uint64_t)1 << i; }
+    }
+    return q;
+}
 static void fa__secure_seed(const void* mem) {
+    for (size_t bin = 0; bin <= FA__BIN_MAX; bin++)
+        fa__store_relaxed(&fa__secure_divc[bin], fa__secure_div_max(fa__bin_size(bin)) + 1);
     uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
     if (seed == 0) {
         uint64_t x = fa__mix64((uint64_t)(uintptr_t)&seed ^ 0x5ec0de5a17ed0001ULL);
@@ -2479,15 +2539,29 @@ static void fa__secure_seed(const void* mem) {
         (void)fa__cas(&fa__secure.seed, &expected, (uintptr_t)x | 1);
         seed = fa__load_relaxed(&fa__secure.seed);
     }
-    unsigned bits = (unsigned)(8 * sizeof(uintptr_t));
-    fa__store_relaxed(&fa__secure.add, (uintptr_t)fa__mix64((uint64_t)seed + 1));
-    fa__store_relaxed(&fa__secure.rot, (uintptr_t)(1 + fa__mix64((uint64_t)seed + 2) % (bits - 1)));
+    fa__store_relaxed(&fa__secure.link, (uintptr_t)fa__mix64((uint64_t)seed + 1));
     fa__store_relaxed(&fa__secure.tag, (uintptr_t)fa__mix64((uint64_t)seed + 3));
     fa__store_relaxed(&fa__secure.order, (uintptr_t)fa__mix64((uint64_t)seed + 4));
 }
 #else
 #  define fa__secure_seed(mem) ((void)0)
 #endif
+
+/* FASTALLOC_SECURE on Windows and POSIX: an OS segment of the page tiers gives up its last slice,
+   whose last OS page becomes a guard page, so a linear overflow off the segment's end faults
+   instead of reaching the next mapping. Regions, wasm and builds without an OS have no guard (no
+   page protection there), nor have huge blocks yet. */
+#if defined(FASTALLOC_SECURE) && defined(FA__SYS_GUARD)
+#  define FA__GUARD_SLICE 1
+#else
+#  define FA__GUARD_SLICE 0
+#endif
+/* The slices of a segment no page may take: its header, and the guard slice. */
+static uint64_t fa__segment_kept_mask(const fa__segment_t* seg) {
+    uint64_t kept = fa__geometry_header_mask(fa__seg_shift(seg));
+    if (FA__GUARD_SLICE && seg->region == NULL && seg->kind == FA__SEGMENT_NORMAL) kept |= (uint64_t)1 << (FA__SLICES - 1);
+    return kept;
+}
 
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
     fa__secure_seed(mem);
@@ -2501,8 +2575,12 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     seg->map_size = size;
     seg->region = region;
     seg->kind = (uint8_t)kind;
-    seg->used_mask = header | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
+    seg->used_mask = fa__segment_kept_mask(seg) | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
+#if FA__GUARD_SLICE
+    if (region == NULL && kind == FA__SEGMENT_NORMAL && slices == FA__SLICES)
+        fa__sys_guard((uint8_t*)seg + size - fa__os_page_size, fa__os_page_size);
+#endif
     seg->pages[0].slice_offset = FA__HEAD;
     if (kind == FA__SEGMENT_NORMAL) fa__track_close((uint8_t*)seg + (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)),
                                                     size - (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)));
@@ -2731,7 +2809,7 @@ static void fa__segment_discard(fa__segment_t* seg) {
         seg->pages[idx].flags = 0;
         seg->pages[idx].xowner = FA__NO_OWNER;
     }
-    seg->used_mask = fa__geometry_header_mask(fa__seg_shift(seg)) | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
+    seg->used_mask = fa__segment_kept_mask(seg) | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
     seg->page_count = 0;
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
@@ -2874,17 +2952,19 @@ FA__INLINE size_t fa__page_bytes(const fa__page_t* page) {
 }
 FA__INLINE bool fa__page_in_use(const fa__page_t* page) { return (fa__load_relaxed(&page->flags) & FA__PAGE_IN_USE) != 0; }
 
-/* The link of a free block of `page`. FASTALLOC_SECURE checks it: NULL, or a word-aligned address
-   among the page's threaded blocks other than the block itself (a forged or self-linked list stops
-   the program instead of handing out a wild pointer or spinning). */
+/* The link of a free block of `page`. FASTALLOC_SECURE checks it: NULL, or an address within a
+   segment's size of the block (where the blocks of its page are) other than the block itself. A
+   forged link, which decodes to an address an attacker without the key cannot aim, lands there with
+   odds of 2^-37 or less on 64-bit targets; a self-linked list stops the program instead of handing
+   one block out again and again. (An exact check against the page's blocks costs a page-start
+   computation and a multiply on every malloc; fa_heap_check and debug builds make it.) */
 #ifdef FASTALLOC_SECURE
+#  define FA__SECURE_REACH (FA__SEGMENT_SIZE > FA__REGION_SEGMENT_SIZE ? FA__SEGMENT_SIZE : FA__REGION_SEGMENT_SIZE)
 FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t* block) {
+    (void)page;
     fa__block_t* next = fa__link_get(block);
-    if (next != NULL) {
-        size_t offset = (size_t)((uintptr_t)next - (uintptr_t)fa__page_start(page));
-        if (fa__unlikely(offset >= (size_t)page->capacity * page->block_size || (offset & 7) != 0 || next == block))
-            FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
-    }
+    if (fa__unlikely(next != NULL && ((uintptr_t)next - (uintptr_t)block + FA__SECURE_REACH >= 2 * FA__SECURE_REACH || next == block)))
+        FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
     return next;
 }
 #else
@@ -2936,7 +3016,7 @@ static fa__block_t* fa__secure_thread(uint8_t* first, size_t count, size_t bs) {
     uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
     fa__store_relaxed(&fa__secure.counter, n);   /* racy across threads: only needs to change */
     uint64_t r = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ (uint64_t)(uintptr_t)first ^ ((uint64_t)n << 32));
-    size_t at = (size_t)(r % count), stride = count < 2 ? 1 : 1 + (size_t)((r >> 32) % (count - 1));
+    size_t at = (size_t)((uint32_t)r % count), stride = count < 2 ? 1 : 1 + (size_t)((uint32_t)(r >> 32) % (count - 1));
     while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
     fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
     for (size_t k = 1; k < count; k++) {
@@ -4100,8 +4180,57 @@ static void fa__free_huge(fa__segment_t* seg) {
     fa__segment_free(seg);
 }
 
+#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
+/* FASTALLOC_SECURE's checks of a free, O(1) each (a FASTALLOC_DEBUG build's own checks replace
+   them; see >>debug for the double-free tag): a pointer fastalloc does not know (foreign), or of a
+   page not in use, stops the program; so does an interior pointer (not a block's start, not the
+   pointer an aligned block was handed out as, past a huge block's start); so does a block that
+   carries its free tag. The owner's fast path knows its page is in use, holds no aligned blocks
+   and is not huge. */
+static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* block);
+FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
+    uintptr_t tag = fa__secure_tag(block);
+    if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, block);
+    fa__word_set(block, 1, tag);
+}
+FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
+    size_t offset = (size_t)((uintptr_t)p - (uintptr_t)fa__page_start(page));
+    uint64_t c = fa__load_relaxed(&fa__secure_divc[page->bin]);
+    return offset >= (size_t)page->capacity * page->block_size || (uint64_t)(uint32_t)offset * c >= c
+           || (offset != 0 && page->reserved == 1);   /* a large block grown in place: its bin is not its size */
+}
+FA__INLINE void fa__secure_free_fast(fa__page_t* page, fa__block_t* block) {
+    if (fa__unlikely(fa__secure_interior(page, block))) FA__SECURE_FAIL("fa_free: interior pointer");
+    fa__secure_tag_free(page, block);
+}
+static void fa__secure_free_generic(fa__page_t* page, void* p) {
+    if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
+        FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
+    const fa__segment_t* seg = fa__page_segment(page);
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        if ((size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size) FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
+        return;
+    }
+    fa__block_t* block = (fa__block_t*)p;
+    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
+        block = fa__page_block_of(page, p);
+        if ((size_t)((uint8_t*)block - fa__page_start(page)) >= (size_t)page->capacity * page->block_size
+            || fa__aligned_user(page, block) != (uint8_t*)p)
+            FA__SECURE_FAIL("fa_free: interior pointer");
+    } else if (fa__secure_interior(page, block)) {
+        FA__SECURE_FAIL("fa_free: interior pointer");
+    }
+    fa__secure_tag_free(page, block);
+}
+#else
+#  define fa__secure_free_fast(page, block)   ((void)0)
+#  define fa__secure_free_generic(page, p)    ((void)0)
+#endif
+
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     fa__page_t* page = fa__owner_page(owner, p);
+    if (p == NULL) return;
+    fa__secure_free_generic(page, p);
     if (page == NULL || !fa__page_in_use(page)) return;   /* not a block of fastalloc's (debug: caught before) */
     fa__segment_t* seg = fa__page_segment(page);
     if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg); return; }
@@ -4118,6 +4247,7 @@ FA__INLINE void fa__free(void* p) {
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
         fa__block_t* block = (fa__block_t*)p;
+        fa__secure_free_fast(page, block);
         fa__link_set(block, page->local_free);
         page->local_free = block;
         /* an empty page already kept is left as it is: re-arming it waits for its next refill */
@@ -4894,7 +5024,6 @@ static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)
      and no caller data short of the key can fake it; the owner thread still confirms a hit by
      finding the block on the page's lists (or the heap's delayed list), and goes on if it is not
      there. Another thread cannot walk the owner's lists safely: it trusts the tag. */
-FA__INLINE uintptr_t fa__secure_tag(const void* block) { return (uintptr_t)block ^ fa__load_relaxed(&fa__secure.tag); }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
     for (size_t i = 0; i < count; i++) {
         uint8_t* b = first + i * page->block_size;
@@ -4912,45 +5041,22 @@ static bool fa__secure_on_list(const fa__page_t* page, const fa__block_t* list, 
     }
     return false;
 }
-static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, fa__segment_t* seg, const void* block) {
+static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* block) {
+    fa__segment_t* seg = fa__page_segment(page);
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) {
         bool found = fa__secure_on_list(page, page->free, block) || fa__secure_on_list(page, page->local_free, block)
                      || fa__secure_on_list(page, (const fa__block_t*)(fa__load_acquire(&page->xthread_free) & ~FA__DELAY_MASK), block);
         fa__heap_t* heap = fa__load_relaxed(&seg->heap);
         const fa__block_t* d = heap != NULL ? fa__load_acquire(&heap->delayed_free) : NULL;
         for (size_t n = 0; !found && d != NULL; d = fa__link_get(d)) {
-            const fa__page_t* dp = fa__ptr_page(d);
-            if (dp == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
+            if (fa__ptr_page(d) == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
             found = (const void*)d == block;
         }
         if (!found) return;   /* stale: nobody could have written that tag but this allocator */
     }
     FA__SECURE_FAIL("fa_free: double free");
 }
-static void fa__check_free(const void* p) {
-    if (p == NULL) return;
-    fa__page_t* page = fa__ptr_page(p);
-    if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
-        FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
-    fa__segment_t* seg = fa__page_segment(page);
-    if (seg->kind == FA__SEGMENT_HUGE) {
-        if ((size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size) FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
-        return;
-    }
-    size_t offset = (size_t)((const uint8_t*)p - fa__page_start(page));
-    const fa__block_t* block = (const fa__block_t*)p;
-    bool bad = offset >= (size_t)page->capacity * page->block_size;
-    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
-        block = fa__page_block_of(page, p);
-        bad = bad || (const void*)fa__aligned_user(page, (fa__block_t*)(uintptr_t)block) != p;
-    } else {
-        bad = bad || (uint32_t)offset % page->block_size != 0;
-    }
-    if (fa__unlikely(bad)) FA__SECURE_FAIL("fa_free: interior pointer");
-    uintptr_t tag = fa__secure_tag(block);
-    if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, seg, block);
-    fa__word_set((void*)(uintptr_t)block, 1, tag);
-}
+static void fa__check_free(const void* p) { (void)p; }   /* the checks sit in the free paths (>>free) */
 #elif !defined(FASTALLOC_DEBUG)
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; (void)block; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }

@@ -25,6 +25,12 @@
 
 typedef enum { SILENT, ABORTS, TOOL } verdict_t;
 static const char* const verdict_name[] = { "silent", "aborts", "tool report" };
+/* The secure build's guard page after each OS segment (Windows and POSIX only). */
+#if FA__GUARD_SLICE
+#  define SECURE_GUARD ABORTS
+#else
+#  define SECURE_GUARD SILENT
+#endif
 
 /* ---- the misuse ------------------------------------------------------------------------------- */
 static volatile unsigned char sink;
@@ -161,6 +167,12 @@ static void foreign_free_libc(void) {              /* a block of the C library's
     fa_free(p);
 }
 
+static void overflow_off_segment_end(void) {       /* a write at the last byte of a block's segment */
+    void* volatile p = fa_malloc(64);
+    fa__segment_t* seg = fa__ptr_segment(p);
+    ((volatile unsigned char*)seg)[seg->map_size - 1] = 1;
+}
+
 /* Expected verdicts: default (also clang, TSan, FASTALLOC_STATS), FASTALLOC_DEBUG, AddressSanitizer,
    FASTALLOC_SECURE (without FASTALLOC_DEBUG), FASTALLOC_VALGRIND. */
 typedef struct {
@@ -171,6 +183,7 @@ typedef struct {
 static const misuse_t cases[] = {
     { "overflow by one byte past the size asked", overflow_by_one, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "overflow past a huge block's size", overflow_huge, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "write at the last byte of a segment (guard page)", overflow_off_segment_end, SILENT, SILENT, SECURE_GUARD, TOOL, TOOL },
     { "read after free", use_after_free_read, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "write after free (past the link)", use_after_free_write, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "read after fa_heap_reset", use_after_reset, SILENT, SILENT, SILENT, TOOL, TOOL },
