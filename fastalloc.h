@@ -1062,6 +1062,7 @@ template <class T> struct fa__msvc_deref<T&> { typedef T type; };
 #  endif
 FA__INLINE uintptr_t fa__msvc_load(const volatile void* p, size_t size) {
     uintptr_t v = size == 1 ? (uintptr_t)*(const volatile unsigned char*)p
+                : size == 2 ? (uintptr_t)*(const volatile unsigned short*)p
                 : size == 4 ? (uintptr_t)*(const volatile unsigned long*)p : (uintptr_t)*(const volatile unsigned __int64*)p;
     fa__msvc_fence();
     return v;
@@ -1069,6 +1070,7 @@ FA__INLINE uintptr_t fa__msvc_load(const volatile void* p, size_t size) {
 FA__INLINE void fa__msvc_store(volatile void* p, uintptr_t v, size_t size) {
     fa__msvc_fence();
     if (size == 1) *(volatile unsigned char*)p = (unsigned char)v;
+    else if (size == 2) *(volatile unsigned short*)p = (unsigned short)v;
     else if (size == 4) *(volatile unsigned long*)p = (unsigned long)v;
     else *(volatile unsigned __int64*)p = (unsigned __int64)v;
 }
@@ -3049,7 +3051,11 @@ static void fa__page_extend(fa__page_t* page) {
     page->free = (fa__block_t*)first;
 #endif
     fa__debug_mark_fresh(page, first, count);
+#ifdef FASTALLOC_SECURE
+    fa__store_relaxed(&page->capacity, (uint16_t)(page->capacity + count));   /* read by other threads' frees */
+#else
     page->capacity = (uint16_t)(page->capacity + count);
+#endif
     page->zero = (page->zero & FA__ZERO_FRESH) ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
 }
 
@@ -4199,7 +4205,9 @@ FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
 FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
     size_t offset = (size_t)((uintptr_t)p - (uintptr_t)fa__page_start(page));
     uint64_t c = fa__load_relaxed(&fa__secure_divc[page->bin]);
-    return offset >= (size_t)page->capacity * page->block_size || (uint64_t)(uint32_t)offset * c >= c
+    /* capacity: other threads' frees read it while the owner extends the page (either value is
+       right for a block that was handed out) */
+    return offset >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size || (uint64_t)(uint32_t)offset * c >= c
            || (offset != 0 && page->reserved == 1);   /* a large block grown in place: its bin is not its size */
 }
 /* The owner's fast path: true when the free must go the generic way, which checks it all again
@@ -4221,7 +4229,7 @@ static void fa__secure_free_generic(fa__page_t* page, void* p) {
     fa__block_t* block = (fa__block_t*)p;
     if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
         block = fa__page_block_of(page, p);
-        if ((size_t)((uint8_t*)block - fa__page_start(page)) >= (size_t)page->capacity * page->block_size
+        if ((size_t)((uint8_t*)block - fa__page_start(page)) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
             || fa__aligned_user(page, block) != (uint8_t*)p)
             FA__SECURE_FAIL("fa_free: interior pointer");
     } else if (fa__secure_interior(page, block)) {

@@ -57,6 +57,12 @@ python3 - "$OUT" "$DIV" "$RUNS" "$WARMUP" "$((t1 - t0))" "${rows[@]}" <<'EOF'
 import math, sys, platform, os
 out, div, runs, warmup, secs = sys.argv[1:6]
 rows = [r.split() for r in sys.argv[6:]]
+# sections written by hand after the table (from "## Instructions" on) survive a new run
+kept = ""
+if os.path.exists(out):
+    old = open(out).read()
+    at = old.find("\n## Instructions")
+    kept = old[at:] if at >= 0 else ""
 ratios = [float(r[6]) for r in rows]
 geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios)) if ratios else float("nan")
 with open(out, "w") as f:
@@ -71,5 +77,6 @@ with open(out, "w") as f:
     for w, n, dm, ds, sm, ss, r in rows:
         f.write(f"| {w} | {n} | {dm} | {ds} | {sm} | {ss} | {float(r):.3f} |\n")
     f.write(f"| **geomean** | | | | | | **{geo:.3f}** |\n")
+    f.write(kept)
 print(f"secure.sh: geomean secure/default {geo:.4f} over {len(rows)} workloads; table in {out}")
 EOF
