@@ -64,7 +64,7 @@
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
                                       segments. Costs ~50 instructions per malloc/free pair:
-                                      1.5-1.9x on pure churn, 1.27x geomean over the bench suite
+                                      1.5-1.9x on pure churn, 1.28x geomean over the bench suite
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
      FASTALLOC_OVERRIDE         impl  also define malloc, free, calloc, realloc, reallocarray,
                                       aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
@@ -277,7 +277,7 @@
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address (that leaks the key). FASTALLOC_DEBUG's checks
    replace the free checks when both are on. Cost: about 50 instructions per malloc/free pair, so
-   1.5-1.9x on code that only allocates and frees and 0-15 % on code that uses its memory (1.27x
+   1.5-1.9x on code that only allocates and frees and 0-25 % on code that uses its memory (1.28x
    geomean over the bench suite: bench/results/secure.md, `make bench-secure`); the default build
    is unchanged (the same instructions on every path).
 
