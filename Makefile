@@ -1,5 +1,5 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
-#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, stats, valgrind, C++, region builds
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, secure, stats, valgrind, C++, region builds
 #                     without an OS and on a hosted region, freestanding check, Cortex-M4 under QEMU,
 #                     LD_PRELOAD on real programs, -m32, AArch64 (4 and 64 KiB pages), RISC-V and
 #                     32-bit Arm under qemu-user, a benchmark smoke pass), one total line
@@ -10,6 +10,7 @@
 #                     then the per-frame heap benchmark (bench/frame.sh)
 #   make bench-heap   only the per-frame heap benchmark: reset / destroy / free each, vs the peers
 #   make bench-instr  instructions per operation under callgrind
+#   make bench-secure the cost of FASTALLOC_SECURE on the suite's workloads (bench/results/secure.md)
 #   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
 #   make examples     build examples/
 #   make clean
@@ -38,6 +39,9 @@ V_tsan_CC    = gcc
 V_tsan_FLAGS = $(BASE) $(SAN) -fsanitize=thread
 V_debug_CC   = gcc
 V_debug_FLAGS= -O1 $(BASE) -DFASTALLOC_DEBUG
+# FASTALLOC_SECURE: hardened free lists, O(1) double-free and foreign-pointer aborts (fastalloc.h)
+V_secure_CC   = gcc
+V_secure_FLAGS= -O2 $(BASE) -DFASTALLOC_SECURE
 V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
 # Region builds: no OS at all (FASTALLOC_NO_OS, hence single-threaded); tests/harness.h gives each
@@ -64,7 +68,7 @@ HAVE_VALGRIND   = $(shell command -v valgrind >/dev/null 2>&1 && test -f /usr/in
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
-VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug stats
+VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug secure stats
 REGION_VARIANTS := region regasan
 TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS) $(REGION_VARIANTS) hregion) $(if $(HAVE_CXX),$(BUILD)/cpp)
 # Cross targets (tests/cross/README.md), all run by make test: other CPUs and word sizes under
@@ -82,7 +86,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suite (valgrind not installed; apt-get install valgrind)";)
-	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug stats $(REGION_VARIANTS) hregion) \
+	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug secure stats $(REGION_VARIANTS) hregion) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
 	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 valgrind -q --error-exitcode=1 $(BUILD)/valgrind/$(t)")) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
@@ -119,7 +123,7 @@ $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug stats $(REGION_VARIANTS) hregion valgrind,$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug secure stats $(REGION_VARIANTS) hregion valgrind,$(eval $(call VARIANT_RULE,$(v))))
 
 # The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
 # tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.
@@ -191,6 +195,16 @@ $(BUILD)/bench/%_fa_notrack: bench/%.c fastalloc.h $(BENCH_DEPS)
 $(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) $< -o $@
+
+# make bench-secure: the cost of FASTALLOC_SECURE, default against secure build of every workload
+# (bench/secure.sh, DIV=N: the suite's N / N, default 4): bench/results/secure.md
+SECURE_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench-secure/$(b)_fa)
+$(BUILD)/bench-secure/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_SECURE $< -o $@
+.PHONY: bench-secure
+bench-secure: bench-build $(SECURE_BIN)
+	@bash bench/secure.sh $(BUILD)/bench $(BUILD)/bench-secure
 
 bench: bench-build $(BENCH_LIB)
 	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench

@@ -46,9 +46,11 @@ free_flags="-std=c11 -ffreestanding -nostdlib -DFASTALLOC_NO_LIBC"
 check gcc-no-libc-O2   "" gcc   $free_flags -O2
 check gcc-no-libc-Os   "" gcc   $free_flags -Os
 check gcc-no-libc-debug "" gcc  $free_flags -O1 -DFASTALLOC_DEBUG
+check gcc-no-libc-secure "" gcc $free_flags -O2 -DFASTALLOC_SECURE
 check clang-no-libc-O2 "" clang $free_flags -O2
 check clang-no-libc-Os "" clang $free_flags -Os
 check cortex-m4-no-libc "" arm-none-eabi-gcc $free_flags -Os -mcpu=cortex-m4 -mthumb
+check cortex-m4-no-libc-secure "" arm-none-eabi-gcc $free_flags -Os -mcpu=cortex-m4 -mthumb -DFASTALLOC_SECURE
 # Cortex-M0 has neither a divider nor clz: libgcc's arithmetic helpers (not libc) are unavoidable.
 check cortex-m0-no-libc "__aeabi_[a-z0-9]+|__(clz|ctz)[sd]i2" arm-none-eabi-gcc $free_flags -Os -mcpu=cortex-m0 -mthumb
 # With a libc but no OS: memset, memcpy and errno only; no mmap, no pthread, no clock.

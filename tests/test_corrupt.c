@@ -3,14 +3,17 @@
    program: a FASTALLOC_DEBUG assertion, or a trap), TOOL (the memory tool reports it: AddressSanitizer
    stops the program with its report; valgrind's memcheck reports an error, and the child, run under
    valgrind --error-exitcode, exits with that code). The expected verdict of every case is written
-   down per build: default, FASTALLOC_DEBUG, AddressSanitizer, FASTALLOC_VALGRIND (the test runs
-   each case under valgrind itself), and the cases prove that fastalloc tells the tools what it does.
+   down per build: default, FASTALLOC_DEBUG, FASTALLOC_SECURE, AddressSanitizer, FASTALLOC_VALGRIND
+   (the test runs each case under valgrind itself), and the cases prove that fastalloc tells the
+   tools what it does. Cases that forge a free-list link end SILENT only when the allocator handed
+   out the forged address (a wild pointer: what an attacker wants), or one block twice.
    A build without fork() skips everything. */
 #define FASTALLOC_IMPLEMENTATION
 #include "fastalloc.h"
 #include "harness.h"
 
 #if HARNESS_HAVE_FORK
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/types.h>
@@ -22,6 +25,12 @@
 
 typedef enum { SILENT, ABORTS, TOOL } verdict_t;
 static const char* const verdict_name[] = { "silent", "aborts", "tool report" };
+/* The secure build's guard page after each OS segment (Windows and POSIX only). */
+#if FA__GUARD_SLICE
+#  define SECURE_GUARD ABORTS
+#else
+#  define SECURE_GUARD SILENT
+#endif
 
 /* ---- the misuse ------------------------------------------------------------------------------- */
 static volatile unsigned char sink;
@@ -69,22 +78,127 @@ static void interior_free(void) {
     fa_free(p + 16);
 }
 
+/* A forged link's target: a pointer-aligned static buffer whose first word ends the list. */
+static _Alignas(64) unsigned char target[256];
+
+/* Allocates 64-byte blocks until the forged address comes out (then exits 0: SILENT) or enough did
+   that the corrupted link must have been used. */
+static void allocate_until_target(void) {
+    for (int i = 0; i < 20000; i++) {
+        void* q = fa_malloc(64);
+        if (q == (void*)target) _exit(0);
+    }
+    _exit(3);   /* neither caught nor handed out: the case is wrong */
+}
+static void overflow_into_link(void) {              /* past a block's end into a free neighbour's link */
+    unsigned char* b[64];
+    for (int i = 0; i < 64; i++) b[i] = (unsigned char*)fa_malloc(64);
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 64; j++)
+            if (b[j] == b[i] + 64) {                /* b[j] right after b[i]: free it, overflow b[i] */
+                fa_free(b[j]);
+                unsigned char* volatile p = b[i];
+                void* forged = target;
+                memcpy(p + 64, &forged, sizeof forged);
+                allocate_until_target();
+            }
+    _exit(4);
+}
+static void link_write_after_free(void) {           /* a freed block's link replaced */
+    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
+    void* volatile keep = fa_malloc(64);
+    (void)keep;
+    fa_free(p);
+    void* forged = target;
+    memcpy(p, &forged, sizeof forged);
+    allocate_until_target();
+}
+static void self_linked_after_free(void) {          /* a freed block linked to itself */
+    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
+    void* volatile keep = fa_malloc(64);
+    (void)keep;
+    fa_free(p);
+    void* self = p;
+    memcpy(p, &self, sizeof self);
+    for (int i = 0, times = 0; i < 20000; i++)
+        if (fa_malloc(64) == (void*)p && ++times == 2) _exit(0);   /* one block handed out twice */
+    _exit(3);
+}
+static void* free_in_thread(void* p) {
+    fa_free(p);
+    return NULL;
+}
+static void free_elsewhere(void* p) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_in_thread, p) != 0) _exit(5);
+    pthread_join(t, NULL);
+}
+static void double_free_other_thread(void) {       /* the owner frees, another thread frees again */
+    void* volatile p = fa_malloc(64);
+    void* volatile keep = fa_malloc(64);
+    (void)keep;
+    fa_free(p);
+    free_elsewhere(p);
+}
+static void double_free_owner_after_thread(void) { /* another thread frees, then the owner again */
+    void* volatile p = fa_malloc(64);
+    void* volatile keep = fa_malloc(64);
+    (void)keep;
+    free_elsewhere(p);
+    fa_free(p);
+}
+static void double_free_two_threads(void) {        /* two other threads free one block */
+    void* volatile p = fa_malloc(64);
+    void* volatile keep = fa_malloc(64);
+    (void)keep;
+    free_elsewhere(p);
+    free_elsewhere(p);
+}
+static void interior_free_large(void) {            /* inside a block of a multi-slice page */
+    unsigned char* volatile p = (unsigned char*)fa_malloc(200 * KiB);
+    fa_free(p + 4096);
+}
+static void interior_free_huge(void) {
+    unsigned char* volatile p = (unsigned char*)fa_malloc(5 * MiB);
+    fa_free(p + 4096);
+}
+static void foreign_free_libc(void) {              /* a block of the C library's malloc */
+    void* volatile p = malloc(100);
+    fa_free(p);
+}
+
+static void overflow_off_segment_end(void) {       /* a write at the last byte of a block's segment */
+    void* volatile p = fa_malloc(64);
+    fa__segment_t* seg = fa__ptr_segment(p);
+    ((volatile unsigned char*)seg)[seg->map_size - 1] = 1;
+}
+
 /* Expected verdicts: default (also clang, TSan, FASTALLOC_STATS), FASTALLOC_DEBUG, AddressSanitizer,
-   FASTALLOC_VALGRIND. */
+   FASTALLOC_SECURE (without FASTALLOC_DEBUG), FASTALLOC_VALGRIND. */
 typedef struct {
     const char* name;
     void (*run)(void);
-    verdict_t plain, debug, asan, valgrind;
+    verdict_t plain, debug, secure, asan, valgrind;
 } misuse_t;
 static const misuse_t cases[] = {
-    { "overflow by one byte past the size asked", overflow_by_one, SILENT, SILENT, TOOL, TOOL },
-    { "overflow past a huge block's size", overflow_huge, SILENT, SILENT, TOOL, TOOL },
-    { "read after free", use_after_free_read, SILENT, SILENT, TOOL, TOOL },
-    { "write after free", use_after_free_write, SILENT, SILENT, TOOL, TOOL },
-    { "read after fa_heap_reset", use_after_reset, SILENT, SILENT, TOOL, TOOL },
-    { "double free", double_free, SILENT, ABORTS, TOOL, TOOL },
-    { "free of a pointer fastalloc did not hand out", foreign_free, SILENT, ABORTS, TOOL, TOOL },
-    { "free of an interior pointer", interior_free, SILENT, ABORTS, TOOL, TOOL },
+    { "overflow by one byte past the size asked", overflow_by_one, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "overflow past a huge block's size", overflow_huge, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "write at the last byte of a segment (guard page)", overflow_off_segment_end, SILENT, SILENT, SECURE_GUARD, TOOL, TOOL },
+    { "read after free", use_after_free_read, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "write after free (past the link)", use_after_free_write, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "read after fa_heap_reset", use_after_reset, SILENT, SILENT, SILENT, TOOL, TOOL },
+    { "overflow into the next block's link", overflow_into_link, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "write after free into the link", link_write_after_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "write after free: a self-linked list", self_linked_after_free, SILENT, SILENT, ABORTS, TOOL, TOOL },
+    { "double free (owner)", double_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "double free (owner, then another thread)", double_free_other_thread, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "double free (another thread, then the owner)", double_free_owner_after_thread, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "double free (two other threads)", double_free_two_threads, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "free of a pointer fastalloc did not hand out", foreign_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "free of a block of the C library's malloc", foreign_free_libc, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "free of an interior pointer", interior_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "free of an interior pointer (large block)", interior_free_large, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "free of an interior pointer (huge block)", interior_free_huge, SILENT, ABORTS, ABORTS, TOOL, TOOL },
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -95,6 +209,8 @@ static verdict_t expected(const misuse_t* c) {
     return c->valgrind;
 #elif defined(FASTALLOC_DEBUG)
     return c->debug;
+#elif defined(FASTALLOC_SECURE)
+    return c->secure;
 #else
     return c->plain;
 #endif
@@ -143,7 +259,8 @@ static verdict_t run_case(size_t i, char* out, size_t out_size) {
     int status = 0;
     waitpid(pid, &status, 0);
     bool reported = strstr(out, "AddressSanitizer") != NULL
-                    || (WIFEXITED(status) && WEXITSTATUS(status) == VALGRIND_ERROR_EXIT && strstr(out, "Invalid") != NULL);
+                    || (WIFEXITED(status) && WEXITSTATUS(status) == VALGRIND_ERROR_EXIT
+                           && (strstr(out, "Invalid") != NULL || strstr(out, "Mismatched free") != NULL));
     if (reported) return TOOL;
     if (WIFSIGNALED(status)) return ABORTS;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return SILENT;
