@@ -969,6 +969,7 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__SLICES             (1u << FA__SLICE_BITS)
 #define FA__ALL_SLICES         (FA__SLICES == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (FA__SLICES & 63)) - 1))
 #define FA__SEGMENT_MASK       (FA__SEGMENT_SIZE - 1)
+#define FA__SMALL_MAX          (FA__SLICE_SIZE / (FASTALLOC_SLICE_SHIFT == FASTALLOC_REGION_SLICE_SHIFT ? 8 : 32)) /* fa__geometry_small_max */
 #define FA__MEDIUM_PAGE_SLICES (FA__SLICES / 8)
 #define FA__MEDIUM_MAX         (FA__MEDIUM_PAGE_SLICES * FA__SLICE_SIZE / 8)
 #define FA__LARGE_MAX          (FA__SEGMENT_SIZE / 2)               /* above: a block of its own      */
