@@ -4967,23 +4967,21 @@ static bool fa__heap_stats(fa__heap_t* heap, fa_heap_stats_t* out) {
 static void fa__check_link(const fa__page_t* page, const fa__block_t* next) {
     FASTALLOC_ASSERT((next == NULL || fa__block_index(page, next) != SIZE_MAX) && "fastalloc: free list corrupted (write after free?)");
 }
-/* Free blocks (every block is at least 16 bytes in debug builds) carry this in their second word
+/* Free blocks (every block is at least 16 bytes in debug builds) carry a canary in their second word
    from the moment they are threaded into a free list until they are handed out, so a second free,
-   or a free of a block never handed out, is caught whichever threads do them. */
+   or a free of a block never handed out, is caught whichever threads do them. The canary is the
+   block's own (its address ^ a constant): bytes a realloc copies from stale memory into another
+   block cannot pass for it there. */
 #define FA__FREED_CANARY ((uintptr_t)0xFA11F4EEDB10C5EDULL)
+static uintptr_t fa__freed_canary(const void* block) { return (uintptr_t)block ^ FA__FREED_CANARY; }
 static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
-    for (size_t i = 0; i < count; i++) fa__word_set(first + i * page->block_size, 1, FA__FREED_CANARY);
+    for (size_t i = 0; i < count; i++) fa__word_set(first + i * page->block_size, 1, fa__freed_canary(first + i * page->block_size));
 }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
     fa__check_link(page, fa__link_get(block));
     fa__word_set(block, 1, 0);
 }
-/* A pointer handed out past a block's start (aligned) or on a huge block's memory, which may have
-   held pages before, was never popped: a stale canary there, copied by a realloc into a block of its
-   own, would pass for a free block. The caller never wrote those bytes, so they may change. */
-static void fa__check_handout(void* p) {
-    if (fa__word_get(p, 1) == FA__FREED_CANARY) fa__word_set(p, 1, 0);
-}
+static void fa__check_handout(void* p) { (void)p; }   /* a stale canary copied elsewhere is no canary */
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (; list != NULL; list = fa__link_get(list)) {
         fa__check_link(page, list);
@@ -5012,8 +5010,8 @@ static void fa__check_free(const void* p) {
         FASTALLOC_ASSERT(!fa__list_contains(page, page->free, block) && !fa__list_contains(page, page->local_free, block)
                          && "fa_free: double free");
     }
-    FASTALLOC_ASSERT(fa__word_get(block, 1) != FA__FREED_CANARY && "fa_free: double free, or a block never handed out");
-    fa__word_set((void*)(uintptr_t)block, 1, FA__FREED_CANARY);
+    FASTALLOC_ASSERT(fa__word_get(block, 1) != fa__freed_canary(block) && "fa_free: double free, or a block never handed out");
+    fa__word_set((void*)(uintptr_t)block, 1, fa__freed_canary(block));
 }
 /* The thread rule of first-class heaps: only the thread that made one uses it (any thread frees). */
 static void fa__check_heap_owner(const fa__heap_t* heap) {

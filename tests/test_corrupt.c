@@ -104,22 +104,23 @@ static void overflow_into_link(void) {              /* past a block's end into a
             }
     _exit(4);
 }
-static void link_write_after_free(void) {           /* a freed block's link replaced */
+/* Frees a 64-byte block (a neighbour kept live so the page stays) and writes `link` over its free-list
+   link, or the block's own address when `link` is NULL. */
+static unsigned char* free_then_write_link(void* link) {
     unsigned char* volatile p = (unsigned char*)fa_malloc(64);
     void* volatile keep = fa_malloc(64);
     (void)keep;
     fa_free(p);
-    void* forged = target;
-    memcpy(p, &forged, sizeof forged);
+    void* value = link != NULL ? link : (void*)p;
+    memcpy(p, &value, sizeof value);
+    return p;
+}
+static void link_write_after_free(void) {           /* a freed block's link replaced */
+    free_then_write_link(target);
     allocate_until_target();
 }
 static void self_linked_after_free(void) {          /* a freed block linked to itself */
-    unsigned char* volatile p = (unsigned char*)fa_malloc(64);
-    void* volatile keep = fa_malloc(64);
-    (void)keep;
-    fa_free(p);
-    void* self = p;
-    memcpy(p, &self, sizeof self);
+    unsigned char* p = free_then_write_link(NULL);
     for (int i = 0, times = 0; i < 20000; i++)
         if (fa_malloc(64) == (void*)p && ++times == 2) _exit(0);   /* one block handed out twice */
     _exit(3);
