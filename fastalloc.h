@@ -2069,12 +2069,18 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 #define FA__MAP_LEAF_ENTRIES  ((size_t)1 << FA__MAP_LEAF_BITS)
 #define FA__MAP_TOP_ENTRIES   ((size_t)1 << FA__MAP_TOP_BITS)
 
-/* All zero, so it costs no space in the program file. The "not ours" record is all zero too: its
-   xowner (0) matches no thread (see >>threads), and the free path takes 0 for FA__DISPATCH. */
+/* All zero, so it costs no space in the program file. Top entries (leaf address) and leaf entries
+   (xowner address) are both stored as offsets from one base, the struct's start, so the free path
+   needs the address of one static. At that base the empty leaf (what a top entry of 0 points at: all
+   "not ours") and the "not ours" record (what a leaf entry of 0 points at) overlap: both are zeros
+   that nothing writes. The record's xowner (0) matches no thread (see >>threads), and the free path
+   takes 0 for FA__DISPATCH. */
 static struct fa__map_s {
-    uintptr_t top[FA__MAP_TOP_ENTRIES];          /* leaf address - empty_leaf                      */
-    uintptr_t empty_leaf[FA__MAP_LEAF_ENTRIES];  /* what a top entry of 0 points at: all "not ours" */
-    fa__dispatch_t foreign;                       /* leaf entries: target address - &foreign        */
+    union {
+        uintptr_t empty_leaf[FA__MAP_LEAF_ENTRIES];
+        fa__dispatch_t foreign;
+    } base;
+    uintptr_t top[FA__MAP_TOP_ENTRIES];
 } fa__map;
 
 FA__INLINE size_t fa__map_top_index(uintptr_t a) {
@@ -2083,15 +2089,21 @@ FA__INLINE size_t fa__map_top_index(uintptr_t a) {
 FA__INLINE size_t fa__map_leaf_index(uintptr_t a) {
     return (size_t)(a >> FA__MAP_GRANULE_SHIFT) & (FA__MAP_LEAF_ENTRIES - 1);
 }
-FA__INLINE uintptr_t fa__map_encode(const uintptr_t* owner) { return (uintptr_t)owner - (uintptr_t)&fa__map.foreign; }
-FA__INLINE uintptr_t* fa__map_decode(uintptr_t entry) { return (uintptr_t*)((uintptr_t)&fa__map.foreign + entry); }
+FA__INLINE uintptr_t fa__map_encode(const void* at) { return (uintptr_t)at - (uintptr_t)&fa__map.base; }
+FA__INLINE uintptr_t* fa__map_decode(uintptr_t entry) { return (uintptr_t*)((uintptr_t)&fa__map.base + entry); }
 
 /* The entry for address a: the xowner word of a page or of a dispatch record. The fast path of
-   fa_free. Addresses above FA__MAP_ADDRESS_BITS wrap around (fastalloc never owns one). */
+   fa_free. Addresses above FA__MAP_ADDRESS_BITS wrap around (fastalloc never owns one). The leaf
+   entry is read plainly: for a block that is live (the only pointer a caller may free or ask about)
+   no thread writes its granule's entry, and the write that set it happened before the block was
+   handed out, so there is no race; the plain read lets the compiler fold it into an add (2 fewer
+   instructions on every free than an atomic load). */
 FA__INLINE uintptr_t* fa__map_lookup(const void* p) {
     uintptr_t a = (uintptr_t)p;
-    const uintptr_t* leaf = (const uintptr_t*)((uintptr_t)fa__map.empty_leaf + fa__load_relaxed(&fa__map.top[fa__map_top_index(a)]));
-    return fa__map_decode(fa__load_relaxed(&leaf[fa__map_leaf_index(a)]));
+    const uint8_t* base = (const uint8_t*)&fa__map.base;
+    uintptr_t leaf = fa__map.top[fa__map_top_index(a)];
+    uintptr_t entry = *((const uintptr_t*)(base + (leaf + fa__map_leaf_index(a) * sizeof(uintptr_t))));
+    return (uintptr_t*)(void*)(base + entry);
 }
 
 /* The leaf that holds address a's entry, made if needed (NULL: out of memory). */
@@ -2104,14 +2116,14 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
         if (offset == 0) {
             void* leaf = fa__os_map_metadata(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t));
             if (leaf != NULL) {
-                offset = (uintptr_t)leaf - (uintptr_t)fa__map.empty_leaf;
+                offset = fa__map_encode(leaf);
                 fa__store_release(slot, offset);
             }
         }
         fa__map_unlock();
         if (offset == 0) return NULL;
     }
-    return (uintptr_t*)((uintptr_t)fa__map.empty_leaf + offset);
+    return fa__map_decode(offset);
 }
 
 /* Makes sure every leaf for [p, p + size) exists, so that later writes cannot fail. */
@@ -4083,7 +4095,8 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
     return fa__page_pop(page, zero);
 }
 
-static FA__NOINLINE void* fa__malloc_from_bin(fa__heap_t* heap, size_t size, bool zero) {
+/* size comes first: in the callers' registers it arrives first, so the fast path's tail call needs no move. */
+static FA__NOINLINE void* fa__malloc_from_bin(size_t size, fa__heap_t* heap, bool zero) {
     if (fa__likely(size <= FA__LARGE_MAX)) {
         fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
         if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
@@ -4096,7 +4109,7 @@ FA__INLINE void* fa__heap_malloc_fast(fa__heap_t* heap, size_t size, bool zero) 
         fa__page_t* page = heap->direct[(size + 7) >> 3];
         if (fa__likely(page->free != NULL)) return FA__GIVEN(fa__page_pop(page, zero), size, zero);
     }
-    return FA__GIVEN(fa__malloc_from_bin(heap, size, zero), size, zero);
+    return FA__GIVEN(fa__malloc_from_bin(size, heap, zero), size, zero);
 }
 FA__INLINE void* fa__malloc_fast(size_t size, bool zero) { return fa__heap_malloc_fast(fa__tls_heap, size, zero); }
 /* The same, out of line, for cold callers. */
