@@ -2096,14 +2096,25 @@ FA__INLINE uintptr_t* fa__map_decode(uintptr_t entry) { return (uintptr_t*)((uin
    fa_free. Addresses above FA__MAP_ADDRESS_BITS wrap around (fastalloc never owns one). The leaf
    entry is read plainly: for a block that is live (the only pointer a caller may free or ask about)
    no thread writes its granule's entry, and the write that set it happened before the block was
-   handed out, so there is no race; the plain read lets the compiler fold it into an add (2 fewer
-   instructions on every free than an atomic load). */
+   handed out, so there is no race (the same holds for its top entry, written once before); plain
+   reads let the compiler fold them into adds (3 fewer instructions on every free than atomic loads). */
+#if defined(__SANITIZE_THREAD__)
+#  define FA__TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define FA__TSAN 1
+#  endif
+#endif
+#ifdef FA__TSAN
+/* ThreadSanitizer does not see the kernel order a munmap and a later mmap of the same addresses, so
+   a thread's read of an entry and another's write for memory mapped there later look like a race. */
+#  define fa__map_read(entry) fa__load_relaxed(entry)
+#else
+#  define fa__map_read(entry) (*(entry))
+#endif
 FA__INLINE uintptr_t* fa__map_lookup(const void* p) {
-    uintptr_t a = (uintptr_t)p;
-    const uint8_t* base = (const uint8_t*)&fa__map.base;
-    uintptr_t leaf = fa__map.top[fa__map_top_index(a)];
-    uintptr_t entry = *((const uintptr_t*)(base + (leaf + fa__map_leaf_index(a) * sizeof(uintptr_t))));
-    return (uintptr_t*)(void*)(base + entry);
+    uintptr_t a = (uintptr_t)p, leaf = fa__map_read(&fa__map.top[fa__map_top_index(a)]);
+    return fa__map_decode(fa__map_read((const uintptr_t*)fa__map_decode(leaf + fa__map_leaf_index(a) * sizeof(uintptr_t))));
 }
 
 /* The leaf that holds address a's entry, made if needed (NULL: out of memory). */
