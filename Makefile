@@ -58,12 +58,21 @@ V_hregion_CC    = gcc
 V_hregion_FLAGS = -O2 $(BASE) -DHARNESS_REGION
 HREGION_TESTS := test_api test_zero test_anywhere test_check
 # Valgrind's memcheck, told what fastalloc does (FASTALLOC_VALGRIND): test_corrupt runs each misuse
-# under valgrind itself, and a few short suites run whole under it (any memcheck error fails them).
+# under valgrind itself, and every other suite runs whole under it (VG_CMD, FA_TEST_QUICK=1; any
+# memcheck error fails it; --trace-children: test_region re-runs itself; --fair-sched: threads).
+# Under valgrind test_oom skips only its RLIMIT_AS part (the cap would hold valgrind's own memory).
 # The asan build of every suite already runs with fastalloc's AddressSanitizer annotations.
+# Beyond the suites, make test runs under both tools (README, Memory tools): the LD_PRELOAD C
+# programs, Lua and Python under memcheck with libfastalloc-valgrind.so preloaded, and the C
+# programs with ASan and fastalloc compiled in (tests/preload/tools.sh: a preloaded malloc cannot
+# run under ASan); and the benchmark smoke pass (bench/suite.sh QUICK=1) under memcheck
+# (bench-valgrind) and with ASan+UBSan builds (bench-asan).
 V_valgrind_CC    = gcc
 V_valgrind_FLAGS = -O1 $(BASE) -DFASTALLOC_VALGRIND
-VALGRIND_RUN   := test_api test_heap test_zero test_hooks
-VALGRIND_TESTS := test_corrupt $(VALGRIND_RUN)
+VALGRIND_RUN   := $(filter-out test_corrupt,$(TEST_BIN))
+VALGRIND_TESTS := $(TEST_BIN)
+VG_CMD         := valgrind -q --error-exitcode=1 --fair-sched=yes --trace-children=yes
+VG_PRELOAD     := valgrind -q --error-exitcode=1 --fair-sched=yes --soname-synonyms=somalloc=nouserintercepts
 HAVE_VALGRIND   = $(shell command -v valgrind >/dev/null 2>&1 && test -f /usr/include/valgrind/memcheck.h && echo yes)
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
@@ -85,14 +94,18 @@ all: test-build examples
 test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
-	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suite (valgrind not installed; apt-get install valgrind)";)
+	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suites: the test suites and the preload programs and the benchmark smoke pass under memcheck (valgrind not installed; apt-get install valgrind)";)
 	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug secure stats $(REGION_VARIANTS) hregion) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
-	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 valgrind -q --error-exitcode=1 $(BUILD)/valgrind/$(t)")) \
+	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 $(VG_CMD) $(BUILD)/valgrind/$(t)")) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
 	    "bash tests/embedded/run.sh $(abspath $(BUILD)/embedded)" \
 	    "bash tests/preload/run.sh $(abspath $(BUILD)/lib/libfastalloc.so) $(abspath $(BUILD)/preload)" \
+	    $(if $(HAVE_VALGRIND),"bash tests/preload/tools.sh valgrind $(abspath $(BUILD)/lib/libfastalloc-valgrind.so) $(abspath $(BUILD)/preload-valgrind)") \
+	    "bash tests/preload/tools.sh asan $(abspath $(BUILD)/preload-asan)" \
 	    "QUICK=1 bash bench/suite.sh $(BUILD)/bench" \
+	    "QUICK=1 ALLOCATORS='glibc fa-compiled' TIMEOUT=300 bash bench/suite.sh $(BUILD)/bench-asan" \
+	    $(if $(HAVE_VALGRIND),"QUICK=1 ALLOCATORS='fa-compiled fa-preload' FASTALLOC_SO=$(BUILD)/lib/libfastalloc-valgrind.so TIMEOUT=300 RUNNER='$(VG_PRELOAD)' bash bench/suite.sh $(BUILD)/bench-valgrind") \
 	    "QUICK=1 bash bench/frame.sh $(BUILD)/bench" \
 	    "bash examples/run.sh $(abspath $(BUILD)/examples)" \
 	    "bash examples/integrations.sh $(abspath $(BUILD)/integrations)" \
@@ -116,7 +129,7 @@ test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
             $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
             $(addprefix $(BUILD)/hregion/,$(HREGION_TESTS)) \
             $(if $(HAVE_VALGRIND),$(addprefix $(BUILD)/valgrind/,$(VALGRIND_TESTS))) \
-            $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build examples lib
+            $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build bench-tools-build examples lib
 
 define VARIANT_RULE
 $(BUILD)/$(1)/%: tests/%.c $(HEADER)
@@ -140,6 +153,10 @@ lib: $(BUILD)/lib/libfastalloc.so $(BUILD)/lib/libfastalloc.a
 $(BUILD)/lib/libfastalloc.so: $(LIB_SRC) fastalloc.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -shared $< -o $@
+# The same library for memcheck (FASTALLOC_VALGRIND): preloaded under valgrind in make test
+$(BUILD)/lib/libfastalloc-valgrind.so: $(LIB_SRC) fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -shared -DFASTALLOC_VALGRIND $< -o $@
 $(BUILD)/lib/libfastalloc.o: $(LIB_SRC) fastalloc.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -c $< -o $@
@@ -205,6 +222,41 @@ $(BUILD)/bench-secure/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
 .PHONY: bench-secure
 bench-secure: bench-build $(SECURE_BIN)
 	@bash bench/secure.sh $(BUILD)/bench $(BUILD)/bench-secure
+
+# The smoke pass under the memory tools (make test): the suite's workload programs built with
+# ASan+UBSan (bench-asan: fastalloc compiled in, _fa and the ablations, each checked against the
+# checksum of _sys, a plain build here, as ASan's own malloc would only test ASan; a preloaded
+# allocator cannot run under ASan, whose runtime is the malloc there) and for memcheck
+# (bench-valgrind: _fa with FASTALLOC_VALGRIND; libfastalloc-valgrind.so preloaded into _sys).
+TOOL_BENCH_FLAGS := -O1 -g -pthread $(WARN) -I.
+TOOL_BENCH_BIN := $(foreach d,bench-asan $(if $(HAVE_VALGRIND),bench-valgrind),$(foreach b,$(notdir $(SUITE_SRC:.c=)),\
+                      $(foreach k,fa sys fa_retire0 fa_notrack,$(BUILD)/$(d)/$(b)_$(k))))
+.PHONY: bench-tools-build
+bench-tools-build: $(TOOL_BENCH_BIN) $(if $(HAVE_VALGRIND),$(BUILD)/lib/libfastalloc-valgrind.so)
+$(BUILD)/bench-asan/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) $(SAN) -fsanitize=address,undefined -DBENCH_FASTALLOC $< -o $@
+$(BUILD)/bench-asan/%_fa_retire0: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) $(SAN) -fsanitize=address,undefined -DBENCH_FASTALLOC -DFASTALLOC_RETIRE_CYCLES=0 $< -o $@
+$(BUILD)/bench-asan/%_fa_notrack: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) $(SAN) -fsanitize=address,undefined -DBENCH_FASTALLOC -DFASTALLOC_ZERO_TRACKING=0 $< -o $@
+$(BUILD)/bench-asan/%_sys: bench/%.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) $< -o $@
+$(BUILD)/bench-valgrind/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_VALGRIND $< -o $@
+$(BUILD)/bench-valgrind/%_fa_retire0: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_VALGRIND -DFASTALLOC_RETIRE_CYCLES=0 $< -o $@
+$(BUILD)/bench-valgrind/%_fa_notrack: bench/%.c fastalloc.h $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_VALGRIND -DFASTALLOC_ZERO_TRACKING=0 $< -o $@
+$(BUILD)/bench-valgrind/%_sys: bench/%.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_BENCH_FLAGS) $< -o $@
 
 bench: bench-build $(BENCH_LIB)
 	@QUICK=$(QUICK) bash bench/suite.sh $(BUILD)/bench

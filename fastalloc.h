@@ -250,6 +250,9 @@
    addressable, as the rules let the caller write it. To memcheck a block resized in place, or
    whose usable size was asked, counts as initialised. An overflow that lands in the next live block
    is not seen (there are no redzones); neither is a use after free of a huge block in a region.
+   make test runs every suite, the LD_PRELOAD programs and the benchmark smoke pass under both with
+   no report (README, Memory tools). Preloaded under memcheck, libfastalloc needs
+   --soname-synonyms=somalloc=nouserintercepts, or memcheck replaces its malloc with its own.
    The default build compiles all of it away.
 
    SECURE MODE
@@ -1680,6 +1683,7 @@ static void* fa__track_give(void* p, size_t size, bool zero);
 static void* fa__track_regive(void* block, void* p, size_t size);
 static bool fa__track_take(void* p);
 static void fa__track_moved(void* from, void* to);
+static void fa__track_shrink(void* p, size_t usable);
 static void fa__track_release(const fa__segment_t* seg);
 static void fa__track_drop(fa__heap_t* heap);
 static size_t fa__usable_size_open(const void* p);
@@ -1692,6 +1696,7 @@ static size_t fa__usable_size_open(const void* p);
 #  define FA__TAKEN(p)                   true
 #  define fa__usable_size_open(p)        fa__usable_size(p)
 #  define fa__track_moved(from, to)      ((void)0)
+#  define fa__track_shrink(p, usable)    ((void)0)
 #  define fa__track_release(seg)         ((void)0)
 #  define fa__track_drop(heap)           ((void)0)
 #endif
@@ -3554,6 +3559,7 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
         if (want == size || !fa__region_resize(seg->region, seg, old_size, new_size)) return NULL;
     }
     if (zero && new_size > old_size) fa__zero_range((uint8_t*)seg + old_size, new_size - old_size, false);
+    if (new_size < old_size) fa__track_shrink(p, new_size - offset);
     if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* the region's again */
     else fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
     seg->map_size = new_size;
@@ -3564,6 +3570,7 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
    to a fresh range with the same layout; returns the segment (NULL: not possible). */
 static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
     size_t old_size = seg->map_size;
+    if (new_size < old_size) fa__track_shrink((uint8_t*)seg + seg->pages[0].block_size, new_size - seg->pages[0].block_size);
     if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* going back */
     if (fa__os_resize(seg, old_size, new_size)) {
         if (new_size > old_size) fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
@@ -5179,6 +5186,18 @@ static FA__UNUSED void fa__track_moved(void* from, void* to) {
     VALGRIND_MALLOCLIKE_BLOCK(to, 1, 0, 1);
 #else
     (void)from; (void)to;
+#endif
+}
+
+/* A huge block shrinks in place to `usable` bytes, the rest going back to its region or the OS:
+   memcheck's record of it shrinks first, or the block's next resize or free would close memory that
+   is no longer the block's (a segment later laid there would be reported). Before the tail opens. */
+static FA__UNUSED void fa__track_shrink(void* p, size_t usable) {
+#if FA__VALGRIND
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+    VALGRIND_MALLOCLIKE_BLOCK(p, usable, 0, 1);
+#else
+    (void)p; (void)usable;
 #endif
 }
 

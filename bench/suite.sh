@@ -17,6 +17,9 @@
 #   SLOW=1.5    an allocator whose checked run takes longer than this many seconds is timed by that
 #               single run instead of hyperfine (marked ¹), to keep `make bench` within minutes
 #   ONLY=REGEX  run only the workloads whose name matches
+#   RUNNER="valgrind -q --error-exitcode=1 ..."   words put before every workload program (after
+#               env [LD_PRELOAD=...]): the smoke pass under a memory tool (make test runs it under
+#               memcheck, see the Makefile). With a RUNNER nothing is timed: no hyperfine runs.
 #   ALLOCATORS="fa-preload mimalloc3 ..."   run only these (names as in bench/peers.sh)
 #   OUT=DIR     where results go (default bench/results)
 #   FASTALLOC_SO (default BINDIR/../lib/libfastalloc.so, made by `make lib`), MIMALLOC3_SO,
@@ -42,6 +45,8 @@ say() { echo "suite.sh: $*" >&2; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BINDIR=$(realpath "$1") || die "no directory $1"
 QUICK=${QUICK:-0}
+RUNNER=${RUNNER:-}
+read -r -a runner_words <<< "$RUNNER"
 [ "$QUICK" = 0 ] || QUICK=1
 TIMEOUT=${TIMEOUT:-5}
 SLOW=${SLOW:-1.5}
@@ -72,7 +77,8 @@ todo=()   # install commands we could not run ourselves
 command -v python3 >/dev/null || apt_install python3 || die "python3 is required: apt-get install -y python3"
 command -v hyperfine >/dev/null || apt_install hyperfine || true
 HAVE_HF=0; command -v hyperfine >/dev/null && HAVE_HF=1
-if [ $HAVE_HF = 0 ]; then
+[ -n "$RUNNER" ] && HAVE_HF=0            # under a tool the checked runs are the test; nothing is timed
+if [ $HAVE_HF = 0 ] && [ -z "$RUNNER" ]; then
     todo+=("sudo apt-get install -y hyperfine")
     [ "$QUICK" = 1 ] || die "hyperfine is required; run: sudo apt-get install -y hyperfine"
     say "hyperfine missing: QUICK mode runs the checked runs only"
@@ -174,7 +180,7 @@ passed=0; failed=0; fail_list=()
 
 cmd_words() {   # cmd_words LIB BIN ARGS...: the env command, one word per line
     if [ -z "$1" ]; then printf '%s\n' env -u LD_PRELOAD; else printf '%s\n' env "LD_PRELOAD=$1"; fi
-    shift; printf '%s\n' "$@"
+    shift; [ ${#runner_words[@]} -gt 0 ] && printf '%s\n' "${runner_words[@]}"; printf '%s\n' "$@"
 }
 
 # checked_run TAG LIB BIN W N -> sets r_status r_rss r_secs r_sum r_metrics

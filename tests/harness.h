@@ -85,6 +85,16 @@
 #define HARNESS_TOOLS 0
 #endif
 
+/* harness_under_valgrind(): 1 when the suite runs under valgrind (a FASTALLOC_VALGRIND build asks
+   valgrind itself). For the sub-tests valgrind cannot host, e.g. an RLIMIT_AS cap, which also caps
+   valgrind's own address space. */
+#if defined(FASTALLOC_VALGRIND)
+#include <valgrind/valgrind.h>
+#define harness_under_valgrind() (RUNNING_ON_VALGRIND != 0)
+#else
+#define harness_under_valgrind() 0
+#endif
+
 #define HARNESS_OK ((size_t)-1)
 #define HARNESS_MAX_REPORTS 200UL
 

@@ -43,7 +43,9 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SLICE (64 * KiB) /* default page (slice) size of small blocks */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* CT_SANITIZED: a sanitizer, or valgrind's memcheck (FASTALLOC_VALGRIND builds run only under it):
+   slow, and shadow memory distorts the resident size. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(FASTALLOC_VALGRIND)
 #define CT_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -475,7 +477,7 @@ static void some_activity(void) {
 static void test_rss_after_collect(void) {
     harness_section("rss after peak, collect");
     size_t total = peak_total();
-    if (CT_SANITIZED) printf("note: sanitizer build, peak of %zu MiB (shadow memory distorts RSS)\n", total / MiB);
+    if (CT_SANITIZED) printf("note: sanitizer or memcheck build, peak of %zu MiB (shadow memory distorts RSS)\n", total / MiB);
     fa_collect(true);
     size_t rss0 = rss_bytes(), mapped0 = snap().mapped_bytes;
     bool have_rss = rss0 > 0;

@@ -23,7 +23,7 @@
 #if !defined(FASTALLOC_SINGLE_THREAD)
 #include <pthread.h>
 #endif
-/* The fresh-process tests re-run this program: fork + exec of /proc/self/exe on Linux (under an
+/* The fresh-process tests re-run this program: fork + exec of what /proc/self/exe names on Linux (under an
    emulator such as qemu-user, FA_TEST_EXEC_PREFIX names the command that runs a target binary,
    e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"), _spawnv of the module's own file on Windows. */
 #if defined(__linux__) && !defined(FA_TEST_BARE_METAL)
@@ -458,7 +458,12 @@ static int run_child(const char* mode, const char* arg) {
             child_argv[n++] = w;
         child_argv[n++] = self;
     } else {
-        strcpy(self, "/proc/self/exe");
+        /* the program's own path: under valgrind /proc/self/exe is valgrind's tool, while readlink
+           of it (which valgrind answers) names the program, so that --trace-children=yes checks
+           the child too */
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (len > 0) self[len] = '\0';
+        else strcpy(self, "/proc/self/exe");
         child_argv[n++] = (char*)"test_region";
     }
     child_argv[n++] = (char*)mode;

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #define WORKERS   4
+#ifndef FORKS                     /* -DFORKS=...: tests/preload/tools.sh runs it smaller under valgrind */
 #define FORKS     50
+#endif
 #define PUBLISHED 64                  /* slots per worker visible to a child */
 
 typedef struct { _Atomic(unsigned char*) p; _Atomic size_t size; _Atomic uint64_t tag; } pub_t;

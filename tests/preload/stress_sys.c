@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 
 #define NTHREADS 4
+#ifndef OPS                     /* -DOPS=...: tests/preload/tools.sh runs it smaller under valgrind */
 #define OPS      250000        /* per thread */
+#endif
 #define SLOTS    1024
 
 typedef struct {

@@ -1,6 +1,10 @@
 -- workload.lua — table- and string-heavy Lua workload for the LD_PRELOAD checks and benchmark.
 -- Every printed value follows from a formula; run.sh holds the expected output.
-local N, P = 200000, 7919          -- P is prime and coprime to N: i*P % N permutes 0..N-1
+-- lua5.4 workload.lua [N [T]]: N keys (default 200000), trees of 2^(T-d) iterations (default T = 18);
+-- tests/preload/tools.sh runs it small under valgrind. N must be coprime to P.
+local N = tonumber(arg and arg[1]) or 200000
+local T = tonumber(arg and arg[2]) or 18
+local P = 7919                     -- P is prime and coprime to N: i*P % N permutes 0..N-1
 
 -- 1. a table of formatted strings filled in a scrambled order, sorted, checked, concatenated.
 local t = {}
@@ -30,7 +34,7 @@ local function check(n)
 end
 local nodes = 0
 for d = 4, 14, 2 do
-  local iters = 2 ^ (18 - d)
+  local iters = 2 ^ (T - d)
   for _ = 1, iters do nodes = nodes + check(make(d)) end
   collectgarbage()
 end

@@ -6,7 +6,8 @@ import hashlib
 import os
 import sys
 
-N = 200000          # keys
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 200000   # keys (tools.sh: fewer, under valgrind)
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 20   # of the list churn
 P = 7919            # prime, coprime to N: i -> i*P % N is a permutation of range(N)
 
 # 1. dict of strings filled in a scrambled order, then sorted by key.
@@ -40,7 +41,7 @@ print("joined", len(joined), hashlib.sha256(joined.encode()).hexdigest()[:16])
 
 # 4. list-of-lists churn: grow and shrink many lists (realloc-heavy).
 total = 0
-for rnd in range(20):
+for rnd in range(ROUNDS):
     ll = [list(range(k % 50)) for k in range(5000)]
     for l in ll:
         l.extend(l)
