@@ -1000,6 +1000,7 @@ int clock_gettime(int clock, struct timespec* now);
 #  define FA__MSVC 1
 #  define fa__likely(x)   (x)
 #  define fa__unlikely(x) (x)
+#  define fa__prefetch(p) ((void)(p))
 #  define FA__NOINLINE    __declspec(noinline)
 #  define FA__INLINE      static __forceinline
 #  define FA__TRAP()      __fastfail(7)        /* FAST_FAIL_FATAL_APP_EXIT */
@@ -1008,6 +1009,7 @@ int clock_gettime(int clock, struct timespec* now);
 #else
 #  define fa__likely(x)   __builtin_expect(!!(x), 1)
 #  define fa__unlikely(x) __builtin_expect(!!(x), 0)
+#  define fa__prefetch(p) __builtin_prefetch(p)   /* a hint: never faults, NULL included */
 #  define FA__NOINLINE    __attribute__((noinline))
 #  define FA__INLINE      static inline __attribute__((always_inline))
 #  define FA__TRAP()      __builtin_trap()
@@ -4112,10 +4114,14 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
     else fa__zero_range(block, page->block_size, false);
 }
 
+/* With threads, the pop also starts loading the next block: when other threads freed it, its line
+   sits in their cache and the next pop would wait for it with nothing else to do (larson-2 on two
+   cores: 74 % of fa_malloc's samples on that load). One instruction on every malloc buys it. */
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
     fa__check_pop(page, block);
     page->free = fa__link_next(page, block);
+    if (FA__THREADS) fa__prefetch(page->free);
     page->used++;
     if (zero) fa__zero_block(page, block);
     return block;
