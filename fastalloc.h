@@ -3117,26 +3117,26 @@ static uint32_t fa__tf_length(const fa__page_t* page, uintptr_t tf) {
 }
 
 /* Moves other threads' frees into the page's own lists, keeping the delay state bits. The list goes
-   in unread where a list is empty: as local_free, or as free (which then no longer reads zero);
-   only when both are in use does local_free, the owner's own recent frees and cache-warm, get walked
-   to its end to append it. */
+   in unread where a list is empty: as local_free, or as free (which then no longer reads zero), as
+   on a refill, where free ran dry. Only when both are in use (collecting a whole heap or segment)
+   is it walked to its end, as many steps as it counts, to go in front of local_free. */
 static void fa__page_collect_thread_free(fa__page_t* page) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free);
     if ((tf & ~FA__DELAY_MASK) == 0) return;
     while (!fa__cas(&page->xthread_free, &tf, tf & FA__DELAY_MASK)) { }
     fa__block_t* head = fa__tf_head(page, tf);
-    page->used = (uint16_t)(page->used - fa__tf_length(page, tf));
+    uint32_t count = fa__tf_length(page, tf);
+    page->used = (uint16_t)(page->used - count);
     if (page->local_free == NULL) {
         page->local_free = head;
     } else if (page->free == NULL) {
         page->free = head;
         page->zero &= (uint8_t)~FA__ZERO_FREE;
     } else {
-        fa__block_t* tail = page->local_free;
-        uint32_t n = 1;
-        for (fa__block_t* next; (next = fa__link_next(page, tail)) != NULL; tail = next)
-            if (++n > page->reserved) FA__CORRUPTED("a local free list longer than its page (double free?)");
-        fa__link_set(tail, head);
+        fa__block_t* tail = head;
+        for (uint32_t n = count; --n != 0; ) tail = fa__link_next(page, tail);
+        fa__link_set(tail, page->local_free);
+        page->local_free = head;
     }
 }
 
