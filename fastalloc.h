@@ -2519,23 +2519,22 @@ static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_
    by ASLR where there is ASLR) and the clock, mixed through fa__mix64. Whoever sets the seed
    first wins; every caller then derives the same keys from it (idempotent stores). */
 static size_t fa__bin_size(size_t bin);
-/* Per bin, c = 2^64 / block size rounded up: an offset n < 2^32 is a multiple of the block size
-   exactly when n * c (mod 2^64) < c (Lemire, Kaser and Kurz's remainder test), so a free checks
-   for interior pointers with a multiply instead of a division. */
-static uint64_t fa__secure_divc[FA__BIN_MAX + 1];
-/* (2^64 - 1) / d by shifts and subtractions: 32-bit targets without a C library have no 64-bit
-   division routine. */
-static uint64_t fa__secure_div_max(uint64_t d) {
-    uint64_t q = 0, r = 0;
-    for (int i = 63; i >= 0; i--) {
-        r = (r << 1) | 1;
-        if (r >= d) { r -= d; q |= (uint64_t)1 << i; }
-    }
-    return q;
-}
+/* Per bin, the block size d = o * 2^shift (o odd) as inv, the inverse of o mod 2^64, and shift: an
+   offset n is a multiple of d exactly when rotate_right(n * inv, shift) <= (2^64 - 1) / d, and the
+   rotation is then n / d (Granlund and Montgomery's divisibility test). So one multiply and one
+   compare with the page's capacity tell a block's start from every other address of a page (see
+   fa__secure_interior): no division, no remainder. */
+typedef struct { uint64_t inv; unsigned shift; } fa__secure_grid_t;
+static fa__secure_grid_t fa__secure_grid[FA__BIN_MAX + 1];
 static void fa__secure_seed(const void* mem) {
-    for (size_t bin = 0; bin <= FA__BIN_MAX; bin++)
-        fa__store_relaxed(&fa__secure_divc[bin], fa__secure_div_max(fa__bin_size(bin)) + 1);
+    for (size_t bin = 0; bin <= FA__BIN_MAX; bin++) {
+        uint64_t d = fa__bin_size(bin);
+        unsigned shift = fa__ctz64(d);
+        uint64_t odd = d >> shift, inv = odd;   /* right to 3 bits; each Newton step doubles that */
+        for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+        fa__secure_grid[bin].inv = inv;   /* the same values whoever writes them */
+        fa__secure_grid[bin].shift = shift;
+    }
     uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
     if (seed == 0) {
         uint64_t x = fa__mix64((uint64_t)(uintptr_t)&seed ^ 0x5ec0de5a17ed0001ULL);
@@ -4205,13 +4204,17 @@ FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
     if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, block);
     fa__word_set(block, 1, tag);
 }
+/* true unless p starts one of the page's first `capacity` blocks: its block index, exact when the
+   offset is a multiple of the bin's size and past every index otherwise (fa__secure_grid), is
+   compared with the capacity. A large block grown in place (its bin is not its size) has capacity
+   1, and index 0 belongs to offset 0 alone. */
 FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
-    size_t offset = (size_t)((uintptr_t)p - (uintptr_t)fa__page_start(page));
-    uint64_t c = fa__load_relaxed(&fa__secure_divc[page->bin]);
+    const fa__secure_grid_t* grid = &fa__secure_grid[page->bin];
+    uint64_t n = (uint64_t)((uintptr_t)p - (uintptr_t)fa__page_start(page)) * grid->inv;
+    uint64_t index = (n >> grid->shift) | (n << ((64 - grid->shift) & 63));
     /* capacity: other threads' frees read it while the owner extends the page (either value is
        right for a block that was handed out) */
-    return offset >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size || (uint64_t)(uint32_t)offset * c >= c
-           || (offset != 0 && page->reserved == 1);   /* a large block grown in place: its bin is not its size */
+    return index >= (uint64_t)fa__load_relaxed(&page->capacity);
 }
 /* The owner's fast path: true when the free must go the generic way, which checks it all again
    and confirms a tag hit (a tail call there keeps this path free of register spills). */
