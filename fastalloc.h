@@ -1408,6 +1408,10 @@ struct fa__segment_s {
     uint8_t kind;                /* FA__SEGMENT_*                                            */
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
                                     FASTALLOC_REGION_SLICE_SHIFT                             */
+#ifdef FASTALLOC_SECURE
+    uintptr_t page_keys[FA__SLICES + 1]; /* per page entry, its free-list key (fa__page_key): here
+                                    rather than in the 64-byte descriptors, right before them */
+#endif
     fa__page_t pages[FA__SLICES + 1]; /* entry per slice; in a region the extra one serves huge
                                          blocks that start exactly one segment after the header */
 };
@@ -1620,15 +1624,15 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #endif
 
 #if FA__TRACK
-#  define fa__link_get(block)       ((fa__block_t*)fa__quiet_load(&(block)->next))
-#  define fa__link_set(block, link) fa__quiet_store(&(block)->next, (uintptr_t)(link))
+#  define fa__link_get(page, block)       ((void)(page), (fa__block_t*)fa__quiet_load(&(block)->next))
+#  define fa__link_set(page, block, link) ((void)(page), fa__quiet_store(&(block)->next, (uintptr_t)(link)))
 #  define fa__word_get(p, i)        fa__quiet_load((const uintptr_t*)(const void*)(p) + (i))
 #  define fa__word_set(p, i, v)     fa__quiet_store((uintptr_t*)(void*)(p) + (i), (v))
 #  define FA__FILL_ZERO(p, n)       fa__quiet_fill((p), (n))
 #  define FA__COPY(d, s, n)         fa__quiet_copy((d), (s), (n))
 #else
-#  define fa__link_get(block)       ((block)->next)
-#  define fa__link_set(block, link) ((void)((block)->next = (link)))
+#  define fa__link_get(page, block)       ((void)(page), (block)->next)
+#  define fa__link_set(page, block, link) ((void)(page), (void)((block)->next = (link)))
 #  define fa__word_get(p, i)        (((const uintptr_t*)(const void*)(p))[i])
 #  define fa__word_set(p, i, v)     ((void)(((uintptr_t*)(void*)(p))[i] = (v)))
 #  define FA__FILL_ZERO(p, n)       FASTALLOC_MEMSET((p), 0, (n))
@@ -1637,13 +1641,16 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #  define fa__track_close(p, n)     ((void)0)
 #endif
 
-/* FASTALLOC_SECURE: a free block's link word holds its link encoded with a process-wide secret key
-   and the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but
-   the allocator's own encoding (an overflow from the block before, a write after free) decodes to
-   an address that fails the check of fa__link_next (within a segment's size of the block, not the
-   block itself) and the program stops there; and a link copied from another block decodes wrong. The keys come from
-   one seed taken at the first segment's init (fa__secure_seed in >>segments); the same seed keys
-   the double-free tag (>>debug) and the order of fresh free lists (fa__page_extend). */
+/* FASTALLOC_SECURE: a free block's link word holds its link encoded with its page's secret key and
+   the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but the
+   allocator's own encoding (an overflow from the block before, a write after free) decodes to an
+   address an attacker cannot aim, which the next malloc finds without its block's tag (or
+   fa__link_next finds out of reach) and the program stops there; a link copied from another block,
+   or from another page, decodes wrong. Each page gets a fresh key when it is laid out
+   (fa__page_setup), kept in its segment's header next to the page descriptors (fa__page_key), so
+   the key a leak reveals opens that page alone. The keys come from one seed taken at the first
+   segment's init (fa__secure_seed in >>segments); the page key also keys the double-free tag
+   (>>debug), and the seed the order of fresh free lists (fa__page_extend). */
 #ifdef FASTALLOC_SECURE
 /* A 64-bit finaliser (xor-shift, multiply by odd constants): every input bit moves every output bit. */
 static uint64_t fa__mix64(uint64_t x) {
@@ -1652,25 +1659,33 @@ static uint64_t fa__mix64(uint64_t x) {
     x ^= x >> 33;
     return x;
 }
-static struct { uintptr_t seed, link, tag, order, counter; } fa__secure;
-/* The double-free tag of a free block (>>debug): its address ^ a secret key. */
-FA__INLINE uintptr_t fa__secure_tag(const void* block) { return (uintptr_t)block ^ fa__load_relaxed(&fa__secure.tag); }
+static struct { uintptr_t seed, order, counter; } fa__secure;
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page);
 #define FA__HALF_WORD (4 * sizeof(uintptr_t))
-FA__INLINE uintptr_t fa__secure_encode(const fa__block_t* block, const fa__block_t* link) {
-    uintptr_t b = (uintptr_t)block;
-    return (uintptr_t)link ^ fa__load_relaxed(&fa__secure.link) ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
+/* The double-free tag of a free block of `page` (>>debug): its address ^ the page key, rotated so
+   that the two words of a free block xored together do not cancel the key (and give the link). */
+FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) {
+    return (uintptr_t)block ^ ((key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)));
 }
-FA__INLINE fa__block_t* fa__secure_decode(const fa__block_t* block, uintptr_t stored) {
-    return (fa__block_t*)fa__secure_encode(block, (const fa__block_t*)stored);   /* an involution */
+FA__INLINE uintptr_t fa__secure_tag(const fa__page_t* page, const void* block) { return fa__secure_tag_key(fa__page_key(page), block); }
+FA__INLINE uintptr_t fa__secure_encode_key(uintptr_t key, const fa__block_t* block, const fa__block_t* link) {
+    uintptr_t b = (uintptr_t)block;
+    return (uintptr_t)link ^ key ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
+}
+FA__INLINE uintptr_t fa__secure_encode(const fa__page_t* page, const fa__block_t* block, const fa__block_t* link) {
+    return fa__secure_encode_key(fa__page_key(page), block, link);
+}
+FA__INLINE fa__block_t* fa__secure_decode(const fa__page_t* page, const fa__block_t* block, uintptr_t stored) {
+    return (fa__block_t*)fa__secure_encode(page, block, (const fa__block_t*)stored);   /* an involution */
 }
 #  undef fa__link_get
 #  undef fa__link_set
 #  if FA__TRACK
-#    define fa__link_get(block)       fa__secure_decode((block), fa__quiet_load(&(block)->next))
-#    define fa__link_set(block, link) fa__quiet_store(&(block)->next, fa__secure_encode((block), (link)))
+#    define fa__link_get(page, block)       fa__secure_decode((page), (block), fa__quiet_load(&(block)->next))
+#    define fa__link_set(page, block, link) fa__quiet_store(&(block)->next, fa__secure_encode((page), (block), (link)))
 #  else
-#    define fa__link_get(block)       fa__secure_decode((block), (uintptr_t)(block)->next)
-#    define fa__link_set(block, link) ((void)((block)->next = (fa__block_t*)fa__secure_encode((block), (link))))
+#    define fa__link_get(page, block)       fa__secure_decode((page), (block), (uintptr_t)(block)->next)
+#    define fa__link_set(page, block, link) ((void)((block)->next = (fa__block_t*)fa__secure_encode((page), (block), (link))))
 #  endif
 #endif
 
@@ -2434,6 +2449,19 @@ FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page-
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
 }
+#ifdef FASTALLOC_SECURE
+/* The page's free-list key (see FASTALLOC_SECURE in >>track), from the page's address alone: the
+   key of entry i sits (FA__SLICES + 1 - i) words before entry 0, which sits i descriptors before
+   entry i; a page is a first entry, so its slice_offset is FA__HEAD + i, and FA__HEAD's share
+   folds into the constant. A multiply and a load, the line shared by eight pages. */
+FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) - offsetof(fa__segment_t, page_keys) == sizeof(uintptr_t) * (FA__SLICES + 1), page_keys_right_before_pages);
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) {
+    FA__DEBUG_ASSERT(page->slice_offset & FA__HEAD);
+    const size_t step = sizeof(fa__page_t) - sizeof(uintptr_t);
+    uintptr_t at = (uintptr_t)page + FA__HEAD * step - sizeof(uintptr_t) * (FA__SLICES + 1) - (size_t)page->slice_offset * step;
+    return *(const uintptr_t*)at;
+}
+#endif
 /* The page a slice's entry belongs to: a first entry is the page, the others count back to it. */
 FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
     fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> fa__seg_shift(seg)];
@@ -2546,9 +2574,16 @@ static void fa__secure_seed(const void* mem) {
         (void)fa__cas(&fa__secure.seed, &expected, (uintptr_t)x | 1);
         seed = fa__load_relaxed(&fa__secure.seed);
     }
-    fa__store_relaxed(&fa__secure.link, (uintptr_t)fa__mix64((uint64_t)seed + 1));
-    fa__store_relaxed(&fa__secure.tag, (uintptr_t)fa__mix64((uint64_t)seed + 3));
     fa__store_relaxed(&fa__secure.order, (uintptr_t)fa__mix64((uint64_t)seed + 4));
+}
+/* A fresh secret for `salt` (a page key, a fresh list's order): a counter (racy across threads: it
+   only needs to change) and the salt mixed twice, with the seed between, so one output that leaks
+   (a page key an attacker worked out) does not give the seed by inverting fa__mix64, nor any other. */
+static uint64_t fa__secure_next(uint64_t salt) {
+    uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
+    fa__store_relaxed(&fa__secure.counter, n);
+    uint64_t x = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ salt ^ ((uint64_t)n << 32));
+    return fa__mix64(x ^ (uint64_t)fa__load_relaxed(&fa__secure.seed));
 }
 #else
 #  define fa__secure_seed(mem) ((void)0)
@@ -2968,21 +3003,35 @@ FA__INLINE bool fa__page_in_use(const fa__page_t* page) { return (fa__load_relax
 #ifdef FASTALLOC_SECURE
 #  define FA__SECURE_REACH (FA__SEGMENT_SIZE > FA__REGION_SEGMENT_SIZE ? FA__SEGMENT_SIZE : FA__REGION_SEGMENT_SIZE)
 FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t* block) {
-    (void)page;
-    fa__block_t* next = fa__link_get(block);
+    fa__block_t* next = fa__link_get(page, block);
     if (fa__unlikely(next != NULL && ((uintptr_t)next - (uintptr_t)block + FA__SECURE_REACH >= 2 * FA__SECURE_REACH || next == block)))
         FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
     return next;
 }
 #else
-#  define fa__link_next(page, block) fa__link_get(block)
+#  define fa__link_next(page, block) fa__link_get(page, block)
+#endif
+/* The link malloc follows: a secure build without FASTALLOC_DEBUG checks the block it reaches for
+   its tag when it is popped (fa__check_pop in >>debug), which catches what the reach check does and
+   more, at no cost here. */
+#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
+#  define FA__POP_NEXT(page, block) fa__link_get(page, block)
+#else
+#  define FA__POP_NEXT(page, block) fa__link_next(page, block)
 #endif
 
 /* Who may take the free fast path into the page: its segment's owner, unless the flags say the
-   slow path must look (full, aligned blocks, not in use). */
-static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
+   slow path must look (full, aligned blocks, not in use) or, in a secure build, the page spans
+   more than one slice (see fa__secure_owner_interior). */
+static bool fa__page_fast_free(const fa__page_t* page) {
     bool fast = (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
-    fa__store_relaxed(&page->xowner, fast ? owner : FA__NO_OWNER);
+#ifdef FASTALLOC_SECURE
+    fast = fast && page->slice_count == 1;   /* its interior-pointer check knows where such a page starts */
+#endif
+    return fast;
+}
+static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
+    fa__store_relaxed(&page->xowner, fa__page_fast_free(page) ? owner : FA__NO_OWNER);
 }
 static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
     fa__store_relaxed(&page->flags, flags);
@@ -3019,19 +3068,22 @@ static size_t fa__gcd(size_t a, size_t b) {
 }
 /* Threads `count` fresh blocks in an order an attacker cannot predict: from a random block, a random
    stride coprime with the count visits each block once. Returns the list's head. */
-static fa__block_t* fa__secure_thread(uint8_t* first, size_t count, size_t bs) {
-    uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
-    fa__store_relaxed(&fa__secure.counter, n);   /* racy across threads: only needs to change */
-    uint64_t r = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ (uint64_t)(uintptr_t)first ^ ((uint64_t)n << 32));
+static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, size_t count, size_t bs) {
+    uint64_t r = fa__secure_next((uint64_t)(uintptr_t)first);
     size_t at = (size_t)((uint32_t)r % count), stride = count < 2 ? 1 : 1 + (size_t)((uint32_t)(r >> 32) % (count - 1));
     while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
     fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
+    /* each block gets its link and its free tag (>>debug) in one pass, one cache line each */
     for (size_t k = 1; k < count; k++) {
         size_t to = at + stride < count ? at + stride : at + stride - count;
-        fa__link_set((fa__block_t*)(void*)(first + at * bs), (fa__block_t*)(void*)(first + to * bs));
+        fa__block_t* b = (fa__block_t*)(void*)(first + at * bs);
+        fa__link_set(page, b, (fa__block_t*)(void*)(first + to * bs));
+        fa__word_set(b, 1, fa__secure_tag(page, b));
         at = to;
     }
-    fa__link_set((fa__block_t*)(void*)(first + at * bs), NULL);
+    fa__block_t* last = (fa__block_t*)(void*)(first + at * bs);
+    fa__link_set(page, last, NULL);
+    fa__word_set(last, 1, fa__secure_tag(page, last));
     return head;
 }
 #endif
@@ -3045,11 +3097,11 @@ static void fa__page_extend(fa__page_t* page) {
     if (count > left) count = left;
     uint8_t* first = fa__page_start(page) + (size_t)page->capacity * bs;
 #ifdef FASTALLOC_SECURE
-    page->free = fa__secure_thread(first, count, bs);
+    page->free = fa__secure_thread(page, first, count, bs);
 #else
     uint8_t* last = first + (count - 1) * bs;
-    for (uint8_t* b = first; b < last; b += bs) fa__link_set((fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
-    fa__link_set((fa__block_t*)(void*)last, NULL);
+    for (uint8_t* b = first; b < last; b += bs) fa__link_set(page, (fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
+    fa__link_set(page, (fa__block_t*)(void*)last, NULL);
     page->free = (fa__block_t*)first;
 #endif
     fa__debug_mark_fresh(page, first, count);
@@ -3071,7 +3123,7 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     uint32_t count = 1;
     for (fa__block_t* next; (next = fa__link_next(page, tail)) != NULL; tail = next)
         if (++count > page->reserved) FA__CORRUPTED("a cross-thread free list longer than its page (double free?)");
-    fa__link_set(tail, page->local_free);
+    fa__link_set(page, tail, page->local_free);
     page->local_free = head;
     page->used = (uint16_t)(page->used - count);
 }
@@ -3135,6 +3187,10 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
     page->next = page->prev = NULL;
+#ifdef FASTALLOC_SECURE
+    /* a new key whenever the slices become a page: a key leaked before is of no use after */
+    seg->page_keys[idx] = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
+#endif
     fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
     seg->dirty_mask |= span;
@@ -3774,14 +3830,14 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
 static void fa__heap_delayed_free(fa__heap_t* heap) {
     fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
     while (block != NULL) {
-        fa__block_t* next = fa__link_get(block);
         fa__page_t* page = fa__ptr_page(block);
 #ifdef FASTALLOC_SECURE
         if (page == NULL || !fa__page_in_use(page)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted (a write after free?)");
 #endif
+        fa__block_t* next = fa__link_get(page, block);
         if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-            do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
+            do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
         } else {
             fa__free_local(page, block);
         }
@@ -4052,8 +4108,9 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
 
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
+    fa__block_t* next = FA__POP_NEXT(page, block);   /* before fa__check_pop's store: one key read */
     fa__check_pop(page, block);
-    page->free = fa__link_next(page, block);
+    page->free = next;
     page->used++;
     if (zero) fa__zero_block(page, block);
     return block;
@@ -4150,7 +4207,7 @@ static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, boo
    full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
-    fa__link_set(block, page->local_free);
+    fa__link_set(page, block, page->local_free);
     page->local_free = block;
     page->used--;
     if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
@@ -4165,7 +4222,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
         if (tell_heap) {
             desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
         } else {
-            fa__link_set(block, (fa__block_t*)(tf & ~FA__DELAY_MASK));
+            fa__link_set(page, block, (fa__block_t*)(tf & ~FA__DELAY_MASK));
             desired = (uintptr_t)block | (tf & FA__DELAY_MASK);
         }
     } while (!fa__cas(&page->xthread_free, &tf, desired));
@@ -4174,7 +4231,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
        page (fa__heap_delayed_free defers the block), so heap and page stay valid here. */
     fa__heap_t* heap = fa__load_acquire(&seg->heap);
     fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-    do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
+    do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
     tf = fa__load_relaxed(&page->xthread_free);
     while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
 }
@@ -4200,29 +4257,51 @@ static void fa__free_huge(fa__segment_t* seg) {
    and is not huge. */
 static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* block);
 FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
-    uintptr_t tag = fa__secure_tag(block);
+    uintptr_t tag = fa__secure_tag(page, block);
     if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, block);
     fa__word_set(block, 1, tag);
 }
-/* true unless p starts one of the page's first `capacity` blocks: its block index, exact when the
-   offset is a multiple of the bin's size and past every index otherwise (fa__secure_grid), is
-   compared with the capacity. A large block grown in place (its bin is not its size) has capacity
-   1, and index 0 belongs to offset 0 alone. */
-FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
+/* true unless `offset` from the page's start is that of one of its first `capacity` blocks: its
+   block index, exact when the offset is a multiple of the bin's size and past every index otherwise
+   (fa__secure_grid), is compared with the capacity. A large block grown in place (its bin is not
+   its size) has capacity 1, and index 0 belongs to offset 0 alone. */
+FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
     const fa__secure_grid_t* grid = &fa__secure_grid[page->bin];
-    uint64_t n = (uint64_t)((uintptr_t)p - (uintptr_t)fa__page_start(page)) * grid->inv;
+    uint64_t n = (uint64_t)offset * grid->inv;
     uint64_t index = (n >> grid->shift) | (n << ((64 - grid->shift) & 63));
     /* capacity: other threads' frees read it while the owner extends the page (either value is
        right for a block that was handed out) */
     return index >= (uint64_t)fa__load_relaxed(&page->capacity);
 }
-/* The owner's fast path: true when the free must go the generic way, which checks it all again
-   and confirms a tag hit (a tail call there keeps this path free of register spills). */
-FA__INLINE bool fa__secure_free_fast(fa__page_t* page, fa__block_t* block) {
-    uintptr_t tag = fa__secure_tag(block);
-    if (fa__unlikely(fa__secure_interior(page, block) || fa__word_get(block, 1) == tag)) return true;
+FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
+    return fa__secure_off_grid(page, (uintptr_t)p - (uintptr_t)fa__page_start(page));
+}
+/* The same on the owner's fast path, which a secure build keeps to pages of one slice (see
+   fa__page_set_owner) of FASTALLOC_SLICE_SHIFT (an OS page; region pages reach it only without an
+   OS, where that is their geometry too). With an OS such a page starts at a multiple of the slice
+   size, so the offset is p's low bits; without one, the page's start is its segment's (page - i
+   descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
+   Either way no read of the segment's geometry. */
+FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p) {
+    FA__DEBUG_ASSERT(page->slice_count == 1 && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
+#ifndef FASTALLOC_NO_OS
+    return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
+#else
+    uintptr_t start = (uintptr_t)page - offsetof(fa__segment_t, pages)
+                      + ((uintptr_t)page->slice_offset - FA__HEAD) * (FA__SLICE_SIZE - sizeof(fa__page_t));
+    return fa__secure_off_grid(page, (uintptr_t)p - start);
+#endif
+}
+/* The owner's fast path: pushes the block onto local_free's head, link and tag written with one
+   read of the key (a store to the block in between would make the compiler read it again), or
+   returns false when the free must go the generic way, which checks it all again and confirms a
+   tag hit (a tail call there keeps this path free of register spills). */
+FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block) {
+    uintptr_t key = fa__page_key(page), tag = fa__secure_tag_key(key, block);
+    if (fa__unlikely(fa__secure_owner_interior(page, block) || fa__word_get(block, 1) == tag)) return false;
     fa__word_set(block, 1, tag);
-    return false;
+    fa__word_set(block, 0, fa__secure_encode_key(key, block, page->local_free));
+    return true;
 }
 static void fa__secure_free_generic(fa__page_t* page, void* p) {
     if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
@@ -4244,7 +4323,7 @@ static void fa__secure_free_generic(fa__page_t* page, void* p) {
     fa__secure_tag_free(page, block);
 }
 #else
-#  define fa__secure_free_fast(page, block)   false
+#  define fa__owner_push(page, block)   (fa__link_set((page), (block), (page)->local_free), true)
 #endif
 
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
@@ -4269,8 +4348,7 @@ FA__INLINE void fa__free(void* p) {
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
         fa__block_t* block = (fa__block_t*)p;
-        if (fa__secure_free_fast(page, block)) { fa__free_generic(owner, p); return; }
-        fa__link_set(block, page->local_free);
+        if (!fa__owner_push(page, block)) { fa__free_generic(owner, p); return; }
         page->local_free = block;
         /* an empty page already kept is left as it is: re-arming it waits for its next refill */
         if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
@@ -4714,7 +4792,7 @@ static size_t fa__block_index(const fa__page_t* page, const void* p) {
    free) or the list is longer than the page's capacity (a cycle). */
 static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
     size_t n = 0;
-    for (; list != NULL; list = fa__link_get(list))
+    for (; list != NULL; list = fa__link_get(page, list))
         if (fa__block_index(page, list) == SIZE_MAX || ++n > page->capacity) return SIZE_MAX;
     return n;
 }
@@ -4749,7 +4827,7 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
         if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
         if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
-        uintptr_t owner = (page->flags & FA__PAGE_SLOW_FREE) ? FA__NO_OWNER : heap->thread_id;
+        uintptr_t owner = fa__page_fast_free(page) ? heap->thread_id : FA__NO_OWNER;
         if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;
@@ -4813,7 +4891,7 @@ static bool fa__heap_check(const fa__heap_t* heap) {
 /* Sets the bit of every block on a list of the page; a link off the page's blocks, or a block seen
    twice, means the heap is corrupted. */
 static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint64_t* bits) {
-    for (; list != NULL; list = fa__link_get(list)) {
+    for (; list != NULL; list = fa__link_get(page, list)) {
         size_t i = fa__block_index(page, list);
         if (i == SIZE_MAX || (bits[i / 64] >> (i % 64)) & 1) FA__CORRUPTED("a free list leaves its page, or loops");
         bits[i / 64] |= (uint64_t)1 << (i % 64);
@@ -4981,12 +5059,12 @@ static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t 
     for (size_t i = 0; i < count; i++) fa__word_set(first + i * page->block_size, 1, fa__freed_canary(first + i * page->block_size));
 }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
-    fa__check_link(page, fa__link_get(block));
+    fa__check_link(page, fa__link_get(page, block));
     fa__word_set(block, 1, 0);
 }
 static void fa__check_handout(void* p) { (void)p; }   /* a stale canary copied elsewhere is no canary */
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
-    for (; list != NULL; list = fa__link_get(list)) {
+    for (; list != NULL; list = fa__link_get(page, list)) {
         fa__check_link(page, list);
         if ((const void*)list == p) return true;
     }
@@ -5044,15 +5122,19 @@ static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)
      and no caller data short of the key can fake it; the owner thread still confirms a hit by
      finding the block on the page's lists (or the heap's delayed list), and goes on if it is not
      there. Another thread cannot walk the owner's lists safely: it trusts the tag. */
-static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        uint8_t* b = first + i * page->block_size;
-        fa__word_set(b, 1, fa__secure_tag(b));
-    }
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }   /* fa__secure_thread tags them */
+/* The block malloc is about to hand out must carry its tag: a link an overflow or a write after
+   free changed decodes to an address that does not (the tag is keyed and the address's own), and a
+   block handed out once lost it, so a list that loops back (self-linked or longer) stops here too,
+   before any block goes out twice. */
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
+    if (fa__unlikely(fa__word_get(block, 1) != fa__secure_tag(page, block)))
+        FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
+    fa__word_set(block, 1, 0);
 }
-static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; fa__word_set(block, 1, 0); }
 static void fa__check_handout(void* p) {
-    if (fa__word_get(p, 1) == fa__secure_tag(p)) fa__word_set(p, 1, 0);
+    const fa__page_t* page = fa__ptr_page(p);
+    if (page != NULL && fa__word_get(p, 1) == fa__secure_tag(page, p)) fa__word_set(p, 1, 0);
 }
 static bool fa__secure_on_list(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (size_t n = 0; list != NULL; list = fa__link_next(page, list)) {
@@ -5068,9 +5150,11 @@ static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* bl
                      || fa__secure_on_list(page, (const fa__block_t*)(fa__load_acquire(&page->xthread_free) & ~FA__DELAY_MASK), block);
         fa__heap_t* heap = fa__load_relaxed(&seg->heap);
         const fa__block_t* d = heap != NULL ? fa__load_acquire(&heap->delayed_free) : NULL;
-        for (size_t n = 0; !found && d != NULL; d = fa__link_get(d)) {
-            if (fa__ptr_page(d) == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
+        for (size_t n = 0; !found && d != NULL; ) {
+            const fa__page_t* dp = fa__ptr_page(d);
+            if (dp == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
             found = (const void*)d == block;
+            d = fa__link_get(dp, d);
         }
         if (!found) return;   /* stale: nobody could have written that tag but this allocator */
     }
