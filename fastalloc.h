@@ -255,19 +255,24 @@
    SECURE MODE
    FASTALLOC_SECURE makes the misuse an attacker builds on stop the program (FASTALLOC_ASSERT, then
    a trap, so it stops with NDEBUG too) instead of corrupting the heap:
-   - a free block's link is stored as link ^ key ^ rotate(block address), the key a secret taken
-     once per process from address-space entropy (ASLR) and the clock (no OS random source: that
-     needs the C library); each link read on malloc and on taking in cross-thread frees is checked
-     (NULL, or within a segment's size of its block and not the block itself). So an overflow into
-     the next free block's link or a write after free into a link, which decodes to an address the
-     writer cannot aim without the key, aborts; so does a self-linked list (no spinning, no block
-     handed out twice);
-   - a free block carries a tag (its address ^ another key) in its second word while free, so a
-     double free aborts in O(1), whichever threads free (the owner confirms a hit by finding the
-     block on its lists, so stale bytes cannot cause a false abort); requests up to 8 bytes take
-     16-byte blocks for it;
+   - a free block's link is stored as link ^ key ^ rotate(block address), the key its page's own: a
+     secret drawn each time slices become a page, from a seed taken once per process from
+     address-space entropy (ASLR) and the clock (no OS random source: that needs the C library),
+     kept in the segment header. A key worked out from one page opens that page alone;
+   - a free block carries a tag (its address ^ its page's key, rotated) in its second word while
+     free. malloc checks the tag of every block it hands out and clears it, so an overflow into the
+     next free block's link or a write after free into a link, which decodes to an address the
+     writer cannot aim without the key, aborts; so does a list that loops back, self-linked or
+     longer (the block met again has lost its tag): no spinning, no block handed out twice. Links
+     taken in from other threads' frees are checked too (within a segment's size, not the block);
+   - the tag makes a double free abort in O(1), whichever threads free (the owner confirms a hit
+     by finding the block on its lists, so stale bytes cannot cause a false abort); requests up to
+     8 bytes take 16-byte blocks for it;
    - a free of a pointer the page map does not know (foreign), of a page not in use, or of an
-     interior pointer (not a block start, past a huge block's start) aborts;
+     interior pointer (not a block start, past a huge block's start) aborts: a block start is told
+     by one multiply (an exact-division test) and a compare with the page's capacity. The owner's
+     fast path takes one-slice pages only (their start is the pointer's slice); frees into pages
+     of several slices (blocks over 8 KiB) take the generic path;
    - fresh blocks are threaded in a random order (random start, random stride coprime with the
      count), so neighbours are not predictable;
    - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
@@ -275,11 +280,12 @@
      end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
    Not covered: guard pages after huge blocks (not done yet), an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
-   can read a free block and knows its address (that leaks the key). FASTALLOC_DEBUG's checks
-   replace the free checks when both are on. Cost: about 50 instructions per malloc/free pair, so
-   1.5-1.9x on code that only allocates and frees and 0-25 % on code that uses its memory (1.28x
-   geomean over the bench suite: bench/results/secure.md, `make bench-secure`); the default build
-   is unchanged (the same instructions on every path).
+   can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
+   checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
+   pair (13 on malloc, 28 on a free), so 1.4-2x on code that only allocates and frees and 0-25 %
+   on code that uses its memory (1.09x geomean over the bench suite on a loaded machine:
+   bench/results/secure.md, `make bench-secure`); the default build is unchanged (the same
+   instructions on every path).
 
    SEEING MEMORY
    - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
