@@ -282,10 +282,11 @@
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
    checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
-   pair (13 on malloc, 28 on a free), so 1.4-2x on code that only allocates and frees and 0-25 %
-   on code that uses its memory (1.09x geomean over the bench suite on a loaded machine:
-   bench/results/secure.md, `make bench-secure`); the default build is unchanged (the same
-   instructions on every path).
+   pair (13 on malloc, 28 on a free): code that only allocates and frees pays most of its time
+   again (1.5-1.9x at the previous design's 51), code that uses its memory 0-25 %. The bench
+   suite's geomean was 1.28x at 51 instructions (bench/results/secure.md, `make bench-secure`);
+   the present design's wall time still wants a quiet machine. The default build is unchanged
+   (the same instructions on every path).
 
    SEEING MEMORY
    - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
