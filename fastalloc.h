@@ -258,19 +258,24 @@
    SECURE MODE
    FASTALLOC_SECURE makes the misuse an attacker builds on stop the program (FASTALLOC_ASSERT, then
    a trap, so it stops with NDEBUG too) instead of corrupting the heap:
-   - a free block's link is stored as link ^ key ^ rotate(block address), the key a secret taken
-     once per process from address-space entropy (ASLR) and the clock (no OS random source: that
-     needs the C library); each link read on malloc and on taking in cross-thread frees is checked
-     (NULL, or within a segment's size of its block and not the block itself). So an overflow into
-     the next free block's link or a write after free into a link, which decodes to an address the
-     writer cannot aim without the key, aborts; so does a self-linked list (no spinning, no block
-     handed out twice);
-   - a free block carries a tag (its address ^ another key) in its second word while free, so a
-     double free aborts in O(1), whichever threads free (the owner confirms a hit by finding the
-     block on its lists, so stale bytes cannot cause a false abort); requests up to 8 bytes take
-     16-byte blocks for it;
+   - a free block's link is stored as link ^ key ^ rotate(block address), the key its page's own: a
+     secret drawn each time slices become a page, from a seed taken once per process from
+     address-space entropy (ASLR) and the clock (no OS random source: that needs the C library),
+     kept in the segment header. A key worked out from one page opens that page alone;
+   - a free block carries a tag (its address ^ its page's key, rotated) in its second word while
+     free. malloc checks the tag of every block it hands out and clears it, so an overflow into the
+     next free block's link or a write after free into a link, which decodes to an address the
+     writer cannot aim without the key, aborts; so does a list that loops back, self-linked or
+     longer (the block met again has lost its tag): no spinning, no block handed out twice. Links
+     taken in from other threads' frees are checked too (within a segment's size, not the block);
+   - the tag makes a double free abort in O(1), whichever threads free (the owner confirms a hit
+     by finding the block on its lists, so stale bytes cannot cause a false abort); requests up to
+     8 bytes take 16-byte blocks for it;
    - a free of a pointer the page map does not know (foreign), of a page not in use, or of an
-     interior pointer (not a block start, past a huge block's start) aborts;
+     interior pointer (not a block start, past a huge block's start) aborts: a block start is told
+     by one multiply (an exact-division test) and a compare with the page's capacity. The owner's
+     fast path takes one-slice pages only (their start is the pointer's slice); frees into pages
+     of several slices (blocks over 8 KiB) take the generic path;
    - fresh blocks are threaded in a random order (random start, random stride coprime with the
      count), so neighbours are not predictable;
    - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
@@ -278,11 +283,13 @@
      end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
    Not covered: guard pages after huge blocks (not done yet), an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
-   can read a free block and knows its address (that leaks the key). FASTALLOC_DEBUG's checks
-   replace the free checks when both are on. Cost: about 50 instructions per malloc/free pair, so
-   1.5-1.9x on code that only allocates and frees and 0-25 % on code that uses its memory (1.28x
-   geomean over the bench suite: bench/results/secure.md, `make bench-secure`); the default build
-   is unchanged (the same instructions on every path).
+   can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
+   checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
+   pair (13 on malloc, 28 on a free): code that only allocates and frees pays most of its time
+   again (1.5-1.9x at the previous design's 51), code that uses its memory 0-25 %. The bench
+   suite's geomean was 1.28x at 51 instructions (bench/results/secure.md, `make bench-secure`);
+   the present design's wall time still wants a quiet machine. The default build is unchanged
+   (the same instructions on every path).
 
    SEEING MEMORY
    - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
@@ -1414,6 +1421,10 @@ struct fa__segment_s {
     uint8_t kind;                /* FA__SEGMENT_*                                            */
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
                                     FASTALLOC_REGION_SLICE_SHIFT                             */
+#ifdef FASTALLOC_SECURE
+    uintptr_t page_keys[FA__SLICES + 1]; /* per page entry, its free-list key (fa__page_key): here
+                                    rather than in the 64-byte descriptors, right before them */
+#endif
     fa__page_t pages[FA__SLICES + 1]; /* entry per slice; in a region the extra one serves huge
                                          blocks that start exactly one segment after the header */
 };
@@ -1626,15 +1637,15 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #endif
 
 #if FA__TRACK
-#  define fa__link_get(block)       ((fa__block_t*)fa__quiet_load(&(block)->next))
-#  define fa__link_set(block, link) fa__quiet_store(&(block)->next, (uintptr_t)(link))
+#  define fa__link_get(page, block)       ((void)(page), (fa__block_t*)fa__quiet_load(&(block)->next))
+#  define fa__link_set(page, block, link) ((void)(page), fa__quiet_store(&(block)->next, (uintptr_t)(link)))
 #  define fa__word_get(p, i)        fa__quiet_load((const uintptr_t*)(const void*)(p) + (i))
 #  define fa__word_set(p, i, v)     fa__quiet_store((uintptr_t*)(void*)(p) + (i), (v))
 #  define FA__FILL_ZERO(p, n)       fa__quiet_fill((p), (n))
 #  define FA__COPY(d, s, n)         fa__quiet_copy((d), (s), (n))
 #else
-#  define fa__link_get(block)       ((block)->next)
-#  define fa__link_set(block, link) ((void)((block)->next = (link)))
+#  define fa__link_get(page, block)       ((void)(page), (block)->next)
+#  define fa__link_set(page, block, link) ((void)(page), (void)((block)->next = (link)))
 #  define fa__word_get(p, i)        (((const uintptr_t*)(const void*)(p))[i])
 #  define fa__word_set(p, i, v)     ((void)(((uintptr_t*)(void*)(p))[i] = (v)))
 #  define FA__FILL_ZERO(p, n)       FASTALLOC_MEMSET((p), 0, (n))
@@ -1643,13 +1654,16 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #  define fa__track_close(p, n)     ((void)0)
 #endif
 
-/* FASTALLOC_SECURE: a free block's link word holds its link encoded with a process-wide secret key
-   and the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but
-   the allocator's own encoding (an overflow from the block before, a write after free) decodes to
-   an address that fails the check of fa__link_next (within a segment's size of the block, not the
-   block itself) and the program stops there; and a link copied from another block decodes wrong. The keys come from
-   one seed taken at the first segment's init (fa__secure_seed in >>segments); the same seed keys
-   the double-free tag (>>debug) and the order of fresh free lists (fa__page_extend). */
+/* FASTALLOC_SECURE: a free block's link word holds its link encoded with its page's secret key and
+   the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but the
+   allocator's own encoding (an overflow from the block before, a write after free) decodes to an
+   address an attacker cannot aim, which the next malloc finds without its block's tag (or
+   fa__link_next finds out of reach) and the program stops there; a link copied from another block,
+   or from another page, decodes wrong. Each page gets a fresh key when it is laid out
+   (fa__page_setup), kept in its segment's header next to the page descriptors (fa__page_key), so
+   the key a leak reveals opens that page alone. The keys come from one seed taken at the first
+   segment's init (fa__secure_seed in >>segments); the page key also keys the double-free tag
+   (>>debug), and the seed the order of fresh free lists (fa__page_extend). */
 #ifdef FASTALLOC_SECURE
 /* A 64-bit finaliser (xor-shift, multiply by odd constants): every input bit moves every output bit. */
 static uint64_t fa__mix64(uint64_t x) {
@@ -1658,25 +1672,33 @@ static uint64_t fa__mix64(uint64_t x) {
     x ^= x >> 33;
     return x;
 }
-static struct { uintptr_t seed, link, tag, order, counter; } fa__secure;
-/* The double-free tag of a free block (>>debug): its address ^ a secret key. */
-FA__INLINE uintptr_t fa__secure_tag(const void* block) { return (uintptr_t)block ^ fa__load_relaxed(&fa__secure.tag); }
+static struct { uintptr_t seed, order, counter; } fa__secure;
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page);
 #define FA__HALF_WORD (4 * sizeof(uintptr_t))
-FA__INLINE uintptr_t fa__secure_encode(const fa__block_t* block, const fa__block_t* link) {
-    uintptr_t b = (uintptr_t)block;
-    return (uintptr_t)link ^ fa__load_relaxed(&fa__secure.link) ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
+/* The double-free tag of a free block of `page` (>>debug): its address ^ the page key, rotated so
+   that the two words of a free block xored together do not cancel the key (and give the link). */
+FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) {
+    return (uintptr_t)block ^ ((key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)));
 }
-FA__INLINE fa__block_t* fa__secure_decode(const fa__block_t* block, uintptr_t stored) {
-    return (fa__block_t*)fa__secure_encode(block, (const fa__block_t*)stored);   /* an involution */
+FA__INLINE uintptr_t fa__secure_tag(const fa__page_t* page, const void* block) { return fa__secure_tag_key(fa__page_key(page), block); }
+FA__INLINE uintptr_t fa__secure_encode_key(uintptr_t key, const fa__block_t* block, const fa__block_t* link) {
+    uintptr_t b = (uintptr_t)block;
+    return (uintptr_t)link ^ key ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
+}
+FA__INLINE uintptr_t fa__secure_encode(const fa__page_t* page, const fa__block_t* block, const fa__block_t* link) {
+    return fa__secure_encode_key(fa__page_key(page), block, link);
+}
+FA__INLINE fa__block_t* fa__secure_decode(const fa__page_t* page, const fa__block_t* block, uintptr_t stored) {
+    return (fa__block_t*)fa__secure_encode(page, block, (const fa__block_t*)stored);   /* an involution */
 }
 #  undef fa__link_get
 #  undef fa__link_set
 #  if FA__TRACK
-#    define fa__link_get(block)       fa__secure_decode((block), fa__quiet_load(&(block)->next))
-#    define fa__link_set(block, link) fa__quiet_store(&(block)->next, fa__secure_encode((block), (link)))
+#    define fa__link_get(page, block)       fa__secure_decode((page), (block), fa__quiet_load(&(block)->next))
+#    define fa__link_set(page, block, link) fa__quiet_store(&(block)->next, fa__secure_encode((page), (block), (link)))
 #  else
-#    define fa__link_get(block)       fa__secure_decode((block), (uintptr_t)(block)->next)
-#    define fa__link_set(block, link) ((void)((block)->next = (fa__block_t*)fa__secure_encode((block), (link))))
+#    define fa__link_get(page, block)       fa__secure_decode((page), (block), (uintptr_t)(block)->next)
+#    define fa__link_set(page, block, link) ((void)((block)->next = (fa__block_t*)fa__secure_encode((page), (block), (link))))
 #  endif
 #endif
 
@@ -2465,6 +2487,19 @@ FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page-
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
 }
+#ifdef FASTALLOC_SECURE
+/* The page's free-list key (see FASTALLOC_SECURE in >>track), from the page's address alone: the
+   key of entry i sits (FA__SLICES + 1 - i) words before entry 0, which sits i descriptors before
+   entry i; a page is a first entry, so its slice_offset is FA__HEAD + i, and FA__HEAD's share
+   folds into the constant. A multiply and a load, the line shared by eight pages. */
+FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) - offsetof(fa__segment_t, page_keys) == sizeof(uintptr_t) * (FA__SLICES + 1), page_keys_right_before_pages);
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) {
+    FA__DEBUG_ASSERT(page->slice_offset & FA__HEAD);
+    const size_t step = sizeof(fa__page_t) - sizeof(uintptr_t);
+    uintptr_t at = (uintptr_t)page + FA__HEAD * step - sizeof(uintptr_t) * (FA__SLICES + 1) - (size_t)page->slice_offset * step;
+    return *(const uintptr_t*)at;
+}
+#endif
 /* The page a slice's entry belongs to: a first entry is the page, the others count back to it. */
 FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
     fa__page_t* entry = &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> fa__seg_shift(seg)];
@@ -2550,23 +2585,22 @@ static uintptr_t fa__segment_cookie(const fa__segment_t* seg) { return (uintptr_
    by ASLR where there is ASLR) and the clock, mixed through fa__mix64. Whoever sets the seed
    first wins; every caller then derives the same keys from it (idempotent stores). */
 static size_t fa__bin_size(size_t bin);
-/* Per bin, c = 2^64 / block size rounded up: an offset n < 2^32 is a multiple of the block size
-   exactly when n * c (mod 2^64) < c (Lemire, Kaser and Kurz's remainder test), so a free checks
-   for interior pointers with a multiply instead of a division. */
-static uint64_t fa__secure_divc[FA__BIN_MAX + 1];
-/* (2^64 - 1) / d by shifts and subtractions: 32-bit targets without a C library have no 64-bit
-   division routine. */
-static uint64_t fa__secure_div_max(uint64_t d) {
-    uint64_t q = 0, r = 0;
-    for (int i = 63; i >= 0; i--) {
-        r = (r << 1) | 1;
-        if (r >= d) { r -= d; q |= (uint64_t)1 << i; }
-    }
-    return q;
-}
+/* Per bin, the block size d = o * 2^shift (o odd) as inv, the inverse of o mod 2^64, and shift: an
+   offset n is a multiple of d exactly when rotate_right(n * inv, shift) <= (2^64 - 1) / d, and the
+   rotation is then n / d (Granlund and Montgomery's divisibility test). So one multiply and one
+   compare with the page's capacity tell a block's start from every other address of a page (see
+   fa__secure_interior): no division, no remainder. */
+typedef struct { uint64_t inv; unsigned shift; } fa__secure_grid_t;
+static fa__secure_grid_t fa__secure_grid[FA__BIN_MAX + 1];
 static void fa__secure_seed(const void* mem) {
-    for (size_t bin = 0; bin <= FA__BIN_MAX; bin++)
-        fa__store_relaxed(&fa__secure_divc[bin], fa__secure_div_max(fa__bin_size(bin)) + 1);
+    for (size_t bin = 0; bin <= FA__BIN_MAX; bin++) {
+        uint64_t d = fa__bin_size(bin);
+        unsigned shift = fa__ctz64(d);
+        uint64_t odd = d >> shift, inv = odd;   /* right to 3 bits; each Newton step doubles that */
+        for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+        fa__secure_grid[bin].inv = inv;   /* the same values whoever writes them */
+        fa__secure_grid[bin].shift = shift;
+    }
     uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
     if (seed == 0) {
         uint64_t x = fa__mix64((uint64_t)(uintptr_t)&seed ^ 0x5ec0de5a17ed0001ULL);
@@ -2578,9 +2612,16 @@ static void fa__secure_seed(const void* mem) {
         (void)fa__cas(&fa__secure.seed, &expected, (uintptr_t)x | 1);
         seed = fa__load_relaxed(&fa__secure.seed);
     }
-    fa__store_relaxed(&fa__secure.link, (uintptr_t)fa__mix64((uint64_t)seed + 1));
-    fa__store_relaxed(&fa__secure.tag, (uintptr_t)fa__mix64((uint64_t)seed + 3));
     fa__store_relaxed(&fa__secure.order, (uintptr_t)fa__mix64((uint64_t)seed + 4));
+}
+/* A fresh secret for `salt` (a page key, a fresh list's order): a counter (racy across threads: it
+   only needs to change) and the salt mixed twice, with the seed between, so one output that leaks
+   (a page key an attacker worked out) does not give the seed by inverting fa__mix64, nor any other. */
+static uint64_t fa__secure_next(uint64_t salt) {
+    uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
+    fa__store_relaxed(&fa__secure.counter, n);
+    uint64_t x = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ salt ^ ((uint64_t)n << 32));
+    return fa__mix64(x ^ (uint64_t)fa__load_relaxed(&fa__secure.seed));
 }
 #else
 #  define fa__secure_seed(mem) ((void)0)
@@ -3000,21 +3041,35 @@ FA__INLINE bool fa__page_in_use(const fa__page_t* page) { return (fa__load_relax
 #ifdef FASTALLOC_SECURE
 #  define FA__SECURE_REACH (FA__SEGMENT_SIZE > FA__REGION_SEGMENT_SIZE ? FA__SEGMENT_SIZE : FA__REGION_SEGMENT_SIZE)
 FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t* block) {
-    (void)page;
-    fa__block_t* next = fa__link_get(block);
+    fa__block_t* next = fa__link_get(page, block);
     if (fa__unlikely(next != NULL && ((uintptr_t)next - (uintptr_t)block + FA__SECURE_REACH >= 2 * FA__SECURE_REACH || next == block)))
         FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
     return next;
 }
 #else
-#  define fa__link_next(page, block) fa__link_get(block)
+#  define fa__link_next(page, block) fa__link_get(page, block)
+#endif
+/* The link malloc follows: a secure build without FASTALLOC_DEBUG checks the block it reaches for
+   its tag when it is popped (fa__check_pop in >>debug), which catches what the reach check does and
+   more, at no cost here. */
+#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
+#  define FA__POP_NEXT(page, block) fa__link_get(page, block)
+#else
+#  define FA__POP_NEXT(page, block) fa__link_next(page, block)
 #endif
 
 /* Who may take the free fast path into the page: its segment's owner, unless the flags say the
-   slow path must look (full, aligned blocks, not in use). */
-static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
+   slow path must look (full, aligned blocks, not in use) or, in a secure build, the page spans
+   more than one slice (see fa__secure_owner_interior). */
+static bool fa__page_fast_free(const fa__page_t* page) {
     bool fast = (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
-    fa__store_relaxed(&page->xowner, fast ? owner : FA__NO_OWNER);
+#ifdef FASTALLOC_SECURE
+    fast = fast && page->slice_count == 1;   /* its interior-pointer check knows where such a page starts */
+#endif
+    return fast;
+}
+static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
+    fa__store_relaxed(&page->xowner, fa__page_fast_free(page) ? owner : FA__NO_OWNER);
 }
 static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
     fa__store_relaxed(&page->flags, flags);
@@ -3051,19 +3106,22 @@ static size_t fa__gcd(size_t a, size_t b) {
 }
 /* Threads `count` fresh blocks in an order an attacker cannot predict: from a random block, a random
    stride coprime with the count visits each block once. Returns the list's head. */
-static fa__block_t* fa__secure_thread(uint8_t* first, size_t count, size_t bs) {
-    uintptr_t n = fa__load_relaxed(&fa__secure.counter) + 1;
-    fa__store_relaxed(&fa__secure.counter, n);   /* racy across threads: only needs to change */
-    uint64_t r = fa__mix64((uint64_t)fa__load_relaxed(&fa__secure.order) ^ (uint64_t)(uintptr_t)first ^ ((uint64_t)n << 32));
+static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, size_t count, size_t bs) {
+    uint64_t r = fa__secure_next((uint64_t)(uintptr_t)first);
     size_t at = (size_t)((uint32_t)r % count), stride = count < 2 ? 1 : 1 + (size_t)((uint32_t)(r >> 32) % (count - 1));
     while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
     fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
+    /* each block gets its link and its free tag (>>debug) in one pass, one cache line each */
     for (size_t k = 1; k < count; k++) {
         size_t to = at + stride < count ? at + stride : at + stride - count;
-        fa__link_set((fa__block_t*)(void*)(first + at * bs), (fa__block_t*)(void*)(first + to * bs));
+        fa__block_t* b = (fa__block_t*)(void*)(first + at * bs);
+        fa__link_set(page, b, (fa__block_t*)(void*)(first + to * bs));
+        fa__word_set(b, 1, fa__secure_tag(page, b));
         at = to;
     }
-    fa__link_set((fa__block_t*)(void*)(first + at * bs), NULL);
+    fa__block_t* last = (fa__block_t*)(void*)(first + at * bs);
+    fa__link_set(page, last, NULL);
+    fa__word_set(last, 1, fa__secure_tag(page, last));
     return head;
 }
 #endif
@@ -3077,11 +3135,11 @@ static void fa__page_extend(fa__page_t* page) {
     if (count > left) count = left;
     uint8_t* first = fa__page_start(page) + (size_t)page->capacity * bs;
 #ifdef FASTALLOC_SECURE
-    page->free = fa__secure_thread(first, count, bs);
+    page->free = fa__secure_thread(page, first, count, bs);
 #else
     uint8_t* last = first + (count - 1) * bs;
-    for (uint8_t* b = first; b < last; b += bs) fa__link_set((fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
-    fa__link_set((fa__block_t*)(void*)last, NULL);
+    for (uint8_t* b = first; b < last; b += bs) fa__link_set(page, (fa__block_t*)(void*)b, (fa__block_t*)(void*)(b + bs));
+    fa__link_set(page, (fa__block_t*)(void*)last, NULL);
     page->free = (fa__block_t*)first;
 #endif
     fa__debug_mark_fresh(page, first, count);
@@ -3163,7 +3221,7 @@ static void fa__page_collect_thread_free(fa__page_t* page) {
     } else {
         fa__block_t* tail = head;
         for (uint32_t n = count; --n != 0; ) tail = fa__link_next(page, tail);
-        fa__link_set(tail, page->local_free);
+        fa__link_set(page, tail, page->local_free);
         page->local_free = head;
     }
 }
@@ -3227,6 +3285,10 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
     page->next = page->prev = NULL;
+#ifdef FASTALLOC_SECURE
+    /* a new key whenever the slices become a page: a key leaked before is of no use after */
+    seg->page_keys[idx] = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
+#endif
     fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
     seg->dirty_mask |= span;
@@ -3868,14 +3930,14 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
 static void fa__heap_delayed_free(fa__heap_t* heap) {
     fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
     while (block != NULL) {
-        fa__block_t* next = fa__link_get(block);
         fa__page_t* page = fa__ptr_page(block);
 #ifdef FASTALLOC_SECURE
         if (page == NULL || !fa__page_in_use(page)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted (a write after free?)");
 #endif
+        fa__block_t* next = fa__link_get(page, block);
         if ((fa__load_acquire(&page->xthread_free) & FA__DELAY_MASK) == FA__DELAY_FREEING) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-            do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
+            do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
         } else {
             fa__free_local(page, block);
         }
@@ -4149,9 +4211,10 @@ static void fa__zero_block(const fa__page_t* page, fa__block_t* block) {
    cores: 74 % of fa_malloc's samples on that load). One instruction on every malloc buys it. */
 FA__INLINE void* fa__page_pop(fa__page_t* page, bool zero) {
     fa__block_t* block = page->free;
+    fa__block_t* next = FA__POP_NEXT(page, block);   /* before fa__check_pop's store: one key read */
     fa__check_pop(page, block);
-    page->free = fa__link_next(page, block);
-    if (FA__THREADS) fa__prefetch(page->free);
+    page->free = next;
+    if (FA__THREADS) fa__prefetch(next);
     page->used++;
     if (zero) fa__zero_block(page, block);
     return block;
@@ -4249,7 +4312,7 @@ static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, boo
    full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
-    fa__link_set(block, page->local_free);
+    fa__link_set(page, block, page->local_free);
     page->local_free = block;
     page->used--;
     if (page->flags & FA__PAGE_IN_FULL) fa__page_unfull(fa__page_segment(page)->heap, page);
@@ -4264,7 +4327,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
         if (tell_heap) {
             desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
         } else {
-            fa__link_set(block, fa__tf_head(page, tf));
+            fa__link_set(page, block, fa__tf_head(page, tf));
             desired = fa__tf_push(page, tf, block);
         }
     } while (!fa__cas(&page->xthread_free, &tf, desired));
@@ -4273,7 +4336,7 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
        page (fa__heap_delayed_free defers the block), so heap and page stay valid here. */
     fa__heap_t* heap = fa__load_acquire(&seg->heap);
     fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-    do { fa__link_set(block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
+    do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
     tf = fa__load_relaxed(&page->xthread_free);
     while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
 }
@@ -4299,25 +4362,51 @@ static void fa__free_huge(fa__segment_t* seg) {
    and is not huge. */
 static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* block);
 FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
-    uintptr_t tag = fa__secure_tag(block);
+    uintptr_t tag = fa__secure_tag(page, block);
     if (fa__unlikely(fa__word_get(block, 1) == tag)) fa__secure_double_free(page, block);
     fa__word_set(block, 1, tag);
 }
-FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
-    size_t offset = (size_t)((uintptr_t)p - (uintptr_t)fa__page_start(page));
-    uint64_t c = fa__load_relaxed(&fa__secure_divc[page->bin]);
+/* true unless `offset` from the page's start is that of one of its first `capacity` blocks: its
+   block index, exact when the offset is a multiple of the bin's size and past every index otherwise
+   (fa__secure_grid), is compared with the capacity. A large block grown in place (its bin is not
+   its size) has capacity 1, and index 0 belongs to offset 0 alone. */
+FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
+    const fa__secure_grid_t* grid = &fa__secure_grid[page->bin];
+    uint64_t n = (uint64_t)offset * grid->inv;
+    uint64_t index = (n >> grid->shift) | (n << ((64 - grid->shift) & 63));
     /* capacity: other threads' frees read it while the owner extends the page (either value is
        right for a block that was handed out) */
-    return offset >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size || (uint64_t)(uint32_t)offset * c >= c
-           || (offset != 0 && page->reserved == 1);   /* a large block grown in place: its bin is not its size */
+    return index >= (uint64_t)fa__load_relaxed(&page->capacity);
 }
-/* The owner's fast path: true when the free must go the generic way, which checks it all again
-   and confirms a tag hit (a tail call there keeps this path free of register spills). */
-FA__INLINE bool fa__secure_free_fast(fa__page_t* page, fa__block_t* block) {
-    uintptr_t tag = fa__secure_tag(block);
-    if (fa__unlikely(fa__secure_interior(page, block) || fa__word_get(block, 1) == tag)) return true;
+FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
+    return fa__secure_off_grid(page, (uintptr_t)p - (uintptr_t)fa__page_start(page));
+}
+/* The same on the owner's fast path, which a secure build keeps to pages of one slice (see
+   fa__page_set_owner) of FASTALLOC_SLICE_SHIFT (an OS page; region pages reach it only without an
+   OS, where that is their geometry too). With an OS such a page starts at a multiple of the slice
+   size, so the offset is p's low bits; without one, the page's start is its segment's (page - i
+   descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
+   Either way no read of the segment's geometry. */
+FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p) {
+    FA__DEBUG_ASSERT(page->slice_count == 1 && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
+#ifndef FASTALLOC_NO_OS
+    return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
+#else
+    uintptr_t start = (uintptr_t)page - offsetof(fa__segment_t, pages)
+                      + ((uintptr_t)page->slice_offset - FA__HEAD) * (FA__SLICE_SIZE - sizeof(fa__page_t));
+    return fa__secure_off_grid(page, (uintptr_t)p - start);
+#endif
+}
+/* The owner's fast path: pushes the block onto local_free's head, link and tag written with one
+   read of the key (a store to the block in between would make the compiler read it again), or
+   returns false when the free must go the generic way, which checks it all again and confirms a
+   tag hit (a tail call there keeps this path free of register spills). */
+FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block) {
+    uintptr_t key = fa__page_key(page), tag = fa__secure_tag_key(key, block);
+    if (fa__unlikely(fa__secure_owner_interior(page, block) || fa__word_get(block, 1) == tag)) return false;
     fa__word_set(block, 1, tag);
-    return false;
+    fa__word_set(block, 0, fa__secure_encode_key(key, block, page->local_free));
+    return true;
 }
 static void fa__secure_free_generic(fa__page_t* page, void* p) {
     if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
@@ -4339,7 +4428,7 @@ static void fa__secure_free_generic(fa__page_t* page, void* p) {
     fa__secure_tag_free(page, block);
 }
 #else
-#  define fa__secure_free_fast(page, block)   false
+#  define fa__owner_push(page, block)   (fa__link_set((page), (block), (page)->local_free), true)
 #endif
 
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
@@ -4364,8 +4453,7 @@ FA__INLINE void fa__free(void* p) {
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
         fa__block_t* block = (fa__block_t*)p;
-        if (fa__secure_free_fast(page, block)) { fa__free_generic(owner, p); return; }
-        fa__link_set(block, page->local_free);
+        if (!fa__owner_push(page, block)) { fa__free_generic(owner, p); return; }
         page->local_free = block;
         /* an empty page already kept is left as it is: re-arming it waits for its next refill */
         if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
@@ -4809,7 +4897,7 @@ static size_t fa__block_index(const fa__page_t* page, const void* p) {
    free) or the list is longer than the page's capacity (a cycle). */
 static size_t fa__list_length(const fa__page_t* page, const fa__block_t* list) {
     size_t n = 0;
-    for (; list != NULL; list = fa__link_get(list))
+    for (; list != NULL; list = fa__link_get(page, list))
         if (fa__block_index(page, list) == SIZE_MAX || ++n > page->capacity) return SIZE_MAX;
     return n;
 }
@@ -4844,7 +4932,7 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
         if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
         if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
-        uintptr_t owner = (page->flags & FA__PAGE_SLOW_FREE) ? FA__NO_OWNER : heap->thread_id;
+        uintptr_t owner = fa__page_fast_free(page) ? heap->thread_id : FA__NO_OWNER;
         if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;
@@ -4908,7 +4996,7 @@ static bool fa__heap_check(const fa__heap_t* heap) {
 /* Sets the bit of every block on a list of the page; a link off the page's blocks, or a block seen
    twice, means the heap is corrupted. */
 static void fa__walk_mark(const fa__page_t* page, const fa__block_t* list, uint64_t* bits) {
-    for (; list != NULL; list = fa__link_get(list)) {
+    for (; list != NULL; list = fa__link_get(page, list)) {
         size_t i = fa__block_index(page, list);
         if (i == SIZE_MAX || (bits[i / 64] >> (i % 64)) & 1) FA__CORRUPTED("a free list leaves its page, or loops");
         bits[i / 64] |= (uint64_t)1 << (i % 64);
@@ -5076,12 +5164,12 @@ static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t 
     for (size_t i = 0; i < count; i++) fa__word_set(first + i * page->block_size, 1, fa__freed_canary(first + i * page->block_size));
 }
 static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
-    fa__check_link(page, fa__link_get(block));
+    fa__check_link(page, fa__link_get(page, block));
     fa__word_set(block, 1, 0);
 }
 static void fa__check_handout(void* p) { (void)p; }   /* a stale canary copied elsewhere is no canary */
 static bool fa__list_contains(const fa__page_t* page, const fa__block_t* list, const void* p) {
-    for (; list != NULL; list = fa__link_get(list)) {
+    for (; list != NULL; list = fa__link_get(page, list)) {
         fa__check_link(page, list);
         if ((const void*)list == p) return true;
     }
@@ -5139,15 +5227,19 @@ static void fa__check_heap_block(const fa__heap_t* heap, const void* p) { (void)
      and no caller data short of the key can fake it; the owner thread still confirms a hit by
      finding the block on the page's lists (or the heap's delayed list), and goes on if it is not
      there. Another thread cannot walk the owner's lists safely: it trusts the tag. */
-static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        uint8_t* b = first + i * page->block_size;
-        fa__word_set(b, 1, fa__secure_tag(b));
-    }
+static void fa__debug_mark_fresh(const fa__page_t* page, uint8_t* first, size_t count) { (void)page; (void)first; (void)count; }   /* fa__secure_thread tags them */
+/* The block malloc is about to hand out must carry its tag: a link an overflow or a write after
+   free changed decodes to an address that does not (the tag is keyed and the address's own), and a
+   block handed out once lost it, so a list that loops back (self-linked or longer) stops here too,
+   before any block goes out twice. */
+static void fa__check_pop(const fa__page_t* page, fa__block_t* block) {
+    if (fa__unlikely(fa__word_get(block, 1) != fa__secure_tag(page, block)))
+        FA__SECURE_FAIL("fastalloc: free list corrupted (a heap overflow, a write after free or a double free)");
+    fa__word_set(block, 1, 0);
 }
-static void fa__check_pop(const fa__page_t* page, fa__block_t* block) { (void)page; fa__word_set(block, 1, 0); }
 static void fa__check_handout(void* p) {
-    if (fa__word_get(p, 1) == fa__secure_tag(p)) fa__word_set(p, 1, 0);
+    const fa__page_t* page = fa__ptr_page(p);
+    if (page != NULL && fa__word_get(p, 1) == fa__secure_tag(page, p)) fa__word_set(p, 1, 0);
 }
 static bool fa__secure_on_list(const fa__page_t* page, const fa__block_t* list, const void* p) {
     for (size_t n = 0; list != NULL; list = fa__link_next(page, list)) {
@@ -5163,9 +5255,11 @@ static FA__NOINLINE void fa__secure_double_free(fa__page_t* page, const void* bl
                      || fa__secure_on_list(page, fa__tf_head(page, fa__load_acquire(&page->xthread_free)), block);
         fa__heap_t* heap = fa__load_relaxed(&seg->heap);
         const fa__block_t* d = heap != NULL ? fa__load_acquire(&heap->delayed_free) : NULL;
-        for (size_t n = 0; !found && d != NULL; d = fa__link_get(d)) {
-            if (fa__ptr_page(d) == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
+        for (size_t n = 0; !found && d != NULL; ) {
+            const fa__page_t* dp = fa__ptr_page(d);
+            if (dp == NULL || ++n > ((size_t)1 << 24)) FA__SECURE_FAIL("fastalloc: delayed free list corrupted");
             found = (const void*)d == block;
+            d = fa__link_get(dp, d);
         }
         if (!found) return;   /* stale: nobody could have written that tag but this allocator */
     }

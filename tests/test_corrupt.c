@@ -119,6 +119,27 @@ static void link_write_after_free(void) {           /* a freed block's link repl
     free_then_write_link(target);
     allocate_until_target();
 }
+/* A write after free into the link with a forged value: what an attacker who worked out the key of
+   the page of a block of `leaked_size` bytes writes (a secure build encodes the target's address
+   with that key and puts the matching free tag into the target, so it passes for a free block);
+   other builds need no key, the raw address does. Per-page keys: a key opens its own page only. */
+static void forged_link(size_t leaked_size) {
+    void* volatile leaked = fa_malloc(leaked_size);
+    unsigned char* p = free_then_write_link(target);
+#ifdef FASTALLOC_SECURE
+    uintptr_t key = fa__page_key(fa__ptr_page(leaked));
+    uintptr_t link = fa__secure_encode_key(key, (fa__block_t*)(void*)p, (fa__block_t*)(void*)target);
+    uintptr_t tag = fa__secure_tag_key(key, target);
+    memcpy(p, &link, sizeof link);
+    memcpy(target + sizeof tag, &tag, sizeof tag);
+#else
+    (void)p;
+#endif
+    (void)leaked;
+    allocate_until_target();
+}
+static void forged_link_other_page(void) { forged_link(48); }   /* 48-byte blocks: another page */
+static void forged_link_same_page(void) { forged_link(64); }
 static void self_linked_after_free(void) {          /* a freed block linked to itself */
     unsigned char* p = free_then_write_link(NULL);
     for (int i = 0, times = 0; i < 20000; i++)
@@ -191,6 +212,8 @@ static const misuse_t cases[] = {
     { "overflow into the next block's link", overflow_into_link, SILENT, ABORTS, ABORTS, TOOL, TOOL },
     { "write after free into the link", link_write_after_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
     { "write after free: a self-linked list", self_linked_after_free, SILENT, SILENT, ABORTS, TOOL, TOOL },
+    { "forged link, key of another page", forged_link_other_page, SILENT, ABORTS, ABORTS, TOOL, TOOL },
+    { "forged link, key of its own page (leaked)", forged_link_same_page, SILENT, ABORTS, SILENT, TOOL, TOOL },
     { "double free (owner)", double_free, SILENT, ABORTS, ABORTS, TOOL, TOOL },
     { "double free (owner, then another thread)", double_free_other_thread, SILENT, ABORTS, ABORTS, TOOL, TOOL },
     { "double free (another thread, then the owner)", double_free_owner_after_thread, SILENT, ABORTS, ABORTS, TOOL, TOOL },
