@@ -67,7 +67,7 @@
                                       1.5-1.9x on pure churn, 1.28x geomean over the bench suite
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
      FASTALLOC_GUARD_SAMPLE     impl  sampled guard pages for production (see GUARD PAGES): about
-                                      one allocation in N (the macro's value; 0 or empty: 2^17) of
+                                      one allocation in N (the macro's value; 0 or empty: 2^18) of
                                       at most 16 KiB gets a mapping of its own, its end against an
                                       inaccessible page, so an overflow past its usable size (the
                                       request rounded up to 16) faults at once; freed, it stays
@@ -284,8 +284,8 @@
      serves no page; the slice's last OS page has no access), so a linear overflow off a segment's
      end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
    - every huge block on the OS ends in a guard page too (its mapping is one inaccessible OS page
-     longer), so a write one byte past its usable size faults; such a block grows by moving rather
-     than through mremap, which could not carry the guard along.
+     longer), so a write one byte past its usable size faults; realloc through the OS (mremap)
+     moves the guard page to the new end (two more protection changes).
    Not covered: an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address (that leaks the key). FASTALLOC_DEBUG's checks
@@ -307,7 +307,7 @@
    guard_samples counts samples. At most 1024 sampled blocks live at once (memory, and the map
    count limit); past that nothing is sampled. Each sample costs two protection changes and a few
    page faults; the rate is counted in blocks the slow path hands to the fast path, so the fast path
-   is untouched. The default N, 2^17, keeps the cost under 1 % on the benchmark suite
+   is untouched. The default N, 2^18, keeps the cost under 1 % on the benchmark suite
    (`make bench` workloads, README).
 
    SEEING MEMORY
@@ -968,7 +968,7 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_PURGE_DECOMMITS 0
 #  endif
 #endif
-/* FASTALLOC_GUARD_SAMPLE: about one allocation in N (its value; 0 or empty: the default, 2^17) of
+/* FASTALLOC_GUARD_SAMPLE: about one allocation in N (its value; 0 or empty: the default, 2^18) of
    at most FA__GUARD_MAX bytes gets a mapping of its own with a guard page after it (see >>guard).
    A bare -DFASTALLOC_GUARD_SAMPLE is 1 to the compiler: every such allocation (debugging only). It
    needs page protection from the OS, so it is an error where there is none (FASTALLOC_NO_OS, wasm). */
@@ -978,7 +978,7 @@ int clock_gettime(int clock, struct timespec* now);
 #  endif
 #  define FA__GUARD_SAMPLE_VALUE_ FASTALLOC_GUARD_SAMPLE + 0   /* empty: 0, the default below */
 #  if FA__GUARD_SAMPLE_VALUE_ == 0
-#    define FA__GUARD_RATE ((int64_t)1 << 17)
+#    define FA__GUARD_RATE ((int64_t)1 << 18)
 #  elif FA__GUARD_SAMPLE_VALUE_ < 1
 #    error "fastalloc: FASTALLOC_GUARD_SAMPLE is a rate N >= 1 (one allocation in N), or empty for the default"
 #  else
@@ -2050,6 +2050,15 @@ static void* fa__os_map_guarded(size_t size, size_t align, size_t align_offset, 
 }
 #endif
 
+/* Takes all access from a range (a guard page); nothing where pages cannot be protected. */
+static void fa__os_guard(void* p, size_t size) {
+#ifdef FA__SYS_GUARD
+    fa__sys_guard(p, size);
+#else
+    (void)p; (void)size;
+#endif
+}
+
 /* Memory for fastalloc's own records, kept for the life of the process; reads zero. */
 static void* fa__os_map_metadata(size_t size) {
     bool is_zero = true;
@@ -2120,6 +2129,7 @@ static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
 static void* fa__os_map_metadata(size_t size) { (void)size; return NULL; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
 static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
+static void fa__os_guard(void* p, size_t size) { (void)p; (void)size; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
 /* =====================================================================================================
@@ -3423,8 +3433,8 @@ static void fa__retained_expire(fa__heap_t* heap) {
    (on seg->next, under the global lock) so that reset and destroy can release them; a thread heap's
    belong to nobody. In FASTALLOC_SECURE a huge block on the OS ends in a guard page: its mapping is
    map_size and one inaccessible OS page more (fa__segment_map_guarded, the same layout as a sampled
-   block's in >>guard), so a write one byte past its usable size faults; such a block resizes in
-   place only within its mapping and otherwise moves (the OS cannot carry the guard along).
+   block's in >>guard), so a write one byte past its usable size faults; a resize through the OS
+   moves the guard page to the new end (fa__huge_remap).
    ===================================================================================================== */
 typedef struct fa__huge_layout_s {
     size_t offset;               /* block start from the header                          */
@@ -3663,26 +3673,40 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
 
 /* Resizes the mapping of a huge block without copying: where it is, or moved (page tables only)
    to a fresh range with the same layout; returns the segment (NULL: not possible). */
+/* A guarded block's guard page (FASTALLOC_SECURE) moves to the new end: a shrink drops the old one
+   with the tail and lays a new one; a growth lifts the old one first, so the mapping is one range
+   the OS can resize or move, and lays it again at the new end (on failure, where it was). A lifted
+   guard page may hold the bytes of an earlier, longer block: it is cleared, since what the OS adds
+   must read zero (the zero promise of >>realloc relies on it). */
 static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
-    size_t old_size = seg->map_size;
-    if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* going back */
-    if (fa__os_resize(seg, old_size, new_size)) {
-        if (new_size > old_size) fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
+    size_t old_size = seg->map_size, g = seg->guarded ? fa__os_page_size : 0;
+    uint8_t* base = (uint8_t*)seg;
+    if (new_size < old_size) fa__track_open(base + new_size, old_size - new_size);   /* going back */
+    if (g != 0 && new_size > old_size) {
+        if (!fa__os_commit(base + old_size, g)) return NULL;
+        FASTALLOC_MEMSET(base + old_size, 0, g);
+    }
+    if (fa__os_resize(seg, old_size + g, new_size + g)) {
+        if (g != 0) fa__os_guard(base + new_size, g);
+        if (new_size > old_size) fa__track_close(base + old_size, new_size - old_size);
         return seg;
     }
     if (new_size <= old_size) return NULL;
     fa__huge_layout_t layout = fa__huge_layout(align);
-    void* target = fa__os_reserve(new_size, layout.map_align, layout.map_offset);
-    if (target == NULL) return NULL;
+    void* target = fa__os_reserve(new_size + g, layout.map_align, layout.map_offset);
+    if (target != NULL) {
 #ifndef FASTALLOC_NO_OS
-    size_t offset = seg->pages[0].block_size;
-    fa__track_release(seg);
-    if (fa__map_reserve((uint8_t*)target + offset, 1) && fa__os_move(seg, old_size, new_size, target)) {
-        fa__track_moved((uint8_t*)seg + offset, (uint8_t*)target + offset);
-        return (fa__segment_t*)target;
-    }
+        size_t offset = seg->pages[0].block_size;
+        fa__track_release(seg);
+        if (fa__map_reserve((uint8_t*)target + offset, 1) && fa__os_move(seg, old_size + g, new_size + g, target)) {
+            fa__track_moved(base + offset, (uint8_t*)target + offset);
+            if (g != 0) fa__os_guard((uint8_t*)target + new_size, g);
+            return (fa__segment_t*)target;
+        }
 #endif
-    fa__os_unreserve(target, new_size);
+        fa__os_unreserve(target, new_size + g);
+    }
+    if (g != 0) fa__os_guard(base + old_size, g);
     return NULL;
 }
 
@@ -3695,7 +3719,7 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
-    if (seg->guarded || fa__seg_sampled(seg)) return NULL;   /* the OS would not carry the guard page along */
+    if (fa__seg_sampled(seg)) return NULL;   /* its slot serves one block, against its guard page */
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
        may realloc the block while the owner deletes or destroys the heap, so the whole move happens
        under the lock that guards the list (thread heaps' huge blocks are on no list). */
@@ -3757,9 +3781,11 @@ static void* fa__huge_settle(fa__segment_t* seg, uint8_t* p, size_t size, bool z
    that reaches the slow path (its page ran dry) is sampled, and the count restarts from an interval
    drawn uniformly in [1, 2N - 1] (mean N; random, so no allocation pattern always escapes it).
    Requests aligned beyond 16 bytes are not sampled (guard_hold): their paths need page blocks.
-   Default rate 1 in 2^17: a sample costs two protection changes and the page faults of a fresh
-   header and block (some microseconds), which at 2^17 allocations of the fastest churn (~10 ns
-   each) stays under 1 %; see README for the measurement.
+   Default rate 1 in 2^18: a sample costs two protection changes (mprotect, or VirtualFree and
+   VirtualAlloc: about 5 us each on the 2-core VM where it was measured, less without a
+   hypervisor), so at 2^18 allocations of the suite's fastest churn (~5 ns each, 1.3 ms) it costs
+   under 0.8 % there; a slot reused from the quarantine costs no mapping and no page fault. The
+   count in refills is the rest: +0 to +0.9 % instructions per operation (README).
    ===================================================================================================== */
 #if FA__GUARD_SAMPLING
 #define FA__GUARD_MAX        ((size_t)16384)   /* largest request sampled: small and medium blocks */
