@@ -42,6 +42,18 @@ V_debug_FLAGS= -O1 $(BASE) -DFASTALLOC_DEBUG
 # FASTALLOC_SECURE: hardened free lists, O(1) double-free and foreign-pointer aborts (fastalloc.h)
 V_secure_CC   = gcc
 V_secure_FLAGS= -O2 $(BASE) -DFASTALLOC_SECURE
+# FASTALLOC_GUARD_SAMPLE (sampled guard pages, >>guard in fastalloc.h): at rate 1 every eligible
+# allocation that reaches the slow path is sampled (up to 1024 live), so the shadow-model suites
+# run over sampled blocks; at rate 64 test_guard checks the rate seen. The secure build checks huge
+# blocks' guards. test_api, test_zero, test_heap, test_defects and test_visit also assert where
+# blocks land (realloc in place, reuse, page counts, bytes mapped), which sampling changes by
+# design, so they are not in the list.
+V_guard_CC     = gcc
+V_guard_FLAGS  = -O2 $(BASE) -DFASTALLOC_GUARD_SAMPLE=1
+GUARD_TESTS   := test_guard test_fuzz test_threads test_hooks
+V_guard64_CC   = gcc
+V_guard64_FLAGS= -O2 $(BASE) -DFASTALLOC_GUARD_SAMPLE=64
+GUARD64_TESTS := test_guard
 V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
 # Region builds: no OS at all (FASTALLOC_NO_OS, hence single-threaded); tests/harness.h gives each
@@ -96,6 +108,7 @@ test: test-deps
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suites: the test suites and the preload programs and the benchmark smoke pass under memcheck (valgrind not installed; apt-get install valgrind)";)
 	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug secure stats $(REGION_VARIANTS) hregion) \
+	    $(addprefix $(BUILD)/guard/,$(GUARD_TESTS)) $(addprefix $(BUILD)/guard64/,$(GUARD64_TESTS)) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
 	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 $(VG_CMD) $(BUILD)/valgrind/$(t)")) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
@@ -128,6 +141,7 @@ test-deps:
 test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
             $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
             $(addprefix $(BUILD)/hregion/,$(HREGION_TESTS)) \
+            $(addprefix $(BUILD)/guard/,$(GUARD_TESTS)) $(addprefix $(BUILD)/guard64/,$(GUARD64_TESTS)) \
             $(if $(HAVE_VALGRIND),$(addprefix $(BUILD)/valgrind/,$(VALGRIND_TESTS))) \
             $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build bench-tools-build examples lib
 
@@ -136,7 +150,7 @@ $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug secure stats $(REGION_VARIANTS) hregion valgrind,$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug secure stats $(REGION_VARIANTS) hregion valgrind guard guard64,$(eval $(call VARIANT_RULE,$(v))))
 
 # The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
 # tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.

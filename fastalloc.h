@@ -63,9 +63,19 @@
                                       checked free-list links, shuffled fresh free lists, an O(1)
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
-                                      segments. Costs ~50 instructions per malloc/free pair:
+                                      segments and huge blocks. Costs ~50 instructions per malloc/free pair:
                                       1.5-1.9x on pure churn, 1.28x geomean over the bench suite
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
+     FASTALLOC_GUARD_SAMPLE     impl  sampled guard pages for production (see GUARD PAGES): about
+                                      one allocation in N (the macro's value; 0 or empty: 2^18) of
+                                      at most 16 KiB gets a mapping of its own, its end against an
+                                      inaccessible page, so an overflow past its usable size (the
+                                      request rounded up to 16) faults at once; freed, it stays
+                                      inaccessible in a quarantine of the last 16, so a use after
+                                      free faults too. No instruction on the fast path; < 1 % at
+                                      the default rate. A bare -DFASTALLOC_GUARD_SAMPLE is 1 (every
+                                      such allocation: debugging). Needs page protection: an
+                                      #error with FASTALLOC_NO_OS and on wasm.
      FASTALLOC_OVERRIDE         impl  also define malloc, free, calloc, realloc, reallocarray,
                                       aligned_alloc, posix_memalign, memalign, valloc, pvalloc,
                                       malloc_usable_size, malloc_trim, glibc's __libc_* names and, in
@@ -266,8 +276,9 @@
      free. malloc checks the tag of every block it hands out and clears it, so an overflow into the
      next free block's link or a write after free into a link, which decodes to an address the
      writer cannot aim without the key, aborts; so does a list that loops back, self-linked or
-     longer (the block met again has lost its tag): no spinning, no block handed out twice. Links
-     taken in from other threads' frees are checked too (within a segment's size, not the block);
+     longer (the block met again has lost its tag): no spinning, no block handed out twice. Blocks
+     other threads freed carry the tag too, so their links are checked the same way when handed
+     out (the owner takes their list in unread on 64-bit targets: see >>pages, thread_free word);
    - the tag makes a double free abort in O(1), whichever threads free (the owner confirms a hit
      by finding the block on its lists, so stale bytes cannot cause a false abort); requests up to
      8 bytes take 16-byte blocks for it;
@@ -281,7 +292,10 @@
    - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
      serves no page; the slice's last OS page has no access), so a linear overflow off a segment's
      end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
-   Not covered: guard pages after huge blocks (not done yet), an overflow into a live block's data
+   - every huge block on the OS ends in a guard page too (its mapping is one inaccessible OS page
+     longer), so a write one byte past its usable size faults; realloc through the OS (mremap)
+     moves the guard page to the new end (two more protection changes).
+   Not covered: an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
    checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
@@ -290,6 +304,22 @@
    suite's geomean was 1.28x at 51 instructions (bench/results/secure.md, `make bench-secure`);
    the present design's wall time still wants a quiet machine. The default build is unchanged
    (the same instructions on every path).
+
+   GUARD PAGES (FASTALLOC_GUARD_SAMPLE=N)
+   A production build can catch overflows and uses after free at their first access, by chance, at
+   a small cost: about one allocation in N of at most 16 KiB (not aligned beyond 16 bytes, not in a
+   region) becomes a sampled block, alone in its own mapping with its end (the request rounded up
+   to 16: up to 15 bytes of slack) against a page with no access. Any thread may free it; freed, its
+   whole mapping loses access and waits in a quarantine of the 16 freed last, then serves a later
+   sample. A realloc moves it (unless the 16-rounded size stays). It counts as a small block:
+   fa_usable_size is the rounded request (so fa_good_size of sizes up to 16 KiB is the request
+   rounded to 16 in these builds), fa_heap_visit and fa_heap_stats list it with the heap it came
+   from (a thread heap's too, until the thread ends), reset and destroy free it. fa_stats_t's
+   guard_samples counts samples. At most 1024 sampled blocks live at once (memory, and the map
+   count limit); past that nothing is sampled. Each sample costs two protection changes and a few
+   page faults; the rate is counted in blocks the slow path hands to the fast path, so the fast path
+   is untouched. The default N, 2^18, keeps the cost under 1 % on the benchmark suite
+   (`make bench` workloads, README).
 
    SEEING MEMORY
    - fa_heap_visit and fa_heap_stats run on the heap's own thread (a first-class heap's maker; NULL
@@ -386,6 +416,7 @@ typedef struct fa_stats_s {
     size_t region_peak;      /* highest region_bytes seen                                  */
     size_t metadata_bytes;   /* fastalloc's own records from the OS (thread heap records, the
                                 page map's leaves): never given back, not in mapped_bytes   */
+    size_t guard_samples;    /* blocks sampled onto a guard page so far (FASTALLOC_GUARD_SAMPLE) */
 } fa_stats_t;
 
 /* One heap's figures (fa_heap_stats), as of the call: cross-thread frees that reached the heap are
@@ -713,6 +744,7 @@ private:
      >>pages     size classes and pages: layout, lazy free lists, cross-thread lists, delay states
      >>queues    a heap's page queues, the direct table, full pages, retirement
      >>huge      blocks above FA__LARGE_MAX: layout, mapping, cache, tracking, resize, free
+     >>guard     sampled blocks with a guard page (FASTALLOC_GUARD_SAMPLE): slots, quarantine, rate
      >>heaps     heaps: records, memory source, finding a page, heartbeat, thread life, first-class
      >>malloc    malloc paths: fast, from the bin's page, slow, aligned
      >>free      free paths: fast, local, remote (delayed), huge
@@ -946,6 +978,26 @@ int clock_gettime(int clock, struct timespec* now);
 #  else
 #    define FASTALLOC_PURGE_DECOMMITS 0
 #  endif
+#endif
+/* FASTALLOC_GUARD_SAMPLE: about one allocation in N (its value; 0 or empty: the default, 2^18) of
+   at most FA__GUARD_MAX bytes gets a mapping of its own with a guard page after it (see >>guard).
+   A bare -DFASTALLOC_GUARD_SAMPLE is 1 to the compiler: every such allocation (debugging only). It
+   needs page protection from the OS, so it is an error where there is none (FASTALLOC_NO_OS, wasm). */
+#ifdef FASTALLOC_GUARD_SAMPLE
+#  if defined(FASTALLOC_NO_OS) || defined(__wasm__)
+#    error "fastalloc: FASTALLOC_GUARD_SAMPLE needs page protection (mprotect, or VirtualFree decommit on Windows): not with FASTALLOC_NO_OS or on WebAssembly"
+#  endif
+#  define FA__GUARD_SAMPLE_VALUE_ FASTALLOC_GUARD_SAMPLE + 0   /* empty: 0, the default below */
+#  if FA__GUARD_SAMPLE_VALUE_ == 0
+#    define FA__GUARD_RATE ((int64_t)1 << 18)
+#  elif FA__GUARD_SAMPLE_VALUE_ < 1
+#    error "fastalloc: FASTALLOC_GUARD_SAMPLE is a rate N >= 1 (one allocation in N), or empty for the default"
+#  else
+#    define FA__GUARD_RATE ((int64_t)(FASTALLOC_GUARD_SAMPLE))
+#  endif
+#  define FA__GUARD_SAMPLING 1
+#else
+#  define FA__GUARD_SAMPLING 0
 #endif
 #if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT < 3
 #  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - SLICE_SHIFT <= 6)"
@@ -1421,6 +1473,10 @@ struct fa__segment_s {
     uint8_t kind;                /* FA__SEGMENT_*                                            */
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
                                     FASTALLOC_REGION_SLICE_SHIFT                             */
+    uint8_t guarded;             /* 1: an inaccessible OS page follows map_size, unmapped with
+                                    the segment (fa__os_map_guarded; huge blocks, sampled ones) */
+    uint8_t sampled;             /* 1: a sampled block's slot (>>guard): freed into the guard
+                                    quarantine, never cached, resized or purged              */
 #ifdef FASTALLOC_SECURE
     uintptr_t page_keys[FA__SLICES + 1]; /* per page entry, its free-list key (fa__page_key): here
                                     rather than in the 64-byte descriptors, right before them */
@@ -1504,7 +1560,8 @@ struct fa_heap_s {
     fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
     fa__segment_t* spare_segment;     /* one empty OS segment kept against map/unmap churn */
     fa__region_t* region;             /* where new segments come from; NULL: the default source */
-    fa__segment_t* huge;              /* first-class heaps: their huge blocks (global lock) */
+    fa__segment_t* huge;              /* first-class heaps: their huge blocks; every heap: its
+                                         sampled blocks (>>guard). Global lock */
     fa__heap_t* first_class;          /* thread heaps: the thread's first-class heaps */
     fa__heap_t* sibling_next;         /* first-class heaps: links of that list */
     fa__heap_t* sibling_prev;
@@ -1516,6 +1573,11 @@ struct fa_heap_s {
     uint8_t kind;                     /* FA__HEAP_* */
     uint8_t home;                     /* FA__HOME_* */
     uint8_t slice_shift;              /* geometry of its segments; 0 until its source is known */
+#if FA__GUARD_SAMPLING
+    uint8_t guard_hold;               /* 1: no sample now (an aligned request is being served) */
+    int64_t guard_countdown;          /* blocks to hand out before the next sample (>>guard) */
+    uint64_t guard_rng;               /* xorshift state drawing the sampling intervals */
+#endif
 };
 
 /* Functions used before their section defines them (the data path runs both ways: segments adopt
@@ -1528,6 +1590,13 @@ static void fa__check_free(const void* p);
 static void fa__region_release(fa__region_t* region, const void* start, size_t size);
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region);
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg);
+/* A sampled block's slot (>>guard); never one without FASTALLOC_GUARD_SAMPLE. */
+#define fa__seg_sampled(seg) (FA__GUARD_SAMPLING && (seg)->sampled)
+#if FA__GUARD_SAMPLING
+static void fa__guard_retire(fa__segment_t* seg);
+#else
+#  define fa__guard_retire(seg) ((void)0)
+#endif
 static void fa__page_collect(fa__page_t* page);
 static void fa__page_collect_thread_free(fa__page_t* page);
 static void fa__page_set_delay(fa__page_t* page, uintptr_t state);
@@ -1777,8 +1846,9 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
     return NULL;
 }
 static void fa__sys_unmap(void* p, size_t size) { (void)size; VirtualFree(p, 0, MEM_RELEASE); }
-/* FASTALLOC_SECURE's guard page: decommitted, so any access faults (released with the rest). */
-#ifdef FASTALLOC_SECURE
+/* A guard page (FASTALLOC_SECURE, FASTALLOC_GUARD_SAMPLE) or a quarantined range: decommitted, so
+   any access faults (released with the rest; fa__sys_commit makes it usable again, reading zero). */
+#if defined(FASTALLOC_SECURE) || FA__GUARD_SAMPLING
 static void fa__sys_guard(void* p, size_t size) { (void)VirtualFree(p, size, MEM_DECOMMIT); }
 #define FA__SYS_GUARD 1
 #endif
@@ -1941,8 +2011,9 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
 }
 static void fa__sys_unmap(void* p, size_t size) { munmap(p, size); }
 static bool fa__sys_commit(void* p, size_t size) { return mprotect(p, size, PROT_READ | PROT_WRITE) == 0; }
-/* FASTALLOC_SECURE's guard page: no access at all (unmapped with the rest). */
-#ifdef FASTALLOC_SECURE
+/* A guard page (FASTALLOC_SECURE, FASTALLOC_GUARD_SAMPLE) or a quarantined range: no access at all
+   (unmapped with the rest; fa__sys_commit gives access back, the contents kept). */
+#if defined(FASTALLOC_SECURE) || FA__GUARD_SAMPLING
 static void fa__sys_guard(void* p, size_t size) { (void)mprotect(p, size, PROT_NONE); }
 #define FA__SYS_GUARD 1
 #endif
@@ -1996,6 +2067,27 @@ static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is
     FA__STAT(os_map_calls, 1);
     fa__os_note_mapped((ptrdiff_t)size);
     return p;
+}
+
+#ifdef FA__SYS_GUARD
+/* A mapping of `size` bytes (placed as fa__os_map places it) followed by one inaccessible OS page,
+   so that an access one byte past `size` faults: the one layout of every guard page after a block
+   (>>huge in FASTALLOC_SECURE, >>guard's sampled blocks). Unmap size + fa__os_page_size. */
+static void* fa__os_map_guarded(size_t size, size_t align, size_t align_offset, bool* is_zero) {
+    if (size > FA__PTRDIFF_MAX - fa__os_page_size) return NULL;
+    void* p = fa__os_map(size + fa__os_page_size, align, align_offset, is_zero);
+    if (p != NULL) fa__sys_guard((uint8_t*)p + size, fa__os_page_size);
+    return p;
+}
+#endif
+
+/* Takes all access from a range (a guard page); nothing where pages cannot be protected. */
+static void fa__os_guard(void* p, size_t size) {
+#ifdef FA__SYS_GUARD
+    fa__sys_guard(p, size);
+#else
+    (void)p; (void)size;
+#endif
 }
 
 /* Memory for fastalloc's own records, kept for the life of the process; reads zero. */
@@ -2068,6 +2160,7 @@ static void fa__os_unmap(void* p, size_t size) { (void)p; (void)size; }
 static void* fa__os_map_metadata(size_t size) { (void)size; return NULL; }
 static bool fa__os_purge(void* p, size_t size) { (void)p; (void)size; return false; }
 static bool fa__os_commit(void* p, size_t size) { (void)p; (void)size; return true; }
+static void fa__os_guard(void* p, size_t size) { (void)p; (void)size; }
 static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlines never fall due */
 #endif
 /* =====================================================================================================
@@ -2630,7 +2723,7 @@ static uint64_t fa__secure_next(uint64_t salt) {
 /* FASTALLOC_SECURE on Windows and POSIX: an OS segment of the page tiers gives up its last slice,
    whose last OS page becomes a guard page, so a linear overflow off the segment's end faults
    instead of reaching the next mapping. Regions, wasm and builds without an OS have no guard (no
-   page protection there), nor have huge blocks yet. */
+   page protection there). Huge blocks get theirs from fa__segment_map_guarded (>>huge). */
 #if defined(FASTALLOC_SECURE) && defined(FA__SYS_GUARD)
 #  define FA__GUARD_SLICE 1
 #else
@@ -2679,6 +2772,21 @@ static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_of
     return fa__segment_init(mem, size, kind, *is_zero, NULL);
 }
 
+/* The same with a guard page after it (fa__os_map_guarded); where there is no page protection, a
+   plain segment. */
+static fa__segment_t* fa__segment_map_guarded(size_t size, size_t align, size_t align_offset, uint32_t kind, bool* is_zero) {
+#ifdef FA__SYS_GUARD
+    void* mem = fa__os_map_guarded(size, align, align_offset, is_zero);
+    if (mem == NULL) return NULL;
+    if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size + fa__os_page_size); return NULL; }
+    fa__segment_t* seg = fa__segment_init(mem, size, kind, *is_zero, NULL);
+    seg->guarded = 1;
+    return seg;
+#else
+    return fa__segment_map(size, align, align_offset, kind, is_zero);
+#endif
+}
+
 /* The granules the page map points into a segment for: all its slices, or a huge block's first. */
 static void fa__segment_unmap_granules(const fa__segment_t* seg) {
 #ifndef FASTALLOC_NO_OS
@@ -2701,13 +2809,17 @@ static inline bool fa__segment_unmapped(const fa__segment_t* seg) {
     return true;
 }
 
+/* Bytes of a segment's mapping: map_size, and its guard page if it has one. */
+static size_t fa__segment_mapped(const fa__segment_t* seg) { return seg->map_size + (seg->guarded ? fa__os_page_size : 0); }
+
 static void fa__segment_free(fa__segment_t* seg) {
     fa__track_release(seg);
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     fa__segment_unmap_granules(seg);
     FA__DEBUG_ASSERT(fa__segment_unmapped(seg));
     if (seg->region != NULL) fa__region_release(seg->region, seg, seg->map_size);
-    else fa__os_unmap(seg, seg->map_size);
+    else if (fa__seg_sampled(seg)) fa__guard_retire(seg);
+    else fa__os_unmap(seg, fa__segment_mapped(seg));
 }
 
 /* The next run of set bits in *todo, which it leaves out of *todo; false when there is none. */
@@ -3473,7 +3585,10 @@ static void fa__retained_expire(fa__heap_t* heap) {
    map_size). huge_written bounds what the caller may have written, so
    zeroing clears only that. Any thread frees a huge block. A first-class heap lists its huge blocks
    (on seg->next, under the global lock) so that reset and destroy can release them; a thread heap's
-   belong to nobody.
+   belong to nobody. In FASTALLOC_SECURE a huge block on the OS ends in a guard page: its mapping is
+   map_size and one inaccessible OS page more (fa__segment_map_guarded, the same layout as a sampled
+   block's in >>guard), so a write one byte past its usable size faults; a resize through the OS
+   moves the guard page to the new end (fa__huge_remap).
    ===================================================================================================== */
 typedef struct fa__huge_layout_s {
     size_t offset;               /* block start from the header                          */
@@ -3518,7 +3633,7 @@ static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
 static size_t fa__huge_cache_count;
 
 static bool fa__huge_cache_put(fa__segment_t* seg) {
-    if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX) return false;
+    if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX || fa__seg_sampled(seg)) return false;
     fa__segment_unmap_granules(seg);   /* before another thread can take it: the block is gone */
     bool kept = false;
     fa__lock();
@@ -3560,7 +3675,7 @@ static bool fa__huge_cache_unmap(void) {
     for (size_t i = 0; i < FA__HUGE_CACHE_SLOTS; i++) {
         if (victims[i] == NULL) continue;
         fa__track_release(victims[i]);
-        fa__os_unmap(victims[i], victims[i]->map_size);
+        fa__os_unmap(victims[i], fa__segment_mapped(victims[i]));
     }
     return true;
 }
@@ -3583,8 +3698,10 @@ static fa__heap_t* fa__huge_unlink(fa__segment_t* seg) {
     return heap;
 }
 
+/* A first-class heap lists its huge blocks; every heap lists its sampled blocks (>>guard), which
+   are small ones to fa_heap_visit and fa_heap_stats. */
 static void fa__huge_track(fa__heap_t* heap, fa__segment_t* seg) {
-    if (heap->kind != FA__HEAP_FIRST_CLASS) return;
+    if (heap->kind != FA__HEAP_FIRST_CLASS && !fa__seg_sampled(seg)) return;
     fa__lock();
     fa__huge_link(heap, seg);
     fa__unlock();
@@ -3618,6 +3735,12 @@ static void fa__heap_free_huge(fa__heap_t* heap) {
 }
 
 /* ---- allocation ---------------------------------------------------------------------------------- */
+/* FASTALLOC_SECURE: huge blocks on the OS end in a guard page (where the OS protects pages). */
+#if defined(FASTALLOC_SECURE) && defined(FA__SYS_GUARD)
+#  define FA__HUGE_GUARD 1
+#else
+#  define FA__HUGE_GUARD 0
+#endif
 /* The segment of a huge block, from the heap's region, the huge cache (unless `want` asks for a
    fresh mapping; only mappings in the usual layout are cached) or a fresh mapping; *offset: where
    the block starts in it; *fresh: it reads zero. */
@@ -3636,7 +3759,12 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     size_t body = fa__align_up(size == 0 ? 1 : size, fa__os_page_size);   /* never an empty block */
     fa__segment_t* cached = want != FA__HUGE_FRESH && align <= FA__SLICE_SIZE
                                 ? (fa__segment_t*)fa__huge_cache_take(layout.offset + body) : NULL;
-    if (cached != NULL) return fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
+    if (cached != NULL) {
+        fa__segment_t* seg = fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
+        seg->guarded = FA__HUGE_GUARD;   /* every cached mapping was laid out as fresh ones are */
+        return seg;
+    }
+    if (FA__HUGE_GUARD) return fa__segment_map_guarded(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, fresh);
     return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, fresh);
 }
 
@@ -3647,12 +3775,19 @@ static void fa__zero_range(void* p, size_t n, bool known_zero);
    than clearing a page several times over); only a fresh mapping reads zero for free. huge_written
    says how far the block may be dirty: a fresh mapping only where the caller writes, recycled or
    region memory everywhere until cleared. */
+static void* fa__huge_place(fa__heap_t* heap, fa__segment_t* seg, size_t offset, bool fresh, size_t size, fa__huge_want_t want);
 static void* fa__huge_alloc(fa__heap_t* heap, size_t size, size_t align, fa__huge_want_t want) {
     size_t offset;
     bool fresh;
     fa__segment_t* seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL && fa__heap_make_room(heap)) seg = fa__huge_segment_new(heap, size, align, want, &offset, &fresh);
     if (seg == NULL) return fa__fail(FA__ENOMEM);
+    return fa__huge_place(heap, seg, offset, fresh, size, want);
+}
+
+/* The block of `size` bytes at `offset` in a huge segment (or a sampled block's slot) is handed out:
+   its page, the page map, what it may have written, clearing, and its heap's list. */
+static void* fa__huge_place(fa__heap_t* heap, fa__segment_t* seg, size_t offset, bool fresh, size_t size, fa__huge_want_t want) {
     /* The block's slice entry points back at entry 0, the block's page. */
     size_t idx = offset >> fa__seg_shift(seg);
     if (idx != 0) seg->pages[idx].slice_offset = (uint8_t)idx;
@@ -3693,27 +3828,41 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
 
 /* Resizes the mapping of a huge block without copying: where it is, or moved (page tables only)
    to a fresh range with the same layout; returns the segment (NULL: not possible). */
+/* A guarded block's guard page (FASTALLOC_SECURE) moves to the new end: a shrink drops the old one
+   with the tail and lays a new one; a growth lifts the old one first, so the mapping is one range
+   the OS can resize or move, and lays it again at the new end (on failure, where it was). A lifted
+   guard page may hold the bytes of an earlier, longer block: it is cleared, since what the OS adds
+   must read zero (the zero promise of >>realloc relies on it). */
 static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
-    size_t old_size = seg->map_size;
-    if (new_size < old_size) fa__track_shrink((uint8_t*)seg + seg->pages[0].block_size, new_size - seg->pages[0].block_size);
-    if (new_size < old_size) fa__track_open((uint8_t*)seg + new_size, old_size - new_size);   /* going back */
-    if (fa__os_resize(seg, old_size, new_size)) {
-        if (new_size > old_size) fa__track_close((uint8_t*)seg + old_size, new_size - old_size);
+    size_t old_size = seg->map_size, g = seg->guarded ? fa__os_page_size : 0;
+    uint8_t* base = (uint8_t*)seg;
+    if (new_size < old_size) fa__track_shrink(base + seg->pages[0].block_size, new_size - seg->pages[0].block_size);
+    if (new_size < old_size) fa__track_open(base + new_size, old_size - new_size);   /* going back */
+    if (g != 0 && new_size > old_size) {
+        if (!fa__os_commit(base + old_size, g)) return NULL;
+        FASTALLOC_MEMSET(base + old_size, 0, g);
+    }
+    if (fa__os_resize(seg, old_size + g, new_size + g)) {
+        if (g != 0) fa__os_guard(base + new_size, g);
+        if (new_size > old_size) fa__track_close(base + old_size, new_size - old_size);
         return seg;
     }
     if (new_size <= old_size) return NULL;
     fa__huge_layout_t layout = fa__huge_layout(align);
-    void* target = fa__os_reserve(new_size, layout.map_align, layout.map_offset);
-    if (target == NULL) return NULL;
+    void* target = fa__os_reserve(new_size + g, layout.map_align, layout.map_offset);
+    if (target != NULL) {
 #ifndef FASTALLOC_NO_OS
-    size_t offset = seg->pages[0].block_size;
-    fa__track_release(seg);
-    if (fa__map_reserve((uint8_t*)target + offset, 1) && fa__os_move(seg, old_size, new_size, target)) {
-        fa__track_moved((uint8_t*)seg + offset, (uint8_t*)target + offset);
-        return (fa__segment_t*)target;
-    }
+        size_t offset = seg->pages[0].block_size;
+        fa__track_release(seg);
+        if (fa__map_reserve((uint8_t*)target + offset, 1) && fa__os_move(seg, old_size + g, new_size + g, target)) {
+            fa__track_moved(base + offset, (uint8_t*)target + offset);
+            if (g != 0) fa__os_guard((uint8_t*)target + new_size, g);
+            return (fa__segment_t*)target;
+        }
 #endif
-    fa__os_unreserve(target, new_size);
+        fa__os_unreserve(target, new_size + g);
+    }
+    if (g != 0) fa__os_guard(base + old_size, g);
     return NULL;
 }
 
@@ -3726,6 +3875,7 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
+    if (fa__seg_sampled(seg)) return NULL;   /* its slot serves one block, against its guard page */
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
        may realloc the block while the owner deletes or destroys the heap, so the whole move happens
        under the lock that guards the list (thread heaps' huge blocks are on no list). */
@@ -3762,6 +3912,167 @@ static void* fa__huge_settle(fa__segment_t* seg, uint8_t* p, size_t size, bool z
 }
 
 /* =====================================================================================================
+   >>guard  SAMPLED GUARD PAGES (FASTALLOC_GUARD_SAMPLE)
+   About one allocation in FA__GUARD_RATE (FASTALLOC_GUARD_SAMPLE's value) of at most FA__GUARD_MAX
+   bytes, from a heap on OS memory, is a sampled block: it gets a slot of its own, a mapping laid out
+   as [segment header | ... | block][guard page], the block right-aligned so that its end (the request
+   rounded up to 16 bytes, the alignment blocks promise: up to 15 bytes of slack) touches the guard
+   page, which has no access. So a linear overflow past the usable size faults at once. A freed
+   sampled block's whole slot loses its access and joins the quarantine, the FA__GUARD_QUARANTINE
+   slots freed last, so a use after free faults too while it is there; an older slot is unmapped,
+   or, once the quarantine is full, given access back and reused for the next sample (one protection
+   change on each side: no mapping per sample in a steady state). Memory held: at most
+   FA__GUARD_QUARANTINE slots besides the live sampled blocks.
+   A sampled block is a huge block to the rest of the allocator (kind FA__SEGMENT_HUGE, its page
+   entry 0, the page map pointing its first granule there), so fa_free from any thread,
+   fa_usable_size (the 16-rounded request), calloc zeroing and the debug checks need nothing new;
+   seg->sampled keeps it out of everything that would reuse or move the mapping: the huge cache, the
+   OS resize of realloc (a realloc moves it, by copying, to a new block, sampled or not), purges.
+   Every heap lists its sampled blocks (heap->huge, global lock), a thread heap too, so fa_heap_visit
+   and fa_heap_stats see them as live blocks (not huge ones) and reset and destroy free them; a
+   thread heap that ends, or a deleted heap, hands them to nobody, as huge blocks.
+   When to sample, at no cost on the fast path: each heap counts down the blocks its slow path makes
+   available (a page found or refilled brings capacity - used, which the fast path then hands out
+   without counting); once the count reaches zero, the next request of at most FA__GUARD_MAX bytes
+   that reaches the slow path (its page ran dry) is sampled, and the count restarts from an interval
+   drawn uniformly in [1, 2N - 1] (mean N; random, so no allocation pattern always escapes it).
+   Requests aligned beyond 16 bytes are not sampled (guard_hold): their paths need page blocks.
+   Default rate 1 in 2^18: a sample costs two protection changes (mprotect, or VirtualFree and
+   VirtualAlloc: about 5 us each on the 2-core VM where it was measured, less without a
+   hypervisor), so at 2^18 allocations of the suite's fastest churn (~5 ns each, 1.3 ms) it costs
+   under 0.8 % there; a slot reused from the quarantine costs no mapping and no page fault. The
+   count in refills is the rest: +0 to +0.9 % instructions per operation (README).
+   ===================================================================================================== */
+#if FA__GUARD_SAMPLING
+#define FA__GUARD_MAX        ((size_t)16384)   /* largest request sampled: small and medium blocks */
+#define FA__GUARD_QUARANTINE 16                /* freed slots kept inaccessible                   */
+#define FA__GUARD_LIVE_MAX   1024              /* live sampled blocks at most (memory, map count) */
+
+static size_t fa__guard_live;                  /* atomic: live sampled blocks */
+
+/* The quarantine: slots in the order they were freed, `first` the oldest (global lock). */
+static struct { fa__segment_t* slot[FA__GUARD_QUARANTINE]; size_t first, count; } fa__guard_ring;
+
+/* Bytes of a slot before its guard page: the segment header and FA__GUARD_MAX, in whole OS pages. */
+static size_t fa__guard_slot_size(void) {
+    return fa__align_up(sizeof(fa__segment_t), fa__os_page_size) + fa__align_up(FA__GUARD_MAX, fa__os_page_size);
+}
+
+/* The next sampling interval, uniform in [1, 2 * FA__GUARD_RATE - 1] (xorshift64, seeded from the
+   heap's address and the clock). */
+static int64_t fa__guard_interval(fa__heap_t* heap) {
+    if (FA__GUARD_RATE <= 1) return 1;
+    uint64_t x = heap->guard_rng;
+    if (x == 0) x = ((uint64_t)(uintptr_t)heap ^ (fa__os_clock_ms() << 24) ^ 0x9e3779b97f4a7c15ULL) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    heap->guard_rng = x;
+    return 1 + (int64_t)(x % (uint64_t)(2 * FA__GUARD_RATE - 1));
+}
+
+/* A sample is due and a request of `size` may take it. Off the fast path only (the empty heap's
+   count is 0: due, which sends a thread's first request to the slow path, as it goes anyway). */
+FA__INLINE bool fa__guard_due(const fa__heap_t* heap, size_t size) {
+    return heap->guard_countdown <= 0 && size <= FA__GUARD_MAX && !heap->guard_hold;
+}
+/* The slow path made `page`'s free blocks available to the fast path: they count as handed out. */
+FA__INLINE void fa__guard_count(fa__heap_t* heap, const fa__page_t* page) {
+    heap->guard_countdown -= (int64_t)page->capacity - (int64_t)page->used;
+}
+FA__INLINE void fa__guard_hold(fa__heap_t* heap, bool hold) { heap->guard_hold = (uint8_t)hold; }
+
+/* Takes the oldest slot out of a full quarantine (NULL: not full). */
+static void* fa__guard_ring_pop_full(void) {
+    void* oldest = NULL;
+    fa__lock();
+    if (fa__guard_ring.count == FA__GUARD_QUARANTINE) {
+        oldest = fa__guard_ring.slot[fa__guard_ring.first];
+        fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
+        fa__guard_ring.count--;
+    }
+    fa__unlock();
+    return oldest;
+}
+
+/* A slot for a sampled block: the oldest of a full quarantine, its access given back (it may hold
+   anything), else a fresh guarded mapping (*fresh: it reads zero). The slot's first granule is
+   slice-aligned, so no other block start shares its page-map entry. */
+static fa__segment_t* fa__guard_slot_take(bool* fresh) {
+    size_t size = fa__guard_slot_size();
+    void* mem = fa__guard_ring_pop_full();
+    if (mem != NULL) {
+        if (fa__os_commit(mem, size)) {
+            *fresh = false;
+            fa__segment_t* seg = fa__segment_init(mem, size, FA__SEGMENT_HUGE, false, NULL);
+            seg->guarded = 1;
+            return seg;
+        }
+        fa__os_unmap(mem, size + fa__os_page_size);
+    }
+    return fa__segment_map_guarded(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, fresh);
+}
+
+/* A freed sampled block (fa__segment_free, after the page map forgot it): its slot loses all access
+   and joins the quarantine; the oldest slot of a full quarantine is unmapped. */
+static void fa__guard_retire(fa__segment_t* seg) {
+    size_t size = seg->map_size;   /* read before the header goes inaccessible */
+    fa__sys_guard(seg, size);
+    (void)fa__sub_fetch(&fa__guard_live, (size_t)1);
+    void* oldest = NULL;
+    fa__lock();
+    if (fa__guard_ring.count == FA__GUARD_QUARANTINE) {
+        oldest = fa__guard_ring.slot[fa__guard_ring.first];
+        fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
+        fa__guard_ring.count--;
+    }
+    fa__guard_ring.slot[(fa__guard_ring.first + fa__guard_ring.count) % FA__GUARD_QUARANTINE] = seg;
+    fa__guard_ring.count++;
+    fa__unlock();
+    if (oldest != NULL) fa__os_unmap(oldest, size + fa__os_page_size);
+}
+
+/* fa_collect(true): every quarantined slot is unmapped. */
+static void fa__guard_ring_unmap(void) {
+    size_t size = fa__guard_slot_size();
+    void* mem;
+    for (;;) {
+        mem = NULL;
+        fa__lock();
+        if (fa__guard_ring.count != 0) {
+            mem = fa__guard_ring.slot[fa__guard_ring.first];
+            fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
+            fa__guard_ring.count--;
+        }
+        fa__unlock();
+        if (mem == NULL) return;
+        fa__os_unmap(mem, size + fa__os_page_size);
+    }
+}
+
+/* The slow path's sample: the block right-aligned against the guard page. NULL: no slot could be
+   had, or the heap lives in a region (no OS pages to protect); the caller allocates as usual. */
+static void* fa__guard_alloc(fa__heap_t* heap, size_t size, bool zero) {
+    heap->guard_countdown = fa__guard_interval(heap) - 1;
+    if (fa__load_relaxed(&fa__guard_live) >= FA__GUARD_LIVE_MAX || fa__heap_source(heap) != NULL) return NULL;
+    bool fresh;
+    fa__segment_t* seg = fa__guard_slot_take(&fresh);
+    if (seg == NULL) return NULL;
+    (void)fa__add_fetch(&fa__guard_live, (size_t)1);
+    seg->sampled = 1;
+    FA__STAT(guard_samples, 1);
+    size_t rounded = size == 0 ? 16 : fa__align_up(size, 16);
+    return fa__huge_place(heap, seg, seg->map_size - rounded, fresh, size, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+}
+#else
+#  define fa__guard_due(heap, size)    false
+#  define fa__guard_count(heap, page)  ((void)0)
+#  define fa__guard_hold(heap, hold)   ((void)0)
+#  define fa__guard_ring_unmap()       ((void)0)
+#  define fa__guard_alloc(heap, size, zero) ((void*)NULL)
+#endif
+
+/* =====================================================================================================
    >>heaps  HEAPS
    A heap owns segments and queues their pages (>>queues). Each thread has a thread heap
    (fa__tls_heap); a thread starts on fa__heap_empty, whose direct table points at a page with no
@@ -3782,7 +4093,11 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL, 0 };
+                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL, 0
+#if FA__GUARD_SAMPLING
+                                     , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
+#endif
+};
 #undef FA__E8
 #undef FA__E
 #define FA__EMPTY_HEAP ((fa__heap_t*)&fa__heap_empty)
@@ -3803,6 +4118,9 @@ static void fa__heap_init_record(fa__heap_t* heap, uint8_t kind, fa__region_t* r
     heap->home = region != NULL ? FA__HOME_REGION : kind == FA__HEAP_THREAD ? FA__HOME_POOL : FA__HOME_BLOCK;
     heap->region = region;         /* NULL: the default source, looked up when memory is taken */
     heap->thread_id = fa__thread_id_ensure();
+#if FA__GUARD_SAMPLING
+    heap->guard_countdown = fa__guard_interval(heap) - 1;
+#endif
 }
 
 /* ---- thread heap records ------------------------------------------------------------------------- */
@@ -4006,6 +4324,7 @@ static void fa__heap_abandon(fa__heap_t* heap) {
     fa__retained_drop_all(heap);               /* revived ones */
     while (heap->segments != NULL) fa__segment_abandon(heap, heap->segments);
     if (heap->spare_segment != NULL) fa__segment_free(heap->spare_segment);
+    if (FA__GUARD_SAMPLING) (void)fa__heap_detach_huge(heap);   /* its sampled blocks (>>guard): nobody's now */
     fa__heap_record_release(heap);
 }
 
@@ -4227,6 +4546,7 @@ static bool fa__page_quick_refill(fa__heap_t* heap, fa__page_t* page) {
     fa__page_refill(page);
     if (page->retire_expire != 0) page->retire_expire = fa__retire_cycles(page);   /* in use again */
     if (page->free == NULL) return false;
+    fa__guard_count(heap, page);
     if (++heap->quick_refills < FA__QUICK_REFILLS) return true;
     heap->quick_refills = 0;
     return false;
@@ -4237,9 +4557,14 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
     fa__heap_heartbeat(heap);
     if (size > fa__heap_large_max(heap)) return fa__huge_alloc(heap, size, 1, zero ? FA__HUGE_ZEROED : FA__HUGE_PLAIN);
+    if (fa__guard_due(heap, size)) {
+        void* sampled = fa__guard_alloc(heap, size, zero);
+        if (sampled != NULL) return sampled;
+    }
     fa__page_t* page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL && fa__heap_make_room(heap)) page = fa__heap_find_page(heap, fa__bin_of(size));
     if (page == NULL) return fa__fail(FA__ENOMEM);
+    fa__guard_count(heap, page);
     return fa__page_pop(page, zero);
 }
 
@@ -4247,7 +4572,9 @@ static FA__NOINLINE void* fa__malloc_slow(fa__heap_t* heap, size_t size, bool ze
 static FA__NOINLINE void* fa__malloc_from_bin(size_t size, fa__heap_t* heap, bool zero) {
     if (fa__likely(size <= FA__LARGE_MAX)) {
         fa__page_t* page = size <= FA__DIRECT_MAX ? heap->direct[(size + 7) >> 3] : heap->queues[fa__bin_of(size)].first;
-        if (page != NULL && (page->free != NULL || fa__page_quick_refill(heap, page))) return fa__page_pop(page, zero);
+        /* a due sample (FASTALLOC_GUARD_SAMPLE) skips the quick refill: the slow path takes it */
+        if (page != NULL && (page->free != NULL || (!fa__guard_due(heap, size) && fa__page_quick_refill(heap, page))))
+            return fa__page_pop(page, zero);
     }
     return fa__malloc_slow(heap, size, zero);
 }
@@ -4281,12 +4608,20 @@ static void* fa__malloc_aligned_within(fa__heap_t* heap, size_t size, size_t ali
 /* Alignment comes free when the bin's block size is a multiple of it and pages start aligned to it
    (a slice of the OS geometry; in a region FA__PAGE_ALIGN); otherwise over-allocate within the page
    tiers and mark the page, or go huge. */
+static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align, bool zero);
 static void* fa__malloc_aligned(fa__heap_t* heap, size_t size, size_t align, bool zero) {
     if (!fa__is_pow2(align)) return fa__fail(FA__EINVAL);
     if (size > FA__PTRDIFF_MAX) return fa__fail(FA__ENOMEM);
-    size_t fit = size < align ? align : size;
-    if (align <= 16) return fa__heap_malloc_fast(heap, fit, zero);
+    if (align <= 16) return fa__heap_malloc_fast(heap, size < align ? align : size, zero);
     if ((heap = fa__heap_or_new(heap)) == NULL) return fa__fail(FA__ENOMEM);
+    /* no sample (>>guard): these paths mark and search page blocks, and a slot's block is only 16-aligned */
+    fa__guard_hold(heap, true);
+    void* p = fa__malloc_aligned_big(heap, size, align, zero);
+    fa__guard_hold(heap, false);
+    return p;
+}
+static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align, bool zero) {
+    size_t fit = size < align ? align : size;
     unsigned shift = fa__heap_shift(heap);
     size_t large_max = fa__geometry_large_max(shift);
     size_t page_align = shift == FASTALLOC_SLICE_SHIFT ? FA__PAGE_ALIGN : FA__REGION_ALIGN;
@@ -4483,7 +4818,15 @@ static size_t fa__usable_size(const void* p) {
 static size_t fa__good_size(size_t size) {
     if (size > FA__PTRDIFF_MAX) return 0;
     bool region = FA__TWO_GEOMETRIES && fa__tls_heap->slice_shift == FA__REGION_SHIFT;
-    if (size <= fa__geometry_large_max(region ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT)) return fa__bin_size(fa__bin_of(size));
+    if (size <= fa__geometry_large_max(region ? FA__REGION_SHIFT : FASTALLOC_SLICE_SHIFT)) {
+        size_t bin_size = fa__bin_size(fa__bin_of(size));
+#if FA__GUARD_SAMPLING
+        /* a sampled block (>>guard) ends at the request rounded to 16, against its guard page */
+        size_t tight = size == 0 ? 16 : fa__align_up(size, 16);
+        if (size <= FA__GUARD_MAX && tight < bin_size) return tight;
+#endif
+        return bin_size;
+    }
 #ifdef FASTALLOC_NO_OS
     size_t unit = FA__REGION_SLICE_SIZE;
 #else
@@ -4606,7 +4949,9 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
     size_t usable = fa__page_usable(page, old);
     bool keeps_alignment = align == 0 || ((uintptr_t)old & (align - 1)) == 0;
     if (seg->kind == FA__SEGMENT_HUGE) {
-        if (keeps_alignment && fa__realloc_may_resize(heap, seg)) return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
+        /* a sampled block (>>guard) always moves: its slot serves one block, against its guard page */
+        if (keeps_alignment && fa__realloc_may_resize(heap, seg) && !fa__seg_sampled(seg))
+            return fa__realloc_huge(heap, seg, old, usable, size, align, zero);
     } else if (keeps_alignment && size <= usable && size >= usable / 2) {   /* it fits: it stays */
         if (zero) fa__zero_range(old + size, usable - size, false);
         return old;
@@ -4634,7 +4979,8 @@ static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, b
         } else if (!zero) {
             fa__segment_t* seg = fa__page_segment(page);
             size_t usable = seg->map_size - (size_t)((uint8_t*)p - (uint8_t*)seg);
-            if (seg->kind == FA__SEGMENT_HUGE && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)) {
+            if (seg->kind == FA__SEGMENT_HUGE && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
+                && (!fa__seg_sampled(seg) || size + 16 > usable)) {   /* sampled: the same 16-rounded end */
                 seg->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
                 return p;
             }
@@ -4662,6 +5008,7 @@ static void fa__collect(bool force) {
     fa__heap_t* heap = force ? fa__thread_heap() : fa__tls_heap;
     if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
     if (force) (void)fa__pool_unmap();
+    if (force) fa__guard_ring_unmap();
 }
 
 /* With threads: the thread heap and the thread's first-class heaps go now. A single thread never
@@ -5136,10 +5483,16 @@ static bool fa__heap_stats(fa__heap_t* heap, fa_heap_stats_t* out) {
     }
     fa__lock();
     for (fa__segment_t* seg = heap->huge; seg != NULL; seg = seg->next) {
-        out->huge_blocks++;
-        out->huge_bytes += seg->map_size - seg->pages[0].block_size;
+        size_t usable = seg->map_size - seg->pages[0].block_size;
+        if (fa__seg_sampled(seg)) {   /* a small block to the caller (>>guard) */
+            out->live_blocks++;
+            out->live_bytes += usable;
+        } else {
+            out->huge_blocks++;
+            out->huge_bytes += usable;
+        }
         out->committed_bytes += seg->map_size;
-        out->reserved_bytes += seg->map_size;
+        out->reserved_bytes += fa__segment_mapped(seg);
     }
     fa__unlock();
     out->live_blocks += out->huge_blocks;
@@ -5447,6 +5800,7 @@ static void fa__stats_get(fa_stats_t* out) {
     out->region_bytes = fa__load_relaxed(&fa__stats.region_bytes);
     out->region_peak = fa__load_relaxed(&fa__stats.region_peak);
     out->metadata_bytes = fa__load_relaxed(&fa__stats.metadata_bytes);
+    out->guard_samples = fa__load_relaxed(&fa__stats.guard_samples);
 }
 
 /* =====================================================================================================

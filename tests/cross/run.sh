@@ -21,6 +21,9 @@
 #             memory itself
 #   region    (Windows, clang-cl, wasm32) the region suites with -DFASTALLOC_NO_OS, as the
 #             Makefile's region build: they run wherever the header compiles, OS backend or not
+#   guard     (every target with page protection: all but wasm32) test_guard with
+#             -DFASTALLOC_GUARD_SAMPLE=64 -DFASTALLOC_SECURE: sampled blocks and huge blocks' guard
+#             pages on the target's OS backend (the faults themselves only where fork() exists)
 # A variant whose header alone does not compile for the target is SKIPPED as "blocked on the header
 # port" with the compiler's first error; with CI=true a SKIPPED counts as a failure.
 #
@@ -259,18 +262,22 @@ wasm32)
     ;;
 esac
 
+[ "$target" = wasm32 ] || variants="$variants guard"
+
 # variant_flags VARIANT: extra flags of the variant
 variant_flags() {
     case $1 in
     os) [ "$target" = wasm32 ] && echo "-DFASTALLOC_SINGLE_THREAD" ;;
     region) echo "-DFASTALLOC_NO_OS" ;;
     override) echo "-DFASTALLOC_OVERRIDE" ;;
+    guard) echo "-DFASTALLOC_GUARD_SAMPLE=64 -DFASTALLOC_SECURE" ;;
     esac
 }
 variant_suites() {
     case $1 in
     os) [ "$target" = wasm32 ] && echo "$REGION" || echo "$CORE" ;;
     region|override) echo "$REGION" ;;
+    guard) echo "test_guard" ;;
     esac
 }
 
@@ -383,7 +390,7 @@ for v in $variants; do
     for t in $(variant_suites "$v"); do
         build_and_run "$target/$v/$t" "$root/tests/$t.c" c "$extra" "$dir"
     done
-    if [ "$target" = clang-cl ]; then
+    if [ "$target" = clang-cl ] && [ "$v" != guard ]; then
         # the header as MSVC-mode C++ (/TP /W4 /WX), linked and run; Wine has C headers only, so
         # without the C++ section (namespace fa needs <new>; tests/cpp_*.cpp and examples/cpp check it)
         build_and_run "$target/$v/cxx_smoke (C++)" "$root/tests/cross/msvc/cxx_smoke.cpp" c++ "$extra -DFASTALLOC_NO_CPP" "$dir"
