@@ -3982,15 +3982,17 @@ FA__INLINE void fa__guard_count(fa__heap_t* heap, const fa__page_t* page) {
 }
 FA__INLINE void fa__guard_hold(fa__heap_t* heap, bool hold) { heap->guard_hold = (uint8_t)hold; }
 
-/* Takes the oldest slot out of a full quarantine (NULL: not full). */
+/* Takes the oldest slot out of a full quarantine (NULL: not full); under the lock. */
+static void* fa__guard_ring_pop_full_locked(void) {
+    if (fa__guard_ring.count != FA__GUARD_QUARANTINE) return NULL;
+    void* oldest = fa__guard_ring.slot[fa__guard_ring.first];
+    fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
+    fa__guard_ring.count--;
+    return oldest;
+}
 static void* fa__guard_ring_pop_full(void) {
-    void* oldest = NULL;
     fa__lock();
-    if (fa__guard_ring.count == FA__GUARD_QUARANTINE) {
-        oldest = fa__guard_ring.slot[fa__guard_ring.first];
-        fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
-        fa__guard_ring.count--;
-    }
+    void* oldest = fa__guard_ring_pop_full_locked();
     fa__unlock();
     return oldest;
 }
@@ -4019,13 +4021,8 @@ static void fa__guard_retire(fa__segment_t* seg) {
     size_t size = seg->map_size;   /* read before the header goes inaccessible */
     fa__sys_guard(seg, size);
     (void)fa__sub_fetch(&fa__guard_live, (size_t)1);
-    void* oldest = NULL;
     fa__lock();
-    if (fa__guard_ring.count == FA__GUARD_QUARANTINE) {
-        oldest = fa__guard_ring.slot[fa__guard_ring.first];
-        fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
-        fa__guard_ring.count--;
-    }
+    void* oldest = fa__guard_ring_pop_full_locked();
     fa__guard_ring.slot[(fa__guard_ring.first + fa__guard_ring.count) % FA__GUARD_QUARANTINE] = seg;
     fa__guard_ring.count++;
     fa__unlock();

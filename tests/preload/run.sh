@@ -52,23 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-pass() { echo "PASS     $1: $2"; passed=$((passed + 1)); }
-skip() { echo "SKIPPED  $1: $2"; }
-# fail NAME REASON [FILE...]: the files' last lines are shown indented, to see what went wrong.
-fail() {
-    local name="$1" reason="$2"
-    shift 2
-    echo "FAIL     $name: $reason"
-    local f
-    for f in "$@"; do
-        [ -s "$f" ] || continue
-        echo "         --- $(basename "$f") (last lines)"
-        tail -n 12 "$f" | sed 's/^/         | /'
-    done
-    failed=$((failed + 1))
-}
+. "$HERE/report.sh"
 
 # Run a command with the preload / without any preload, under a timeout: T OUT ERR CMD...
 pre() { local t="$1" o="$2" e="$3"; shift 3; timeout -k 5 "$t" env LD_PRELOAD="$LIB" "$@" >"$o" 2>"$e"; }

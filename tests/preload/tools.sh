@@ -55,22 +55,8 @@ else
     mkdir -p "$BUILD"
 fi
 
-passed=0
-failed=0
-pass() { echo "PASS     $1: $2"; passed=$((passed + 1)); }
-skip() { echo "SKIPPED  $1: $2"; }
-fail() {
-    local name="$1" reason="$2"
-    shift 2
-    echo "FAIL     $name: $reason"
-    local f
-    for f in "$@"; do
-        [ -s "$f" ] || continue
-        echo "         --- $(basename "$f") (last lines)"
-        tail -n 20 "$f" | sed 's/^/         | /'
-    done
-    failed=$((failed + 1))
-}
+REPORT_TAIL=20
+. "$HERE/report.sh"
 
 if [ "$MODE" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then
     skip "memcheck" "valgrind not installed (apt-get install valgrind)"
@@ -164,25 +150,32 @@ check_programs() {
 }
 
 # 2. a real interpreter -------------------------------------------------------------------------
-check_lua() {
-    local name="lua5.4" rc
-    if ! command -v lua5.4 >/dev/null 2>&1; then skip "$name" "lua5.4 not installed (apt-get install lua5.4)"; return; fi
-    sys 120 "$WORK/lua.sys" "$WORK/lua.sys.err" lua5.4 "$HERE/workload.lua" 20000 14
+# interp_vg NAME TAG DESCRIPTION COMMAND...: COMMAND exits 0 under memcheck with libfastalloc
+# preloaded, prints what it prints without the preload, and maps the library (environment for
+# COMMAND: VAR=value in front of interp_vg).
+interp_vg() {
+    local name="$1" tag="$2" what="$3" rc
+    shift 3
+    sys 120 "$WORK/$tag.sys" "$WORK/$tag.sys.err" "$@"
     rc=$?
-    if [ "$rc" -ne 0 ]; then fail "$name" "run without preload: $(status "$rc")" "$WORK/lua.sys.err"; return; fi
+    if [ "$rc" -ne 0 ]; then fail "$name" "run without preload: $(status "$rc")" "$WORK/$tag.sys.err"; return; fi
     local t0; t0=$(date +%s)
-    FA_MAPS_OUT="$WORK/lua.maps" vg 300 "$WORK/lua.vg" "$WORK/lua.vg.err" lua5.4 "$HERE/workload.lua" 20000 14
+    FA_MAPS_OUT="$WORK/$tag.maps" vg 300 "$WORK/$tag.vg" "$WORK/$tag.vg.err" "$@"
     rc=$?
     local secs=$(( $(date +%s) - t0 ))
-    if [ "$rc" -ne 0 ]; then fail "$name" "under memcheck: $(status "$rc")" "$WORK/lua.vg" "$WORK/lua.vg.err"
-    elif ! cmp -s "$WORK/lua.vg" "$WORK/lua.sys"; then
-        diff "$WORK/lua.sys" "$WORK/lua.vg" >"$WORK/lua.diff" 2>&1
-        fail "$name" "output under memcheck differs from the run without preload" "$WORK/lua.diff"
-    elif ! grep -qF "$LIB" "$WORK/lua.maps" 2>/dev/null; then
+    if [ "$rc" -ne 0 ]; then fail "$name" "under memcheck: $(status "$rc")" "$WORK/$tag.vg" "$WORK/$tag.vg.err"
+    elif ! cmp -s "$WORK/$tag.vg" "$WORK/$tag.sys"; then
+        diff "$WORK/$tag.sys" "$WORK/$tag.vg" >"$WORK/$tag.diff" 2>&1
+        fail "$name" "output under memcheck differs from the run without preload" "$WORK/$tag.diff"
+    elif ! grep -qF "$LIB" "$WORK/$tag.maps" 2>/dev/null; then
         fail "$name" "the process did not map $LIB"
     else
-        pass "$name" "workload.lua 20000 14 under memcheck: no report, output = unpreloaded run, $LIBNAME mapped ${secs}s"
+        pass "$name" "$what under memcheck: no report, output = unpreloaded run, $LIBNAME mapped ${secs}s"
     fi
+}
+check_lua() {
+    if ! command -v lua5.4 >/dev/null 2>&1; then skip lua5.4 "lua5.4 not installed (apt-get install lua5.4)"; return; fi
+    interp_vg lua5.4 lua "workload.lua 20000 14" lua5.4 "$HERE/workload.lua" 20000 14
 }
 
 # ---- asan mode ---------------------------------------------------------------------------------
@@ -242,24 +235,9 @@ if [ "$MODE" = asan ]; then
 fi
 
 check_python() {
-    local name="python3" rc py=/usr/bin/python3
-    if [ ! -x "$py" ]; then skip "$name" "no /usr/bin/python3 (apt-get install python3)"; return; fi
-    sys 120 "$WORK/py.sys" "$WORK/py.sys.err" env PYTHONMALLOC=malloc "$py" "$HERE/workload.py" 20000 2
-    rc=$?
-    if [ "$rc" -ne 0 ]; then fail "$name" "run without preload: $(status "$rc")" "$WORK/py.sys.err"; return; fi
-    local t0; t0=$(date +%s)
-    PYTHONMALLOC=malloc FA_MAPS_OUT="$WORK/py.maps" vg 300 "$WORK/py.vg" "$WORK/py.vg.err" "$py" "$HERE/workload.py" 20000 2
-    rc=$?
-    local secs=$(( $(date +%s) - t0 ))
-    if [ "$rc" -ne 0 ]; then fail "$name" "under memcheck: $(status "$rc")" "$WORK/py.vg" "$WORK/py.vg.err"
-    elif ! cmp -s "$WORK/py.vg" "$WORK/py.sys"; then
-        diff "$WORK/py.sys" "$WORK/py.vg" >"$WORK/py.diff" 2>&1
-        fail "$name" "output under memcheck differs from the run without preload" "$WORK/py.diff"
-    elif ! grep -qF "$LIB" "$WORK/py.maps" 2>/dev/null; then
-        fail "$name" "the process did not map $LIB"
-    else
-        pass "$name" "PYTHONMALLOC=malloc workload.py 20000 2 under memcheck: no report, output = unpreloaded run, $LIBNAME mapped ${secs}s"
-    fi
+    local py=/usr/bin/python3
+    if [ ! -x "$py" ]; then skip python3 "no /usr/bin/python3 (apt-get install python3)"; return; fi
+    PYTHONMALLOC=malloc interp_vg python3 py "PYTHONMALLOC=malloc workload.py 20000 2" "$py" "$HERE/workload.py" 20000 2
 }
 
 echo "memcheck on preloaded programs: LD_PRELOAD=$LIB ${VG[*]}"
