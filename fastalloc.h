@@ -1474,7 +1474,7 @@ struct fa__segment_s {
     uint8_t slice_shift;         /* its geometry: FASTALLOC_SLICE_SHIFT or (regions)
                                     FASTALLOC_REGION_SLICE_SHIFT                             */
     uint8_t guarded;             /* 1: an inaccessible OS page follows map_size, unmapped with
-                                    the segment (fa__os_map_guarded; huge blocks, sampled ones) */
+                                    the segment (fa__segment_map; huge blocks, sampled ones) */
     uint8_t sampled;             /* 1: a sampled block's slot (>>guard): freed into the guard
                                     quarantine, never cached, resized or purged              */
 #ifdef FASTALLOC_SECURE
@@ -2068,18 +2068,6 @@ static void* fa__os_map(size_t size, size_t align, size_t align_offset, bool* is
     fa__os_note_mapped((ptrdiff_t)size);
     return p;
 }
-
-#ifdef FA__SYS_GUARD
-/* A mapping of `size` bytes (placed as fa__os_map places it) followed by one inaccessible OS page,
-   so that an access one byte past `size` faults: the one layout of every guard page after a block
-   (>>huge in FASTALLOC_SECURE, >>guard's sampled blocks). Unmap size + fa__os_page_size. */
-static void* fa__os_map_guarded(size_t size, size_t align, size_t align_offset, bool* is_zero) {
-    if (size > FA__PTRDIFF_MAX - fa__os_page_size) return NULL;
-    void* p = fa__os_map(size + fa__os_page_size, align, align_offset, is_zero);
-    if (p != NULL) fa__sys_guard((uint8_t*)p + size, fa__os_page_size);
-    return p;
-}
-#endif
 
 /* Takes all access from a range (a guard page); nothing where pages cannot be protected. */
 static void fa__os_guard(void* p, size_t size) {
@@ -2723,7 +2711,7 @@ static uint64_t fa__secure_next(uint64_t salt) {
 /* FASTALLOC_SECURE on Windows and POSIX: an OS segment of the page tiers gives up its last slice,
    whose last OS page becomes a guard page, so a linear overflow off the segment's end faults
    instead of reaching the next mapping. Regions, wasm and builds without an OS have no guard (no
-   page protection there). Huge blocks get theirs from fa__segment_map_guarded (>>huge). */
+   page protection there). Huge blocks get theirs from fa__segment_map (>>huge). */
 #if defined(FASTALLOC_SECURE) && defined(FA__SYS_GUARD)
 #  define FA__GUARD_SLICE 1
 #else
@@ -2762,29 +2750,27 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
 }
 
 /* A segment of OS memory, its page-map leaves ready (so that setting up its pages cannot fail);
-   *is_zero: it reads zero (always, but where the OS recycles, as wasm's memory.grow backend does). */
-static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool* is_zero) {
-    void* mem = fa__os_map(size, align, align_offset, is_zero);
-    if (mem == NULL) return NULL;
-#ifndef FASTALLOC_NO_OS
-    if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size); return NULL; }
-#endif
-    return fa__segment_init(mem, size, kind, *is_zero, NULL);
-}
-
-/* The same with a guard page after it (fa__os_map_guarded); where there is no page protection, a
-   plain segment. */
-static fa__segment_t* fa__segment_map_guarded(size_t size, size_t align, size_t align_offset, uint32_t kind, bool* is_zero) {
+   *is_zero: it reads zero (always, but where the OS recycles, as wasm's memory.grow backend does).
+   `guard`: the mapping is one inaccessible OS page longer, so an access one byte past `size` faults
+   (the one layout of every guard page after a block: huge blocks in FASTALLOC_SECURE, >>guard's
+   sampled blocks); where pages cannot be protected, a plain segment. */
 #ifdef FA__SYS_GUARD
-    void* mem = fa__os_map_guarded(size, align, align_offset, is_zero);
-    if (mem == NULL) return NULL;
-    if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size + fa__os_page_size); return NULL; }
-    fa__segment_t* seg = fa__segment_init(mem, size, kind, *is_zero, NULL);
-    seg->guarded = 1;
-    return seg;
+#  define FA__CAN_GUARD 1
 #else
-    return fa__segment_map(size, align, align_offset, kind, is_zero);
+#  define FA__CAN_GUARD 0
 #endif
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool guard, bool* is_zero) {
+    size_t extra = guard && FA__CAN_GUARD ? fa__os_page_size : 0;
+    if (size > FA__PTRDIFF_MAX - extra) return NULL;
+    void* mem = fa__os_map(size + extra, align, align_offset, is_zero);
+    if (mem == NULL) return NULL;
+    if (extra != 0) fa__os_guard((uint8_t*)mem + size, extra);
+#ifndef FASTALLOC_NO_OS
+    if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size + extra); return NULL; }
+#endif
+    fa__segment_t* seg = fa__segment_init(mem, size, kind, *is_zero, NULL);
+    seg->guarded = extra != 0;
+    return seg;
 }
 
 /* The granules the page map points into a segment for: all its slices, or a huge block's first. */
@@ -2988,7 +2974,7 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
         fa__region_t* source = fa__heap_source(heap);
         bool is_zero;
         if (source != NULL) seg = fa__region_new_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, &is_zero);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, false, &is_zero);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
@@ -3586,7 +3572,7 @@ static void fa__retained_expire(fa__heap_t* heap) {
    zeroing clears only that. Any thread frees a huge block. A first-class heap lists its huge blocks
    (on seg->next, under the global lock) so that reset and destroy can release them; a thread heap's
    belong to nobody. In FASTALLOC_SECURE a huge block on the OS ends in a guard page: its mapping is
-   map_size and one inaccessible OS page more (fa__segment_map_guarded, the same layout as a sampled
+   map_size and one inaccessible OS page more (fa__segment_map with guard, the same layout as a sampled
    block's in >>guard), so a write one byte past its usable size faults; a resize through the OS
    moves the guard page to the new end (fa__huge_remap).
    ===================================================================================================== */
@@ -3764,8 +3750,7 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
         seg->guarded = FA__HUGE_GUARD;   /* every cached mapping was laid out as fresh ones are */
         return seg;
     }
-    if (FA__HUGE_GUARD) return fa__segment_map_guarded(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, fresh);
-    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, fresh);
+    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, fresh);
 }
 
 static void fa__zero_range(void* p, size_t n, bool known_zero);
@@ -3836,8 +3821,10 @@ static void* fa__huge_resize_in_region(fa__segment_t* seg, uint8_t* p, size_t si
 static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t align) {
     size_t old_size = seg->map_size, g = seg->guarded ? fa__os_page_size : 0;
     uint8_t* base = (uint8_t*)seg;
-    if (new_size < old_size) fa__track_shrink(base + seg->pages[0].block_size, new_size - seg->pages[0].block_size);
-    if (new_size < old_size) fa__track_open(base + new_size, old_size - new_size);   /* going back */
+    if (new_size < old_size) {
+        fa__track_shrink(base + seg->pages[0].block_size, new_size - seg->pages[0].block_size);
+        fa__track_open(base + new_size, old_size - new_size);   /* going back */
+    }
     if (g != 0 && new_size > old_size) {
         if (!fa__os_commit(base + old_size, g)) return NULL;
         FASTALLOC_MEMSET(base + old_size, 0, g);
@@ -3982,17 +3969,18 @@ FA__INLINE void fa__guard_count(fa__heap_t* heap, const fa__page_t* page) {
 }
 FA__INLINE void fa__guard_hold(fa__heap_t* heap, bool hold) { heap->guard_hold = (uint8_t)hold; }
 
-/* Takes the oldest slot out of a full quarantine (NULL: not full); under the lock. */
-static void* fa__guard_ring_pop_full_locked(void) {
-    if (fa__guard_ring.count != FA__GUARD_QUARANTINE) return NULL;
+/* Takes the oldest slot out of the quarantine if it holds at least `least` (>= 1) slots (NULL:
+   fewer); the _locked form under the lock. */
+static void* fa__guard_ring_pop_locked(size_t least) {
+    if (fa__guard_ring.count < least) return NULL;
     void* oldest = fa__guard_ring.slot[fa__guard_ring.first];
     fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
     fa__guard_ring.count--;
     return oldest;
 }
-static void* fa__guard_ring_pop_full(void) {
+static void* fa__guard_ring_pop(size_t least) {
     fa__lock();
-    void* oldest = fa__guard_ring_pop_full_locked();
+    void* oldest = fa__guard_ring_pop_locked(least);
     fa__unlock();
     return oldest;
 }
@@ -4002,7 +3990,7 @@ static void* fa__guard_ring_pop_full(void) {
    slice-aligned, so no other block start shares its page-map entry. */
 static fa__segment_t* fa__guard_slot_take(bool* fresh) {
     size_t size = fa__guard_slot_size();
-    void* mem = fa__guard_ring_pop_full();
+    void* mem = fa__guard_ring_pop(FA__GUARD_QUARANTINE);
     if (mem != NULL) {
         if (fa__os_commit(mem, size)) {
             *fresh = false;
@@ -4012,7 +4000,7 @@ static fa__segment_t* fa__guard_slot_take(bool* fresh) {
         }
         fa__os_unmap(mem, size + fa__os_page_size);
     }
-    return fa__segment_map_guarded(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, fresh);
+    return fa__segment_map(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, true, fresh);
 }
 
 /* A freed sampled block (fa__segment_free, after the page map forgot it): its slot loses all access
@@ -4022,7 +4010,7 @@ static void fa__guard_retire(fa__segment_t* seg) {
     fa__sys_guard(seg, size);
     (void)fa__sub_fetch(&fa__guard_live, (size_t)1);
     fa__lock();
-    void* oldest = fa__guard_ring_pop_full_locked();
+    void* oldest = fa__guard_ring_pop_locked(FA__GUARD_QUARANTINE);
     fa__guard_ring.slot[(fa__guard_ring.first + fa__guard_ring.count) % FA__GUARD_QUARANTINE] = seg;
     fa__guard_ring.count++;
     fa__unlock();
@@ -4032,19 +4020,7 @@ static void fa__guard_retire(fa__segment_t* seg) {
 /* fa_collect(true): every quarantined slot is unmapped. */
 static void fa__guard_ring_unmap(void) {
     size_t size = fa__guard_slot_size();
-    void* mem;
-    for (;;) {
-        mem = NULL;
-        fa__lock();
-        if (fa__guard_ring.count != 0) {
-            mem = fa__guard_ring.slot[fa__guard_ring.first];
-            fa__guard_ring.first = (fa__guard_ring.first + 1) % FA__GUARD_QUARANTINE;
-            fa__guard_ring.count--;
-        }
-        fa__unlock();
-        if (mem == NULL) return;
-        fa__os_unmap(mem, size + fa__os_page_size);
-    }
+    for (void* mem; (mem = fa__guard_ring_pop(1)) != NULL; ) fa__os_unmap(mem, size + fa__os_page_size);
 }
 
 /* The slow path's sample: the block right-aligned against the guard page. NULL: no slot could be
