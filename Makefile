@@ -1,5 +1,5 @@
 # fastalloc — build the tests, examples and benchmarks. Plain make; see README.md.
-#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, secure, stats, valgrind, C++, region builds
+#   make test         every test suite (gcc, clang, ASan+UBSan, TSan, debug, secure, stats, huge pages, valgrind, C++, region builds
 #                     without an OS and on a hosted region, freestanding check, Cortex-M4 under QEMU,
 #                     LD_PRELOAD on real programs, -m32, AArch64 (4 and 64 KiB pages), RISC-V and
 #                     32-bit Arm under qemu-user, a benchmark smoke pass), one total line
@@ -56,6 +56,14 @@ V_guard64_FLAGS= -O2 $(BASE) -DFASTALLOC_GUARD_SAMPLE=64
 GUARD64_TESTS := test_guard
 V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
+# FASTALLOC_HUGE_PAGES (default: huge pages from 32 MiB mapped): the thp build asks from the first
+# segment, so every suite runs over memory advised MADV_HUGEPAGE; nothp never asks (test_hugepages
+# checks the advice through /proc/self/smaps in each build)
+V_thp_CC     = gcc
+V_thp_FLAGS  = -O2 $(BASE) -DFASTALLOC_HUGE_PAGES=0
+V_nothp_CC   = gcc
+V_nothp_FLAGS= -O2 $(BASE) -DFASTALLOC_HUGE_PAGES=-1
+NOTHP_TESTS := test_hugepages
 # Region builds: no OS at all (FASTALLOC_NO_OS, hence single-threaded); tests/harness.h gives each
 # suite a misaligned static region. Only the suites that need no threads and no OS run there; the
 # ASan+UBSan one also counts bytes zeroed and copied (FASTALLOC_STATS), so the zero suite checks them.
@@ -89,7 +97,7 @@ HAVE_VALGRIND   = $(shell command -v valgrind >/dev/null 2>&1 && test -f /usr/in
 
 HAVE_CLANG := $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes)
 HAVE_CXX   := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
-VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug secure stats
+VARIANTS   := gcc $(if $(HAVE_CLANG),clang) asan tsan debug secure stats thp
 REGION_VARIANTS := region regasan
 TEST_DIRS  := $(addprefix $(BUILD)/,$(VARIANTS) $(REGION_VARIANTS) hregion) $(if $(HAVE_CXX),$(BUILD)/cpp)
 # Cross targets (tests/cross/README.md), all run by make test: other CPUs and word sizes under
@@ -107,8 +115,9 @@ test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) test-build
 	@$(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),,echo "SKIPPED: clang suite (clang not installed; apt-get install clang)";)
 	@$(if $(HAVE_VALGRIND),,echo "SKIPPED: valgrind suites: the test suites and the preload programs and the benchmark smoke pass under memcheck (valgrind not installed; apt-get install valgrind)";)
-	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug secure stats $(REGION_VARIANTS) hregion) \
+	@FA_TEST_TIMEOUT=$${FA_TEST_TIMEOUT:-600} bash tests/run.sh $(addprefix $(BUILD)/,gcc $(if $(shell command -v $(CLANG) >/dev/null 2>&1 && echo yes),clang) asan tsan debug secure stats thp $(REGION_VARIANTS) hregion) \
 	    $(addprefix $(BUILD)/guard/,$(GUARD_TESTS)) $(addprefix $(BUILD)/guard64/,$(GUARD64_TESTS)) \
+	    $(addprefix $(BUILD)/nothp/,$(NOTHP_TESTS)) \
 	    $(if $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes),$(BUILD)/cpp) \
 	    $(if $(HAVE_VALGRIND),$(BUILD)/valgrind/test_corrupt $(foreach t,$(VALGRIND_RUN),"FA_TEST_QUICK=1 $(VG_CMD) $(BUILD)/valgrind/$(t)")) \
 	    "bash tests/freestanding.sh $(abspath $(BUILD)/freestanding)" \
@@ -142,6 +151,7 @@ test-build: $(foreach v,$(VARIANTS),$(addprefix $(BUILD)/$(v)/,$(TEST_BIN))) \
             $(foreach v,$(REGION_VARIANTS),$(addprefix $(BUILD)/$(v)/,$(REGION_TESTS))) \
             $(addprefix $(BUILD)/hregion/,$(HREGION_TESTS)) \
             $(addprefix $(BUILD)/guard/,$(GUARD_TESTS)) $(addprefix $(BUILD)/guard64/,$(GUARD64_TESTS)) \
+            $(addprefix $(BUILD)/nothp/,$(NOTHP_TESTS)) \
             $(if $(HAVE_VALGRIND),$(addprefix $(BUILD)/valgrind/,$(VALGRIND_TESTS))) \
             $(if $(HAVE_CXX),$(BUILD)/cpp/cpp_test) bench-build bench-tools-build examples lib
 
@@ -150,7 +160,7 @@ $(BUILD)/$(1)/%: tests/%.c $(HEADER)
 	@mkdir -p $$(@D)
 	$$(V_$(1)_CC) $$(V_$(1)_FLAGS) $$< -o $$@
 endef
-$(foreach v,gcc clang asan tsan debug secure stats $(REGION_VARIANTS) hregion valgrind guard guard64,$(eval $(call VARIANT_RULE,$(v))))
+$(foreach v,gcc clang asan tsan debug secure stats thp nothp $(REGION_VARIANTS) hregion valgrind guard guard64,$(eval $(call VARIANT_RULE,$(v))))
 
 # The region-mode suites on an emulated Cortex-M4 (arm-none-eabi-gcc, newlib, QEMU mps2-an386);
 # tests/embedded/run.sh builds the images, runs them and installs the toolchain when it may.

@@ -66,7 +66,16 @@
 #define MAX_BLOCKS    4096
 #define HANDED_MAX    64
 #define PLATEAU_SLACK(mid) (8 * MiB + (mid) / 4)   /* the samples swing by a few huge blocks */
+/* With huge pages (FASTALLOC_HUGE_PAGES; by default once 32 MiB are mapped, which this test passes
+   in its first round) the kernel backs touched segment memory 2 MiB at a time, so a segment in use
+   tends to be resident whole: measured 141-147 MiB at the end against 133 MiB with
+   FASTALLOC_HUGE_PAGES=-1, for at most 47 MiB live. That is the switch's documented price; the bound
+   says how much of it is accepted. */
+#if defined(__linux__) && (FASTALLOC_HUGE_PAGES + 0) >= 0
+#define RSS_MULTIPLE  4
+#else
 #define RSS_MULTIPLE  3
+#endif
 
 typedef struct { unsigned char* p; size_t n; uint64_t seed; } blk_t;
 

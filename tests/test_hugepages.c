@@ -1,0 +1,195 @@
+#define FASTALLOC_IMPLEMENTATION
+#include "fastalloc.h"
+#include "harness.h"
+
+/* test_hugepages.c — FASTALLOC_HUGE_PAGES (default: from 32 MiB mapped). Linux marks a mapping
+   advised MADV_HUGEPAGE with "hg" in its VmFlags (/proc/self/smaps), whatever the system's THP
+   mode, so the suite reads the advice itself. A fresh mapping (the allocation raised os_map_calls)
+   must carry it exactly when the build asks for huge pages, the kernel has them, and at least
+   FASTALLOC_HUGE_PAGES MiB were mapped before it: so below the threshold nothing is advised, above
+   it a new segment and a 30 MiB huge block are (the block starting on a 2 MiB boundary), and an
+   80 MiB huge block never is (above the 64 MiB cap). In every build memory keeps its contents
+   across segments and huge blocks, and fa_collect(true) gives freed memory back: resident memory
+   falls by most of what was freed, huge pages or not. Where there is no /proc (other systems) only
+   the content checks run. */
+
+#include <stdbool.h>
+#include <unistd.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+#if defined(__linux__) && !defined(FASTALLOC_PORTABLE_POSIX) && (FASTALLOC_HUGE_PAGES + 0) >= 0
+#define BUILD_ASKS 1
+#define FROM_MIB (FASTALLOC_HUGE_PAGES + 0)
+#else
+#define BUILD_ASKS 0
+#define FROM_MIB 0
+#endif
+/* The threshold in bytes (a function: with 0, comparisons against a constant would draw warnings). */
+static size_t from_bytes(void) { return (size_t)FROM_MIB * MiB; }
+
+/* 1: the mapping holding p is advised MADV_HUGEPAGE, 0: it is not, -1: no smaps to say. */
+static int advised(const void* p) {
+#if defined(__linux__)
+    FILE* f = fopen("/proc/self/smaps", "r");
+    if (f == NULL) return -1;
+    char line[512];
+    bool inside = false;
+    int result = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') == line + strspn(line, "0123456789abcdef")) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            result = strstr(line, " hg") != NULL ? 1 : 0;
+            break;
+        }
+    }
+    fclose(f);
+    return result;
+#else
+    (void)p;
+    return -1;
+#endif
+}
+
+/* Resident bytes of the process, 0 where /proc/self/statm is missing. */
+static size_t resident_bytes(void) {
+#if defined(__linux__)
+    FILE* f = fopen("/proc/self/statm", "r");
+    if (f == NULL) return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (size_t)resident * 4096u : 0;
+#else
+    return 0;
+#endif
+}
+
+/* Whether the kernel was built with transparent huge pages (else madvise refuses the advice). */
+static bool kernel_has_thp(void) {
+#if defined(__linux__)
+    return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+#else
+    return false;
+#endif
+}
+
+static void stats(size_t* mapped, size_t* maps) {
+    fa_stats_t s;
+    fa_stats_get(&s);
+    *mapped = s.mapped_bytes;
+    *maps = s.os_map_calls;
+}
+
+/* Allocates `size` and, when that made a fresh mapping, checks its advice against the rule: asked
+   for when the build asks, the kernel can, the mapping qualifies (`eligible`: a segment, or a huge
+   block within the cap) and from_bytes() were mapped before. Returns the block; *fresh: it mapped. */
+static void* alloc_checked(const char* what, size_t size, bool eligible, bool* fresh) {
+    size_t mapped_before, maps_before, mapped_after, maps_after;
+    stats(&mapped_before, &maps_before);
+    void* p = fa_malloc(size);
+    stats(&mapped_after, &maps_after);
+    CHECKF(p != NULL, "%s: fa_malloc(%zu) failed", what, size);
+    *fresh = maps_after > maps_before;
+    if (p == NULL || !*fresh) return p;
+    bool want = BUILD_ASKS && kernel_has_thp() && eligible && mapped_before >= from_bytes();
+    int got = advised(p);
+    if (got >= 0)
+        CHECKF(got == (int)want, "%s at %p (%zu MiB mapped before): MADV_HUGEPAGE advice %d, expected %d",
+               what, p, mapped_before / MiB, got, (int)want);
+    if (want && size >= 2 * MiB) CHECK_ALIGNED(p, 2 * MiB);
+    return p;
+}
+
+/* A block of `size` that lands in a segment mapped by this very call: blocks of that size are
+   allocated (and kept) until one makes the allocator map a segment. */
+static void check_new_segment(const char* what, size_t size, void** keep, size_t keep_max) {
+    size_t n = 0;
+    bool fresh = false;
+    while (n < keep_max && !fresh) {
+        keep[n] = alloc_checked(what, size, true, &fresh);
+        if (keep[n++] == NULL) break;
+    }
+    CHECKF(fresh, "%s: no new segment after %zu blocks of %zu bytes", what, n, size);
+    for (size_t i = 0; i < n; i++) fa_free(keep[i]);
+}
+
+static void test_advice(void) {
+    harness_section("advice below and above the threshold");
+    static void* keep[1024];
+    bool fresh;
+    size_t mapped, maps;
+    stats(&mapped, &maps);
+    /* below: only when this build's threshold is above what the process has mapped so far */
+    if (mapped + 6 * MiB < from_bytes()) {
+        void* below = alloc_checked("6 MiB huge block below the threshold", 6 * MiB, true, &fresh);   /* cached when freed */
+        CHECK(fresh);
+        fa_free(below);
+    }
+    /* cross it with blocks above the cap (never advised), kept while the rest is checked */
+    void* giant[4] = { NULL, NULL, NULL, NULL };
+    for (size_t i = 0; i < 4; i++) {
+        giant[i] = alloc_checked("80 MiB huge block", 80 * MiB, false, &fresh);
+        CHECK(fresh);
+    }
+    stats(&mapped, &maps);
+    CHECK_GE_SZ(mapped, from_bytes());
+    void* huge = alloc_checked("30 MiB huge block above the threshold", 30 * MiB, true, &fresh);   /* too big for the cached one */
+    CHECK(fresh);
+    check_new_segment("segment of 512 KiB blocks", 512 * KiB, keep, 1024);
+    check_new_segment("segment of 20 KiB blocks", 20 * KiB, keep, 1024);
+    fa_free(huge);
+    for (size_t i = 0; i < 4; i++) fa_free(giant[i]);
+}
+
+/* Blocks of every tier filled with a pattern, checked after the others were written. */
+static void test_contents(void) {
+    harness_section("contents across segments and huge blocks");
+    enum { N = 400 };
+    static unsigned char* blocks[N];
+    static size_t sizes[N];
+    for (size_t i = 0; i < N; i++) {
+        sizes[i] = i % 50 == 49 ? (3 + i % 5) * MiB : i % 7 == 0 ? 200 * KiB + i : 16 + (i * 37) % 3000;
+        blocks[i] = (unsigned char*)fa_malloc(sizes[i]);
+        CHECK(blocks[i] != NULL);
+        if (blocks[i] != NULL) harness_fill_sparse(blocks[i], sizes[i], (uint32_t)i);
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < N; i++)
+        if (blocks[i] != NULL && harness_verify_sparse(blocks[i], sizes[i], (uint32_t)i) != HARNESS_OK) bad++;
+    CHECK_EQ_SZ(bad, 0);
+    for (size_t i = 0; i < N; i++) fa_free(blocks[i]);
+}
+
+/* 96 MiB of small and medium blocks, every page written, then freed: fa_collect(true) must hand
+   it back, also where the kernel backed it with huge pages (a purge of part of one splits it). */
+static void test_memory_returns(void) {
+    harness_section("freed memory returns to the OS");
+    if (HARNESS_TOOLS || resident_bytes() == 0) return;   /* shadow memory hides the figure */
+    enum { N = 96 * 1024 / 16 };
+    static unsigned char* blocks[N];
+    for (size_t i = 0; i < N; i++) {
+        blocks[i] = (unsigned char*)fa_malloc(i % 2 ? 16 * KiB : 16 * KiB - 64);
+        CHECK(blocks[i] != NULL);
+        if (blocks[i] != NULL) FASTALLOC_MEMSET(blocks[i], (int)(i & 0xff), 16 * KiB - 64);
+    }
+    size_t peak = resident_bytes();
+    for (size_t i = 0; i < N; i++) fa_free(blocks[i]);
+    fa_collect(true);
+    size_t after = resident_bytes();
+    CHECKF(after + 64 * MiB <= peak, "resident %zu KiB at the peak, %zu KiB after fa_collect(true)", peak / KiB, after / KiB);
+}
+
+int main(void) {
+    printf("test_hugepages: huge pages asked for from %zu MiB mapped (%s), kernel THP: %s\n", from_bytes() / MiB,
+           BUILD_ASKS ? "this build asks" : "this build never asks", kernel_has_thp() ? "yes" : "no");
+    test_advice();
+    test_contents();
+    test_memory_returns();
+    return harness_finish();
+}
