@@ -4936,23 +4936,26 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
 }
 
 /* The common cases first, kept small: a block that still fits, using at least half of it, stays
-   where it is — a block of an OS page (not full, not aligned: its owner tag is a thread's), or a
-   huge block (whose tag is FA__NO_OWNER), which a growing realloc left headroom in. */
+   where it is — a block of the page tiers (its owner tag is a thread's; or FA__NO_OWNER, and its
+   page is in use without aligned blocks: full, or in a secure build spanning several slices), or a
+   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. */
 static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
     if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != 0)) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
-        if (tag != FA__NO_OWNER) {
+        fa__segment_t* seg = NULL;
+        if (tag != FA__NO_OWNER
+            || ((seg = fa__page_segment(page))->kind != FA__SEGMENT_HUGE
+                && (fa__load_relaxed(&page->flags) & (FA__PAGE_HAS_ALIGNED | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE)) {
             size_t usable = page->block_size;
             if (size <= usable && size >= usable / 2) {
                 if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
                 return p;
             }
-        } else if (!zero) {
-            fa__segment_t* seg = fa__page_segment(page);
+        } else if (!zero && seg->kind == FA__SEGMENT_HUGE) {
             size_t usable = seg->map_size - (size_t)((uint8_t*)p - (uint8_t*)seg);
-            if (seg->kind == FA__SEGMENT_HUGE && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
+            if (size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
                 && (!fa__seg_sampled(seg) || size + 16 > usable)) {   /* sampled: the same 16-rounded end */
                 seg->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
                 return p;
