@@ -2025,7 +2025,13 @@ static bool fa__sys_purge(void* p, size_t size) {
     if (madvise(p, size, MADV_DONTNEED) != 0) return false;
     return !FASTALLOC_PURGE_DECOMMITS || mprotect(p, size, PROT_NONE) == 0;
 }
-static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) { return mremap(p, old_size, new_size, 0) != MAP_FAILED; }
+/* A shrink unmaps the tail, which is all mremap would do, but munmap also takes a range that spans
+   mappings of different protections (a guarded huge block's, >>huge), where valgrind's mremap
+   refuses: under it every later realloc of such a block tried the shrink again. */
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
+    if (new_size <= old_size) return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+    return mremap(p, old_size, new_size, 0) != MAP_FAILED;
+}
 #else
 /* Elsewhere MADV_DONTNEED may keep the old contents (macOS, the BSDs' MADV_FREE): map fresh pages
    over the range instead, which read zero everywhere. */
