@@ -1435,8 +1435,14 @@ struct fa__page_s {
     fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
     uintptr_t xthread_free;      /* atomic: other threads' frees (64-bit: with their count,
                                     see fa__tf_head) | FA__DELAY_* state                     */
-    fa__page_t* next;            /* heap queue links                                        */
+    fa__page_t* next;            /* heap queue links (prev: fa__page_prev)                   */
+#ifdef FASTALLOC_SECURE
+    uintptr_t key;               /* free-list key (see FASTALLOC_SECURE in >>track): read by
+                                    every malloc and free, so here, where prev is otherwise;
+                                    prev, read only when the queue changes, moves out        */
+#else
     fa__page_t* prev;
+#endif
     uint32_t block_size;
     uint16_t used;               /* blocks out, including ones sitting in thread_free        */
     uint16_t capacity;           /* blocks threaded into lists so far (lazy)                 */
@@ -1478,8 +1484,8 @@ struct fa__segment_s {
     uint8_t sampled;             /* 1: a sampled block's slot (>>guard): freed into the guard
                                     quarantine, never cached, resized or purged              */
 #ifdef FASTALLOC_SECURE
-    uintptr_t page_keys[FA__SLICES + 1]; /* per page entry, its free-list key (fa__page_key): here
-                                    rather than in the 64-byte descriptors, right before them */
+    fa__page_t* page_prevs[FA__SLICES + 1]; /* per page entry, its queue's prev link (fa__page_prev):
+                                    the descriptor holds the free-list key in its place      */
 #endif
     fa__page_t pages[FA__SLICES + 1]; /* entry per slice; in a region the extra one serves huge
                                          blocks that start exactly one segment after the header */
@@ -1729,8 +1735,8 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
    address an attacker cannot aim, which the next malloc finds without its block's tag (or
    fa__link_next finds out of reach) and the program stops there; a link copied from another block,
    or from another page, decodes wrong. Each page gets a fresh key when it is laid out
-   (fa__page_setup), kept in its segment's header next to the page descriptors (fa__page_key), so
-   the key a leak reveals opens that page alone. The keys come from one seed taken at the first
+   (fa__page_setup), kept in its descriptor in the segment's header (fa__page_key), so the key a
+   leak reveals opens that page alone. The keys come from one seed taken at the first
    segment's init (fa__secure_seed in >>segments); the page key also keys the double-free tag
    (>>debug), and the seed the order of fresh free lists (fa__page_extend). */
 #ifdef FASTALLOC_SECURE
@@ -2574,18 +2580,18 @@ FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page-
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
 }
-#ifdef FASTALLOC_SECURE
-/* The page's free-list key (see FASTALLOC_SECURE in >>track), from the page's address alone: the
-   key of entry i sits (FA__SLICES + 1 - i) words before entry 0, which sits i descriptors before
-   entry i; a page is a first entry, so its slice_offset is FA__HEAD + i, and FA__HEAD's share
-   folds into the constant. A multiply and a load, the line shared by eight pages. */
-FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) - offsetof(fa__segment_t, page_keys) == sizeof(uintptr_t) * (FA__SLICES + 1), page_keys_right_before_pages);
-FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) {
+/* The prev link of a page in its heap queue. A secure build keeps it in the segment's header, its
+   place in the descriptor taken by the page's key, which every malloc and free reads. */
+FA__INLINE fa__page_t** fa__page_prev(const fa__page_t* page) {
     FA__DEBUG_ASSERT(page->slice_offset & FA__HEAD);
-    const size_t step = sizeof(fa__page_t) - sizeof(uintptr_t);
-    uintptr_t at = (uintptr_t)page + FA__HEAD * step - sizeof(uintptr_t) * (FA__SLICES + 1) - (size_t)page->slice_offset * step;
-    return *(const uintptr_t*)at;
+#ifdef FASTALLOC_SECURE
+    return &fa__page_segment(page)->page_prevs[fa__page_index(page)];
+#else
+    return &((fa__page_t*)(uintptr_t)page)->prev;
+#endif
 }
+#ifdef FASTALLOC_SECURE
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) { return page->key; }
 #endif
 /* The page a slice's entry belongs to: a first entry is the page, the others count back to it. */
 FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
@@ -3388,10 +3394,11 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     page->zero = FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & span) == 0 ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
-    page->next = page->prev = NULL;
+    page->next = NULL;
+    *fa__page_prev(page) = NULL;
 #ifdef FASTALLOC_SECURE
     /* a new key whenever the slices become a page: a key leaked before is of no use after */
-    seg->page_keys[idx] = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
+    page->key = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
 #endif
     fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
@@ -3443,16 +3450,18 @@ FA__INLINE fa__page_queue_t* fa__queue_of(fa__heap_t* heap, const fa__page_t* pa
 
 static void fa__queue_remove(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
     bool was_first = q->first == page;
-    if (page->prev != NULL) page->prev->next = page->next; else q->first = page->next;
-    if (page->next != NULL) page->next->prev = page->prev; else q->last = page->prev;
-    page->next = page->prev = NULL;
+    fa__page_t* prev = *fa__page_prev(page);
+    if (prev != NULL) prev->next = page->next; else q->first = page->next;
+    if (page->next != NULL) *fa__page_prev(page->next) = prev; else q->last = prev;
+    page->next = NULL;
+    *fa__page_prev(page) = NULL;
     if (was_first) fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
 
 static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
-    page->prev = NULL;
+    *fa__page_prev(page) = NULL;
     page->next = q->first;
-    if (q->first != NULL) q->first->prev = page; else q->last = page;
+    if (q->first != NULL) *fa__page_prev(q->first) = page; else q->last = page;
     q->first = page;
     fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
@@ -3460,7 +3469,7 @@ static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page
 static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
     if (q->first == NULL) { fa__queue_push_front(heap, q, page); return; }
     page->next = NULL;
-    page->prev = q->last;
+    *fa__page_prev(page) = q->last;
     q->last->next = page;
     q->last = page;
 }
@@ -5245,7 +5254,7 @@ static bool fa__queue_check(const fa__heap_t* heap, size_t bin, size_t* pages) {
     for (const fa__page_t* page = q->first; page != NULL; prev = page, page = page->next) {
         bool in_full = (page->flags & FA__PAGE_IN_FULL) != 0;
         bool right_queue = bin == FA__BIN_FULL ? in_full : !in_full && page->bin == bin;
-        if (page->prev != prev || !right_queue || !fa__page_check(page) || fa__page_segment(page)->heap != heap) return false;
+        if (*fa__page_prev(page) != prev || !right_queue || !fa__page_check(page) || fa__page_segment(page)->heap != heap) return false;
         if (++*pages > FA__SLICES * ((size_t)1 << 20)) return false;   /* a cycle */
     }
     return q->last == prev;
