@@ -1752,9 +1752,8 @@ FA__INLINE uintptr_t fa__page_key(const fa__page_t* page);
 #define FA__HALF_WORD (4 * sizeof(uintptr_t))
 /* The double-free tag of a free block of `page` (>>debug): its address ^ the page key, rotated so
    that the two words of a free block xored together do not cancel the key (and give the link). */
-FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) {
-    return (uintptr_t)block ^ ((key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)));
-}
+FA__INLINE uintptr_t fa__secure_tag_rotate(uintptr_t key) { return (key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)); }
+FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) { return (uintptr_t)block ^ fa__secure_tag_rotate(key); }
 FA__INLINE uintptr_t fa__secure_tag(const fa__page_t* page, const void* block) { return fa__secure_tag_key(fa__page_key(page), block); }
 FA__INLINE uintptr_t fa__secure_encode_key(uintptr_t key, const fa__block_t* block, const fa__block_t* link) {
     uintptr_t b = (uintptr_t)block;
@@ -3210,28 +3209,42 @@ static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
 }
 
 #ifdef FASTALLOC_SECURE
-static size_t fa__gcd(size_t a, size_t b) {
-    while (b != 0) { size_t t = a % b; a = b; b = t; }
-    return a;
+/* Whether a and b (both > 0) share no factor: Stein's binary gcd, shifts and subtractions where
+   Euclid's takes a division per step (every fresh stretch of a page asks). */
+static bool fa__coprime(size_t a, size_t b) {
+    if (((a | b) & 1) == 0) return false;
+    a >>= fa__ctz64(a);   /* 2 is not common: its factors go */
+    while (b != 0) {
+        b >>= fa__ctz64(b);
+        if (a > b) { size_t t = a; a = b; b = t; }
+        b -= a;
+    }
+    return a == 1;
 }
+/* A number below n (at most 2^32) from 32 random bits, by a multiply instead of a remainder. */
+FA__INLINE size_t fa__secure_below(uint32_t random, size_t n) { return (size_t)(((uint64_t)random * n) >> 32); }
 /* Threads `count` fresh blocks in an order an attacker cannot predict: from a random block, a random
    stride coprime with the count visits each block once. Returns the list's head. */
 static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, size_t count, size_t bs) {
     uint64_t r = fa__secure_next((uint64_t)(uintptr_t)first);
-    size_t at = (size_t)((uint32_t)r % count), stride = count < 2 ? 1 : 1 + (size_t)((uint32_t)(r >> 32) % (count - 1));
-    while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
-    fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
+    size_t at = fa__secure_below((uint32_t)r, count), stride = count < 2 ? 1 : 1 + fa__secure_below((uint32_t)(r >> 32), count - 1);
+    while (!fa__coprime(stride, count)) stride = stride + 1 < count ? stride + 1 : 1;
+    /* the key read once: the stores into the blocks could alias the descriptor, for all the
+       compiler knows; offsets from `first` step by the stride and wrap at the stretch's end */
+    uintptr_t key = fa__page_key(page), tag_key = fa__secure_tag_rotate(key);
+    size_t span = count * bs, step = stride * bs, off = at * bs;
+    fa__block_t* head = (fa__block_t*)(void*)(first + off);
     /* each block gets its link and its free tag (>>debug) in one pass, one cache line each */
     for (size_t k = 1; k < count; k++) {
-        size_t to = at + stride < count ? at + stride : at + stride - count;
-        fa__block_t* b = (fa__block_t*)(void*)(first + at * bs);
-        fa__link_set(page, b, (fa__block_t*)(void*)(first + to * bs));
-        fa__word_set(b, 1, fa__secure_tag(page, b));
-        at = to;
+        size_t to = off + step < span ? off + step : off + step - span;
+        fa__block_t* b = (fa__block_t*)(void*)(first + off);
+        fa__word_set(b, 0, fa__secure_encode_key(key, b, (fa__block_t*)(void*)(first + to)));
+        fa__word_set(b, 1, (uintptr_t)b ^ tag_key);
+        off = to;
     }
-    fa__block_t* last = (fa__block_t*)(void*)(first + at * bs);
-    fa__link_set(page, last, NULL);
-    fa__word_set(last, 1, fa__secure_tag(page, last));
+    fa__block_t* last = (fa__block_t*)(void*)(first + off);
+    fa__word_set(last, 0, fa__secure_encode_key(key, last, NULL));
+    fa__word_set(last, 1, (uintptr_t)last ^ tag_key);
     return head;
 }
 #endif
