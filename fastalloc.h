@@ -2681,17 +2681,17 @@ static size_t fa__bin_size(size_t bin);
    offset n is a multiple of d exactly when rotate_right(n * inv, shift) <= (2^64 - 1) / d, and the
    rotation is then n / d (Granlund and Montgomery's divisibility test). So one multiply and one
    compare with the page's capacity tell a block's start from every other address of a page (see
-   fa__secure_interior): no division, no remainder. */
-typedef struct { uint64_t inv; unsigned shift; } fa__secure_grid_t;
-static fa__secure_grid_t fa__secure_grid[FA__BIN_MAX + 1];
+   fa__secure_interior): no division, no remainder. Two arrays rather than an array of pairs: the
+   bin indexes both with the addressing mode's scale, no shift and add of its own. */
+static struct { uint64_t inv[FA__BIN_MAX + 1]; uint8_t shift[FA__BIN_MAX + 1]; } fa__secure_grid;
 static void fa__secure_seed(const void* mem) {
     for (size_t bin = 0; bin <= FA__BIN_MAX; bin++) {
         uint64_t d = fa__bin_size(bin);
         unsigned shift = fa__ctz64(d);
         uint64_t odd = d >> shift, inv = odd;   /* right to 3 bits; each Newton step doubles that */
         for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
-        fa__secure_grid[bin].inv = inv;   /* the same values whoever writes them */
-        fa__secure_grid[bin].shift = shift;
+        fa__secure_grid.inv[bin] = inv;   /* the same values whoever writes them */
+        fa__secure_grid.shift[bin] = (uint8_t)shift;
     }
     uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
     if (seed == 0) {
@@ -4707,9 +4707,10 @@ FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
    (fa__secure_grid), is compared with the capacity. A large block grown in place (its bin is not
    its size) has capacity 1, and index 0 belongs to offset 0 alone. */
 FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
-    const fa__secure_grid_t* grid = &fa__secure_grid[page->bin];
-    uint64_t n = (uint64_t)offset * grid->inv;
-    uint64_t index = (n >> grid->shift) | (n << ((64 - grid->shift) & 63));
+    size_t bin = page->bin;
+    unsigned shift = fa__secure_grid.shift[bin];
+    uint64_t n = (uint64_t)offset * fa__secure_grid.inv[bin];
+    uint64_t index = (n >> shift) | (n << ((64 - shift) & 63));
     /* capacity: other threads' frees read it while the owner extends the page (either value is
        right for a block that was handed out) */
     return index >= (uint64_t)fa__load_relaxed(&page->capacity);
