@@ -3168,17 +3168,27 @@ FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t*
 #endif
 
 /* Who may take the free fast path into the page: its segment's owner, unless the flags say the
-   slow path must look (full, aligned blocks, not in use) or, in a secure build, the page spans
-   more than one slice (see fa__secure_owner_interior). */
+   slow path must look (full, aligned blocks, not in use). */
 static bool fa__page_fast_free(const fa__page_t* page) {
-    bool fast = (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
+    return (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
+}
+/* A secure build tags a page of several slices with its owner's id ^ FA__SPAN_OWNER: the owner's
+   fast path then takes the page's start from its descriptor for the interior-pointer check, while
+   a page of one slice, the common case, takes it from the pointer's low bits and pays nothing for
+   the other kind (see fa__free). Ids are even and below the top bit, so no id and none of the odd
+   tags of >>threads is such a tag. */
 #ifdef FASTALLOC_SECURE
-    fast = fast && page->slice_count == 1;   /* its interior-pointer check knows where such a page starts */
+#  define FA__SPAN_OWNER ((uintptr_t)1 << (8 * sizeof(uintptr_t) - 1))
+#else
+#  define FA__SPAN_OWNER ((uintptr_t)0)
 #endif
-    return fast;
+/* The xowner word of the page for `owner` (its segment's thread id, or FA__NO_OWNER). */
+static uintptr_t fa__page_owner_tag(const fa__page_t* page, uintptr_t owner) {
+    if (!fa__page_fast_free(page)) return FA__NO_OWNER;
+    return FA__SPAN_OWNER != 0 && page->slice_count != 1 && owner != FA__NO_OWNER ? owner ^ FA__SPAN_OWNER : owner;
 }
 static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
-    fa__store_relaxed(&page->xowner, fa__page_fast_free(page) ? owner : FA__NO_OWNER);
+    fa__store_relaxed(&page->xowner, fa__page_owner_tag(page, owner));
 }
 static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
     fa__store_relaxed(&page->flags, flags);
@@ -4718,29 +4728,30 @@ FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
 FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
     return fa__secure_off_grid(page, (uintptr_t)p - (uintptr_t)fa__page_start(page));
 }
-/* The same on the owner's fast path, which a secure build keeps to pages of one slice (see
-   fa__page_set_owner) of FASTALLOC_SLICE_SHIFT (an OS page; region pages reach it only without an
-   OS, where that is their geometry too). With an OS such a page starts at a multiple of the slice
-   size, so the offset is p's low bits; without one, the page's start is its segment's (page - i
-   descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
+/* The same on the owner's fast path, whose pages have the geometry of FASTALLOC_SLICE_SHIFT (OS
+   pages; region pages reach it only without an OS, where that is their geometry too). With an OS a
+   page of one slice (`one_slice`: its xowner said so, see FA__SPAN_OWNER) starts at a multiple of
+   the slice size, so the offset is p's low bits; otherwise the page's start is its segment's (page
+   - i descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
    Either way no read of the segment's geometry. */
-FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p) {
-    FA__DEBUG_ASSERT(page->slice_count == 1 && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
+FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p, bool one_slice) {
+    FA__DEBUG_ASSERT(one_slice == (page->slice_count == 1) && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
 #ifndef FASTALLOC_NO_OS
-    return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
+    if (one_slice) return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
 #else
+    (void)one_slice;
+#endif
     uintptr_t start = (uintptr_t)page - offsetof(fa__segment_t, pages)
                       + ((uintptr_t)page->slice_offset - FA__HEAD) * (FA__SLICE_SIZE - sizeof(fa__page_t));
     return fa__secure_off_grid(page, (uintptr_t)p - start);
-#endif
 }
 /* The owner's fast path: pushes the block onto local_free's head, link and tag written with one
    read of the key (a store to the block in between would make the compiler read it again), or
    returns false when the free must go the generic way, which checks it all again and confirms a
    tag hit (a tail call there keeps this path free of register spills). */
-FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block) {
+FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block, bool one_slice) {
     uintptr_t key = fa__page_key(page), tag = fa__secure_tag_key(key, block);
-    if (fa__unlikely(fa__secure_owner_interior(page, block) || fa__word_get(block, 1) == tag)) return false;
+    if (fa__unlikely(fa__secure_owner_interior(page, block, one_slice) || fa__word_get(block, 1) == tag)) return false;
     fa__word_set(block, 1, tag);
     fa__word_set(block, 0, fa__secure_encode_key(key, block, page->local_free));
     return true;
@@ -4765,7 +4776,7 @@ static void fa__secure_free_generic(fa__page_t* page, void* p) {
     fa__secure_tag_free(page, block);
 }
 #else
-#  define fa__owner_push(page, block)   (fa__link_set((page), (block), (page)->local_free), true)
+#  define fa__owner_push(page, block, one_slice) ((void)(one_slice), fa__link_set((page), (block), (page)->local_free), true)
 #endif
 
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
@@ -4783,20 +4794,33 @@ static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     else fa__free_remote(seg, page, block);
 }
 
+/* The owner's free into its page (`one_slice`: see FA__SPAN_OWNER). */
+FA__INLINE void fa__free_owned(uintptr_t* owner, void* p, bool one_slice) {
+    fa__page_t* page = (fa__page_t*)(void*)owner;
+    fa__block_t* block = (fa__block_t*)p;
+    if (!fa__owner_push(page, block, one_slice)) { fa__free_generic(owner, p); return; }
+    page->local_free = block;
+    /* an empty page already kept is left as it is: re-arming it waits for its next refill */
+    if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
+}
+
+/* A free the owner's path for pages of one slice did not take: in a secure build, the owner's free
+   into a page of several slices, out of line so that the common path keeps its one compare. */
+#ifdef FASTALLOC_SECURE
+static FA__NOINLINE void fa__free_other(uintptr_t* owner, void* p) {
+    if (fa__load_relaxed(owner) == (fa__thread_id() ^ FA__SPAN_OWNER)) fa__free_owned(owner, p, false);
+    else fa__free_generic(owner, p);
+}
+#else
+#  define fa__free_other(owner, p) fa__free_generic((owner), (p))
+#endif
+
 FA__INLINE void fa__free(void* p) {
     fa__check_free(p);
     if (!FA__TAKEN(p)) return;
     uintptr_t* owner = fa__ptr_owner(p);
-    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
-        fa__page_t* page = (fa__page_t*)(void*)owner;
-        fa__block_t* block = (fa__block_t*)p;
-        if (!fa__owner_push(page, block)) { fa__free_generic(owner, p); return; }
-        page->local_free = block;
-        /* an empty page already kept is left as it is: re-arming it waits for its next refill */
-        if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
-        return;
-    }
-    fa__free_generic(owner, p);
+    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) { fa__free_owned(owner, p, true); return; }
+    fa__free_other(owner, p);
 }
 
 /* Bytes usable at p, a pointer into a block of `page` (a huge block's page is its segment's). */
@@ -5284,7 +5308,7 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
         if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
         if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
-        uintptr_t owner = fa__page_fast_free(page) ? heap->thread_id : FA__NO_OWNER;
+        uintptr_t owner = fa__page_owner_tag(page, heap->thread_id);
         if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;
