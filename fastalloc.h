@@ -1429,8 +1429,10 @@ enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
    except xthread_free (any thread, atomically); xowner is read by any thread. */
 struct fa__page_s {
     uintptr_t xowner;            /* atomic: the owner's thread id while its frees may take the
-                                    fast path (not full, no aligned blocks), else FA__NO_OWNER.
-                                    First, so a page-map entry is a pointer to it.           */
+                                    fast path (not full, no aligned blocks; secure builds flip
+                                    its top bit on pages of several slices, FA__SPAN_OWNER),
+                                    else FA__NO_OWNER. First, so a page-map entry is a pointer
+                                    to it.                                                   */
     fa__block_t* free;           /* malloc pops here                                        */
     fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
     uintptr_t xthread_free;      /* atomic: other threads' frees (64-bit: with their count,
@@ -4651,7 +4653,8 @@ static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align,
    >>free  FREE PATHS
    Fast path: the page map (or, without an OS, the region) gives the block's page, and its xowner is
    this thread's id, i.e. the page is this thread's, in use, neither full nor aligned: push onto
-   local_free, no atomics. Otherwise fa__free_generic: a region's block is found through its region;
+   local_free, no atomics (a secure build's page of several slices: the id ^ FA__SPAN_OWNER, the
+   same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found through its region;
    a pointer fastalloc does not know, or a block of a page not in use, is left alone; huge blocks
    are released by whichever thread frees them; the owner's slow case unfulls or retires the page;
    any other thread pushes onto the page's thread_free with one CAS, or, for the first free into a
