@@ -2683,7 +2683,7 @@ static size_t fa__bin_size(size_t bin);
    offset n is a multiple of d exactly when rotate_right(n * inv, shift) <= (2^64 - 1) / d, and the
    rotation is then n / d (Granlund and Montgomery's divisibility test). So one multiply and one
    compare with the page's capacity tell a block's start from every other address of a page (see
-   fa__secure_interior): no division, no remainder. Two arrays rather than an array of pairs: the
+   fa__secure_off_grid): no division, no remainder. Two arrays rather than an array of pairs: the
    bin indexes both with the addressing mode's scale, no shift and add of its own. */
 static struct { uint64_t inv[FA__BIN_MAX + 1]; uint8_t shift[FA__BIN_MAX + 1]; } fa__secure_grid;
 static void fa__secure_seed(const void* mem) {
@@ -4728,9 +4728,6 @@ FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
        right for a block that was handed out) */
     return index >= (uint64_t)fa__load_relaxed(&page->capacity);
 }
-FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
-    return fa__secure_off_grid(page, (uintptr_t)p - (uintptr_t)fa__page_start(page));
-}
 /* The same on the owner's fast path, whose pages have the geometry of FASTALLOC_SLICE_SHIFT (OS
    pages; region pages reach it only without an OS, where that is their geometry too). With an OS a
    page of one slice (`one_slice`: its xowner said so, see FA__SPAN_OWNER) starts at a multiple of
@@ -4759,40 +4756,46 @@ FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block, bool one_sl
     fa__word_set(block, 0, fa__secure_encode_key(key, block, page->local_free));
     return true;
 }
-static void fa__secure_free_generic(fa__page_t* page, void* p) {
-    if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
-        FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
-    const fa__segment_t* seg = fa__page_segment(page);
-    if (seg->kind == FA__SEGMENT_HUGE) {
-        if ((size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size) FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
-        return;
-    }
-    fa__block_t* block = (fa__block_t*)p;
-    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
-        block = fa__page_block_of(page, p);
-        if ((size_t)((uint8_t*)block - fa__page_start(page)) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
-            || fa__aligned_user(page, block) != (uint8_t*)p)
+/* The generic free's checks of a block of the page tiers (`block`: its start, p the pointer
+   handed out, `aligned`: its page holds aligned blocks), on the segment the free found already:
+   an interior pointer stops the program, and so does the tag of a free block. */
+FA__INLINE void fa__secure_check_block(fa__page_t* page, const fa__segment_t* seg, fa__block_t* block, const void* p, bool aligned) {
+    const uint8_t* start = (const uint8_t*)seg + (fa__page_index(page) << fa__seg_shift(seg));
+    if (aligned) {
+        if ((size_t)((uint8_t*)block - start) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
+            || fa__aligned_user(page, block) != (const uint8_t*)p)
             FA__SECURE_FAIL("fa_free: interior pointer");
-    } else if (fa__secure_interior(page, block)) {
+    } else if (fa__secure_off_grid(page, (uintptr_t)block - (uintptr_t)start)) {
         FA__SECURE_FAIL("fa_free: interior pointer");
     }
     fa__secure_tag_free(page, block);
 }
+#  define FA__SECURE_FREE_CHECKS 1
 #else
 #  define fa__owner_push(page, block, one_slice) ((void)(one_slice), fa__link_set((page), (block), (page)->local_free), true)
+#  define fa__secure_check_block(page, seg, block, p, aligned) ((void)0)
+#  define FA__SECURE_FREE_CHECKS 0
 #endif
 
+/* Secure builds check as they go (FASTALLOC_SECURE's checks above): what is not a live block of
+   fastalloc's, a huge block's interior, then fa__secure_check_block. */
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     fa__page_t* page = fa__owner_page(owner, p);
-#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
-    if (p == NULL) return;
-    fa__secure_free_generic(page, p);
-#endif
-    if (page == NULL || !fa__page_in_use(page)) return;   /* not a block of fastalloc's (debug: caught before) */
+    if (page == NULL || !fa__page_in_use(page)) {   /* not a block of fastalloc's (debug: caught before) */
+        if (FA__SECURE_FREE_CHECKS && p != NULL)
+            FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
+        return;
+    }
     fa__segment_t* seg = fa__page_segment(page);
-    if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg); return; }
-    fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
-                                                                                  : (fa__block_t*)p;
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        if (FA__SECURE_FREE_CHECKS && (size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size)
+            FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
+        fa__free_huge(seg);
+        return;
+    }
+    bool aligned = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) != 0;
+    fa__block_t* block = aligned ? fa__page_block_of(page, p) : (fa__block_t*)p;
+    fa__secure_check_block(page, seg, block, p, aligned);
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
     else fa__free_remote(seg, page, block);
 }
