@@ -284,9 +284,9 @@
      8 bytes take 16-byte blocks for it;
    - a free of a pointer the page map does not know (foreign), of a page not in use, or of an
      interior pointer (not a block start, past a huge block's start) aborts: a block start is told
-     by one multiply (an exact-division test) and a compare with the page's capacity. The owner's
-     fast path takes one-slice pages only (their start is the pointer's slice); frees into pages
-     of several slices (blocks over 8 KiB) take the generic path;
+     by one multiply (an exact-division test) and a compare with the page's capacity. On the
+     owner's fast path a one-slice page's start is the pointer's slice; a page of several slices
+     is tagged apart (>>free) and takes its start from its descriptor;
    - fresh blocks are threaded in a random order (random start, random stride coprime with the
      count), so neighbours are not predictable;
    - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
