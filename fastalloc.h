@@ -3134,10 +3134,11 @@ static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     return (block_size + slice - 1) >> shift;
 }
 
-FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
-    fa__segment_t* seg = fa__page_segment(page);
-    return (uint8_t*)seg + (fa__page_index(page) << fa__seg_shift(seg));
+/* Where a page's first block is, with its segment known (or found: fa__page_start). */
+FA__INLINE uint8_t* fa__page_start_in(const fa__segment_t* seg, const fa__page_t* page) {
+    return (uint8_t*)(uintptr_t)seg + (fa__page_index(page) << fa__seg_shift(seg));
 }
+FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) { return fa__page_start_in(fa__page_segment(page), page); }
 FA__INLINE size_t fa__page_bytes(const fa__page_t* page) {
     return (size_t)page->slice_count << fa__seg_shift(fa__page_segment(page));
 }
@@ -4654,11 +4655,12 @@ static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align,
    Fast path: the page map (or, without an OS, the region) gives the block's page, and its xowner is
    this thread's id, i.e. the page is this thread's, in use, neither full nor aligned: push onto
    local_free, no atomics (a secure build's page of several slices: the id ^ FA__SPAN_OWNER, the
-   same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found through its region;
-   a pointer fastalloc does not know, or a block of a page not in use, is left alone; huge blocks
-   are released by whichever thread frees them; the owner's slow case unfulls or retires the page;
-   any other thread pushes onto the page's thread_free with one CAS, or, for the first free into a
-   full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
+   same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found
+   through its region; a pointer fastalloc does not know, or a block of a page not in use, is left
+   alone (a secure build stops there); huge blocks are released by whichever thread frees them; the
+   owner's slow case unfulls or retires the page; any other thread pushes onto the page's
+   thread_free with one CAS, or, for the first free into a full page, hands the block to the owning
+   heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     fa__link_set(page, block, page->local_free);
@@ -4760,7 +4762,7 @@ FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block, bool one_sl
    handed out, `aligned`: its page holds aligned blocks), on the segment the free found already:
    an interior pointer stops the program, and so does the tag of a free block. */
 FA__INLINE void fa__secure_check_block(fa__page_t* page, const fa__segment_t* seg, fa__block_t* block, const void* p, bool aligned) {
-    const uint8_t* start = (const uint8_t*)seg + (fa__page_index(page) << fa__seg_shift(seg));
+    const uint8_t* start = fa__page_start_in(seg, page);
     if (aligned) {
         if ((size_t)((uint8_t*)block - start) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
             || fa__aligned_user(page, block) != (const uint8_t*)p)
