@@ -294,9 +294,9 @@
      8 bytes take 16-byte blocks for it;
    - a free of a pointer the page map does not know (foreign), of a page not in use, or of an
      interior pointer (not a block start, past a huge block's start) aborts: a block start is told
-     by one multiply (an exact-division test) and a compare with the page's capacity. The owner's
-     fast path takes one-slice pages only (their start is the pointer's slice); frees into pages
-     of several slices (blocks over 8 KiB) take the generic path;
+     by one multiply (an exact-division test) and a compare with the page's capacity. On the
+     owner's fast path a one-slice page's start is the pointer's slice; a page of several slices
+     is tagged apart (>>free) and takes its start from its descriptor;
    - fresh blocks are threaded in a random order (random start, random stride coprime with the
      count), so neighbours are not predictable;
    - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
@@ -1453,14 +1453,22 @@ enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
    except xthread_free (any thread, atomically); xowner is read by any thread. */
 struct fa__page_s {
     uintptr_t xowner;            /* atomic: the owner's thread id while its frees may take the
-                                    fast path (not full, no aligned blocks), else FA__NO_OWNER.
-                                    First, so a page-map entry is a pointer to it.           */
+                                    fast path (not full, no aligned blocks; secure builds flip
+                                    its top bit on pages of several slices, FA__SPAN_OWNER),
+                                    else FA__NO_OWNER. First, so a page-map entry is a pointer
+                                    to it.                                                   */
     fa__block_t* free;           /* malloc pops here                                        */
     fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
     uintptr_t xthread_free;      /* atomic: other threads' frees (64-bit: with their count,
                                     see fa__tf_head) | FA__DELAY_* state                     */
-    fa__page_t* next;            /* heap queue links                                        */
+    fa__page_t* next;            /* heap queue links (prev: fa__page_prev)                   */
+#ifdef FASTALLOC_SECURE
+    uintptr_t key;               /* free-list key (see FASTALLOC_SECURE in >>track): read by
+                                    every malloc and free, so here, where prev is otherwise;
+                                    prev, read only when the queue changes, moves out        */
+#else
     fa__page_t* prev;
+#endif
     uint32_t block_size;
     uint16_t used;               /* blocks out, including ones sitting in thread_free        */
     uint16_t capacity;           /* blocks threaded into lists so far (lazy)                 */
@@ -1502,8 +1510,8 @@ struct fa__segment_s {
     uint8_t sampled;             /* 1: a sampled block's slot (>>guard): freed into the guard
                                     quarantine, never cached, resized or purged              */
 #ifdef FASTALLOC_SECURE
-    uintptr_t page_keys[FA__SLICES + 1]; /* per page entry, its free-list key (fa__page_key): here
-                                    rather than in the 64-byte descriptors, right before them */
+    fa__page_t* page_prevs[FA__SLICES + 1]; /* per page entry, its queue's prev link (fa__page_prev):
+                                    the descriptor holds the free-list key in its place      */
 #endif
     fa__page_t pages[FA__SLICES + 1]; /* entry per slice; in a region the extra one serves huge
                                          blocks that start exactly one segment after the header */
@@ -1753,8 +1761,8 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
    address an attacker cannot aim, which the next malloc finds without its block's tag (or
    fa__link_next finds out of reach) and the program stops there; a link copied from another block,
    or from another page, decodes wrong. Each page gets a fresh key when it is laid out
-   (fa__page_setup), kept in its segment's header next to the page descriptors (fa__page_key), so
-   the key a leak reveals opens that page alone. The keys come from one seed taken at the first
+   (fa__page_setup), kept in its descriptor in the segment's header (fa__page_key), so the key a
+   leak reveals opens that page alone. The keys come from one seed taken at the first
    segment's init (fa__secure_seed in >>segments); the page key also keys the double-free tag
    (>>debug), and the seed the order of fresh free lists (fa__page_extend). */
 #ifdef FASTALLOC_SECURE
@@ -1770,9 +1778,8 @@ FA__INLINE uintptr_t fa__page_key(const fa__page_t* page);
 #define FA__HALF_WORD (4 * sizeof(uintptr_t))
 /* The double-free tag of a free block of `page` (>>debug): its address ^ the page key, rotated so
    that the two words of a free block xored together do not cancel the key (and give the link). */
-FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) {
-    return (uintptr_t)block ^ ((key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)));
-}
+FA__INLINE uintptr_t fa__secure_tag_rotate(uintptr_t key) { return (key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)); }
+FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) { return (uintptr_t)block ^ fa__secure_tag_rotate(key); }
 FA__INLINE uintptr_t fa__secure_tag(const fa__page_t* page, const void* block) { return fa__secure_tag_key(fa__page_key(page), block); }
 FA__INLINE uintptr_t fa__secure_encode_key(uintptr_t key, const fa__block_t* block, const fa__block_t* link) {
     uintptr_t b = (uintptr_t)block;
@@ -2051,7 +2058,13 @@ static bool fa__sys_purge(void* p, size_t size) {
     if (madvise(p, size, MADV_DONTNEED) != 0) return false;
     return !FASTALLOC_PURGE_DECOMMITS || mprotect(p, size, PROT_NONE) == 0;
 }
-static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) { return mremap(p, old_size, new_size, 0) != MAP_FAILED; }
+/* A shrink unmaps the tail, which is all mremap would do, but munmap also takes a range that spans
+   mappings of different protections (a guarded huge block's, >>huge), where valgrind's mremap
+   refuses: under it every later realloc of such a block tried the shrink again. */
+static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
+    if (new_size <= old_size) return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+    return mremap(p, old_size, new_size, 0) != MAP_FAILED;
+}
 #  if FA__HUGE_PAGES_FROM_MIB >= 0
 /* Only advice: where THP is compiled out or set to "never" it fails or does nothing, and the memory
    stays in base pages, which is still correct. */
@@ -2632,18 +2645,18 @@ FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page-
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
 }
-#ifdef FASTALLOC_SECURE
-/* The page's free-list key (see FASTALLOC_SECURE in >>track), from the page's address alone: the
-   key of entry i sits (FA__SLICES + 1 - i) words before entry 0, which sits i descriptors before
-   entry i; a page is a first entry, so its slice_offset is FA__HEAD + i, and FA__HEAD's share
-   folds into the constant. A multiply and a load, the line shared by eight pages. */
-FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) - offsetof(fa__segment_t, page_keys) == sizeof(uintptr_t) * (FA__SLICES + 1), page_keys_right_before_pages);
-FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) {
+/* The prev link of a page in its heap queue. A secure build keeps it in the segment's header, its
+   place in the descriptor taken by the page's key, which every malloc and free reads. */
+FA__INLINE fa__page_t** fa__page_prev(const fa__page_t* page) {
     FA__DEBUG_ASSERT(page->slice_offset & FA__HEAD);
-    const size_t step = sizeof(fa__page_t) - sizeof(uintptr_t);
-    uintptr_t at = (uintptr_t)page + FA__HEAD * step - sizeof(uintptr_t) * (FA__SLICES + 1) - (size_t)page->slice_offset * step;
-    return *(const uintptr_t*)at;
+#ifdef FASTALLOC_SECURE
+    return &fa__page_segment(page)->page_prevs[fa__page_index(page)];
+#else
+    return &((fa__page_t*)(uintptr_t)page)->prev;
+#endif
 }
+#ifdef FASTALLOC_SECURE
+FA__INLINE uintptr_t fa__page_key(const fa__page_t* page) { return page->key; }
 #endif
 /* The page a slice's entry belongs to: a first entry is the page, the others count back to it. */
 FA__INLINE fa__page_t* fa__segment_page_of(fa__segment_t* seg, const void* p) {
@@ -2734,17 +2747,17 @@ static size_t fa__bin_size(size_t bin);
    offset n is a multiple of d exactly when rotate_right(n * inv, shift) <= (2^64 - 1) / d, and the
    rotation is then n / d (Granlund and Montgomery's divisibility test). So one multiply and one
    compare with the page's capacity tell a block's start from every other address of a page (see
-   fa__secure_interior): no division, no remainder. */
-typedef struct { uint64_t inv; unsigned shift; } fa__secure_grid_t;
-static fa__secure_grid_t fa__secure_grid[FA__BIN_MAX + 1];
+   fa__secure_off_grid): no division, no remainder. Two arrays rather than an array of pairs: the
+   bin indexes both with the addressing mode's scale, no shift and add of its own. */
+static struct { uint64_t inv[FA__BIN_MAX + 1]; uint8_t shift[FA__BIN_MAX + 1]; } fa__secure_grid;
 static void fa__secure_seed(const void* mem) {
     for (size_t bin = 0; bin <= FA__BIN_MAX; bin++) {
         uint64_t d = fa__bin_size(bin);
         unsigned shift = fa__ctz64(d);
         uint64_t odd = d >> shift, inv = odd;   /* right to 3 bits; each Newton step doubles that */
         for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
-        fa__secure_grid[bin].inv = inv;   /* the same values whoever writes them */
-        fa__secure_grid[bin].shift = shift;
+        fa__secure_grid.inv[bin] = inv;   /* the same values whoever writes them */
+        fa__secure_grid.shift[bin] = (uint8_t)shift;
     }
     uintptr_t seed = fa__load_relaxed(&fa__secure.seed);
     if (seed == 0) {
@@ -3187,10 +3200,11 @@ static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     return (block_size + slice - 1) >> shift;
 }
 
-FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) {
-    fa__segment_t* seg = fa__page_segment(page);
-    return (uint8_t*)seg + (fa__page_index(page) << fa__seg_shift(seg));
+/* Where a page's first block is, with its segment known (or found: fa__page_start). */
+FA__INLINE uint8_t* fa__page_start_in(const fa__segment_t* seg, const fa__page_t* page) {
+    return (uint8_t*)(uintptr_t)seg + (fa__page_index(page) << fa__seg_shift(seg));
 }
+FA__INLINE uint8_t* fa__page_start(const fa__page_t* page) { return fa__page_start_in(fa__page_segment(page), page); }
 FA__INLINE size_t fa__page_bytes(const fa__page_t* page) {
     return (size_t)page->slice_count << fa__seg_shift(fa__page_segment(page));
 }
@@ -3223,17 +3237,27 @@ FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t*
 #endif
 
 /* Who may take the free fast path into the page: its segment's owner, unless the flags say the
-   slow path must look (full, aligned blocks, not in use) or, in a secure build, the page spans
-   more than one slice (see fa__secure_owner_interior). */
+   slow path must look (full, aligned blocks, not in use). */
 static bool fa__page_fast_free(const fa__page_t* page) {
-    bool fast = (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
+    return (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
+}
+/* A secure build tags a page of several slices with its owner's id ^ FA__SPAN_OWNER: the owner's
+   fast path then takes the page's start from its descriptor for the interior-pointer check, while
+   a page of one slice, the common case, takes it from the pointer's low bits and pays nothing for
+   the other kind (see fa__free). Ids are even and below the top bit, so no id and none of the odd
+   tags of >>threads is such a tag. */
 #ifdef FASTALLOC_SECURE
-    fast = fast && page->slice_count == 1;   /* its interior-pointer check knows where such a page starts */
+#  define FA__SPAN_OWNER ((uintptr_t)1 << (8 * sizeof(uintptr_t) - 1))
+#else
+#  define FA__SPAN_OWNER ((uintptr_t)0)
 #endif
-    return fast;
+/* The xowner word of the page for `owner` (its segment's thread id, or FA__NO_OWNER). */
+static uintptr_t fa__page_owner_tag(const fa__page_t* page, uintptr_t owner) {
+    if (!fa__page_fast_free(page)) return FA__NO_OWNER;
+    return FA__SPAN_OWNER != 0 && page->slice_count != 1 && owner != FA__NO_OWNER ? owner ^ FA__SPAN_OWNER : owner;
 }
 static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
-    fa__store_relaxed(&page->xowner, fa__page_fast_free(page) ? owner : FA__NO_OWNER);
+    fa__store_relaxed(&page->xowner, fa__page_owner_tag(page, owner));
 }
 static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
     fa__store_relaxed(&page->flags, flags);
@@ -3264,28 +3288,42 @@ static uint8_t* fa__aligned_user(const fa__page_t* page, fa__block_t* block) {
 }
 
 #ifdef FASTALLOC_SECURE
-static size_t fa__gcd(size_t a, size_t b) {
-    while (b != 0) { size_t t = a % b; a = b; b = t; }
-    return a;
+/* Whether a and b (both > 0) share no factor: Stein's binary gcd, shifts and subtractions where
+   Euclid's takes a division per step (every fresh stretch of a page asks). */
+static bool fa__coprime(size_t a, size_t b) {
+    if (((a | b) & 1) == 0) return false;
+    a >>= fa__ctz64(a);   /* 2 is not common: its factors go */
+    while (b != 0) {
+        b >>= fa__ctz64(b);
+        if (a > b) { size_t t = a; a = b; b = t; }
+        b -= a;
+    }
+    return a == 1;
 }
+/* A number below n (at most 2^32) from 32 random bits, by a multiply instead of a remainder. */
+FA__INLINE size_t fa__secure_below(uint32_t random, size_t n) { return (size_t)(((uint64_t)random * n) >> 32); }
 /* Threads `count` fresh blocks in an order an attacker cannot predict: from a random block, a random
    stride coprime with the count visits each block once. Returns the list's head. */
 static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, size_t count, size_t bs) {
     uint64_t r = fa__secure_next((uint64_t)(uintptr_t)first);
-    size_t at = (size_t)((uint32_t)r % count), stride = count < 2 ? 1 : 1 + (size_t)((uint32_t)(r >> 32) % (count - 1));
-    while (fa__gcd(stride, count) != 1) stride = stride + 1 < count ? stride + 1 : 1;
-    fa__block_t* head = (fa__block_t*)(void*)(first + at * bs);
+    size_t at = fa__secure_below((uint32_t)r, count), stride = count < 2 ? 1 : 1 + fa__secure_below((uint32_t)(r >> 32), count - 1);
+    while (!fa__coprime(stride, count)) stride = stride + 1 < count ? stride + 1 : 1;
+    /* the key read once: the stores into the blocks could alias the descriptor, for all the
+       compiler knows; offsets from `first` step by the stride and wrap at the stretch's end */
+    uintptr_t key = fa__page_key(page), tag_key = fa__secure_tag_rotate(key);
+    size_t span = count * bs, step = stride * bs, off = at * bs;
+    fa__block_t* head = (fa__block_t*)(void*)(first + off);
     /* each block gets its link and its free tag (>>debug) in one pass, one cache line each */
     for (size_t k = 1; k < count; k++) {
-        size_t to = at + stride < count ? at + stride : at + stride - count;
-        fa__block_t* b = (fa__block_t*)(void*)(first + at * bs);
-        fa__link_set(page, b, (fa__block_t*)(void*)(first + to * bs));
-        fa__word_set(b, 1, fa__secure_tag(page, b));
-        at = to;
+        size_t to = off + step < span ? off + step : off + step - span;
+        fa__block_t* b = (fa__block_t*)(void*)(first + off);
+        fa__word_set(b, 0, fa__secure_encode_key(key, b, (fa__block_t*)(void*)(first + to)));
+        fa__word_set(b, 1, (uintptr_t)b ^ tag_key);
+        off = to;
     }
-    fa__block_t* last = (fa__block_t*)(void*)(first + at * bs);
-    fa__link_set(page, last, NULL);
-    fa__word_set(last, 1, fa__secure_tag(page, last));
+    fa__block_t* last = (fa__block_t*)(void*)(first + off);
+    fa__word_set(last, 0, fa__secure_encode_key(key, last, NULL));
+    fa__word_set(last, 1, (uintptr_t)last ^ tag_key);
     return head;
 }
 #endif
@@ -3448,10 +3486,11 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     page->zero = FASTALLOC_ZERO_TRACKING && (seg->dirty_mask & span) == 0 ? (FA__ZERO_FRESH | FA__ZERO_FREE) : 0;
     page->retire_expire = 0;
     page->bin = (uint8_t)bin;
-    page->next = page->prev = NULL;
+    page->next = NULL;
+    *fa__page_prev(page) = NULL;
 #ifdef FASTALLOC_SECURE
     /* a new key whenever the slices become a page: a key leaked before is of no use after */
-    seg->page_keys[idx] = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
+    page->key = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
 #endif
     fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
@@ -3503,16 +3542,18 @@ FA__INLINE fa__page_queue_t* fa__queue_of(fa__heap_t* heap, const fa__page_t* pa
 
 static void fa__queue_remove(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
     bool was_first = q->first == page;
-    if (page->prev != NULL) page->prev->next = page->next; else q->first = page->next;
-    if (page->next != NULL) page->next->prev = page->prev; else q->last = page->prev;
-    page->next = page->prev = NULL;
+    fa__page_t* prev = *fa__page_prev(page);
+    if (prev != NULL) prev->next = page->next; else q->first = page->next;
+    if (page->next != NULL) *fa__page_prev(page->next) = prev; else q->last = prev;
+    page->next = NULL;
+    *fa__page_prev(page) = NULL;
     if (was_first) fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
 
 static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
-    page->prev = NULL;
+    *fa__page_prev(page) = NULL;
     page->next = q->first;
-    if (q->first != NULL) q->first->prev = page; else q->last = page;
+    if (q->first != NULL) *fa__page_prev(q->first) = page; else q->last = page;
     q->first = page;
     fa__queue_update_direct(heap, (size_t)(q - heap->queues));
 }
@@ -3520,7 +3561,7 @@ static void fa__queue_push_front(fa__heap_t* heap, fa__page_queue_t* q, fa__page
 static void fa__queue_push_back(fa__heap_t* heap, fa__page_queue_t* q, fa__page_t* page) {
     if (q->first == NULL) { fa__queue_push_front(heap, q, page); return; }
     page->next = NULL;
-    page->prev = q->last;
+    *fa__page_prev(page) = q->last;
     q->last->next = page;
     q->last = page;
 }
@@ -4679,11 +4720,13 @@ static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align,
    >>free  FREE PATHS
    Fast path: the page map (or, without an OS, the region) gives the block's page, and its xowner is
    this thread's id, i.e. the page is this thread's, in use, neither full nor aligned: push onto
-   local_free, no atomics. Otherwise fa__free_generic: a region's block is found through its region;
-   a pointer fastalloc does not know, or a block of a page not in use, is left alone; huge blocks
-   are released by whichever thread frees them; the owner's slow case unfulls or retires the page;
-   any other thread pushes onto the page's thread_free with one CAS, or, for the first free into a
-   full page, hands the block to the owning heap (delayed free) so the heap learns it has room.
+   local_free, no atomics (a secure build's page of several slices: the id ^ FA__SPAN_OWNER, the
+   same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found
+   through its region; a pointer fastalloc does not know, or a block of a page not in use, is left
+   alone (a secure build stops there); huge blocks are released by whichever thread frees them; the
+   owner's slow case unfulls or retires the page; any other thread pushes onto the page's
+   thread_free with one CAS, or, for the first free into a full page, hands the block to the owning
+   heap (delayed free) so the heap learns it has room.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     fa__link_set(page, block, page->local_free);
@@ -4745,95 +4788,113 @@ FA__INLINE void fa__secure_tag_free(fa__page_t* page, fa__block_t* block) {
    (fa__secure_grid), is compared with the capacity. A large block grown in place (its bin is not
    its size) has capacity 1, and index 0 belongs to offset 0 alone. */
 FA__INLINE bool fa__secure_off_grid(const fa__page_t* page, uintptr_t offset) {
-    const fa__secure_grid_t* grid = &fa__secure_grid[page->bin];
-    uint64_t n = (uint64_t)offset * grid->inv;
-    uint64_t index = (n >> grid->shift) | (n << ((64 - grid->shift) & 63));
+    size_t bin = page->bin;
+    unsigned shift = fa__secure_grid.shift[bin];
+    uint64_t n = (uint64_t)offset * fa__secure_grid.inv[bin];
+    uint64_t index = (n >> shift) | (n << ((64 - shift) & 63));
     /* capacity: other threads' frees read it while the owner extends the page (either value is
        right for a block that was handed out) */
     return index >= (uint64_t)fa__load_relaxed(&page->capacity);
 }
-FA__INLINE bool fa__secure_interior(const fa__page_t* page, const void* p) {
-    return fa__secure_off_grid(page, (uintptr_t)p - (uintptr_t)fa__page_start(page));
-}
-/* The same on the owner's fast path, which a secure build keeps to pages of one slice (see
-   fa__page_set_owner) of FASTALLOC_SLICE_SHIFT (an OS page; region pages reach it only without an
-   OS, where that is their geometry too). With an OS such a page starts at a multiple of the slice
-   size, so the offset is p's low bits; without one, the page's start is its segment's (page - i
-   descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
+/* The same on the owner's fast path, whose pages have the geometry of FASTALLOC_SLICE_SHIFT (OS
+   pages; region pages reach it only without an OS, where that is their geometry too). With an OS a
+   page of one slice (`one_slice`: its xowner said so, see FA__SPAN_OWNER) starts at a multiple of
+   the slice size, so the offset is p's low bits; otherwise the page's start is its segment's (page
+   - i descriptors - the header's offset of pages[]) plus i slices, for i = slice_offset - FA__HEAD.
    Either way no read of the segment's geometry. */
-FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p) {
-    FA__DEBUG_ASSERT(page->slice_count == 1 && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
+FA__INLINE bool fa__secure_owner_interior(const fa__page_t* page, const void* p, bool one_slice) {
+    FA__DEBUG_ASSERT(one_slice == (page->slice_count == 1) && fa__seg_shift(fa__page_segment(page)) == FASTALLOC_SLICE_SHIFT);
 #ifndef FASTALLOC_NO_OS
-    return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
+    if (one_slice) return fa__secure_off_grid(page, (uintptr_t)p & (FA__SLICE_SIZE - 1));
 #else
+    (void)one_slice;
+#endif
     uintptr_t start = (uintptr_t)page - offsetof(fa__segment_t, pages)
                       + ((uintptr_t)page->slice_offset - FA__HEAD) * (FA__SLICE_SIZE - sizeof(fa__page_t));
     return fa__secure_off_grid(page, (uintptr_t)p - start);
-#endif
 }
 /* The owner's fast path: pushes the block onto local_free's head, link and tag written with one
    read of the key (a store to the block in between would make the compiler read it again), or
    returns false when the free must go the generic way, which checks it all again and confirms a
    tag hit (a tail call there keeps this path free of register spills). */
-FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block) {
+FA__INLINE bool fa__owner_push(fa__page_t* page, fa__block_t* block, bool one_slice) {
     uintptr_t key = fa__page_key(page), tag = fa__secure_tag_key(key, block);
-    if (fa__unlikely(fa__secure_owner_interior(page, block) || fa__word_get(block, 1) == tag)) return false;
+    if (fa__unlikely(fa__secure_owner_interior(page, block, one_slice) || fa__word_get(block, 1) == tag)) return false;
     fa__word_set(block, 1, tag);
     fa__word_set(block, 0, fa__secure_encode_key(key, block, page->local_free));
     return true;
 }
-static void fa__secure_free_generic(fa__page_t* page, void* p) {
-    if (fa__unlikely(page == NULL || !fa__page_in_use(page)))
-        FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
-    const fa__segment_t* seg = fa__page_segment(page);
-    if (seg->kind == FA__SEGMENT_HUGE) {
-        if ((size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size) FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
-        return;
-    }
-    fa__block_t* block = (fa__block_t*)p;
-    if (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) {
-        block = fa__page_block_of(page, p);
-        if ((size_t)((uint8_t*)block - fa__page_start(page)) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
-            || fa__aligned_user(page, block) != (uint8_t*)p)
+/* The generic free's checks of a block of the page tiers (`block`: its start, p the pointer
+   handed out, `aligned`: its page holds aligned blocks), on the segment the free found already:
+   an interior pointer stops the program, and so does the tag of a free block. */
+FA__INLINE void fa__secure_check_block(fa__page_t* page, const fa__segment_t* seg, fa__block_t* block, const void* p, bool aligned) {
+    const uint8_t* start = fa__page_start_in(seg, page);
+    if (aligned) {
+        if ((size_t)((uint8_t*)block - start) >= (size_t)fa__load_relaxed(&page->capacity) * page->block_size
+            || fa__aligned_user(page, block) != (const uint8_t*)p)
             FA__SECURE_FAIL("fa_free: interior pointer");
-    } else if (fa__secure_interior(page, block)) {
+    } else if (fa__secure_off_grid(page, (uintptr_t)block - (uintptr_t)start)) {
         FA__SECURE_FAIL("fa_free: interior pointer");
     }
     fa__secure_tag_free(page, block);
 }
+#  define FA__SECURE_FREE_CHECKS 1
 #else
-#  define fa__owner_push(page, block)   (fa__link_set((page), (block), (page)->local_free), true)
+#  define fa__owner_push(page, block, one_slice) ((void)(one_slice), fa__link_set((page), (block), (page)->local_free), true)
+#  define fa__secure_check_block(page, seg, block, p, aligned) ((void)0)
+#  define FA__SECURE_FREE_CHECKS 0
 #endif
 
+/* Secure builds check as they go (FASTALLOC_SECURE's checks above): what is not a live block of
+   fastalloc's, a huge block's interior, then fa__secure_check_block. */
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     fa__page_t* page = fa__owner_page(owner, p);
-#if defined(FASTALLOC_SECURE) && !defined(FASTALLOC_DEBUG)
-    if (p == NULL) return;
-    fa__secure_free_generic(page, p);
-#endif
-    if (page == NULL || !fa__page_in_use(page)) return;   /* not a block of fastalloc's (debug: caught before) */
+    if (page == NULL || !fa__page_in_use(page)) {   /* not a block of fastalloc's (debug: caught before) */
+        if (FA__SECURE_FREE_CHECKS && p != NULL)
+            FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
+        return;
+    }
     fa__segment_t* seg = fa__page_segment(page);
-    if (seg->kind == FA__SEGMENT_HUGE) { fa__free_huge(seg); return; }
-    fa__block_t* block = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) ? fa__page_block_of(page, p)
-                                                                                  : (fa__block_t*)p;
+    if (seg->kind == FA__SEGMENT_HUGE) {
+        if (FA__SECURE_FREE_CHECKS && (size_t)((const uint8_t*)p - (const uint8_t*)seg) != page->block_size)
+            FA__SECURE_FAIL("fa_free: interior pointer of a huge block");
+        fa__free_huge(seg);
+        return;
+    }
+    bool aligned = (fa__load_relaxed(&page->flags) & FA__PAGE_HAS_ALIGNED) != 0;
+    fa__block_t* block = aligned ? fa__page_block_of(page, p) : (fa__block_t*)p;
+    fa__secure_check_block(page, seg, block, p, aligned);
     if (fa__load_relaxed(&seg->thread_id) == fa__thread_id()) fa__free_local(page, block);
     else fa__free_remote(seg, page, block);
 }
+
+/* The owner's free into its page (`one_slice`: see FA__SPAN_OWNER). */
+FA__INLINE void fa__free_owned(uintptr_t* owner, void* p, bool one_slice) {
+    fa__page_t* page = (fa__page_t*)(void*)owner;
+    fa__block_t* block = (fa__block_t*)p;
+    if (!fa__owner_push(page, block, one_slice)) { fa__free_generic(owner, p); return; }
+    page->local_free = block;
+    /* an empty page already kept is left as it is: re-arming it waits for its next refill */
+    if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
+}
+
+/* A free the owner's path for pages of one slice did not take: in a secure build, the owner's free
+   into a page of several slices, out of line so that the common path keeps its one compare. */
+#ifdef FASTALLOC_SECURE
+static FA__NOINLINE void fa__free_other(uintptr_t* owner, void* p) {
+    if (fa__load_relaxed(owner) == (fa__thread_id() ^ FA__SPAN_OWNER)) fa__free_owned(owner, p, false);
+    else fa__free_generic(owner, p);
+}
+#else
+#  define fa__free_other(owner, p) fa__free_generic((owner), (p))
+#endif
 
 FA__INLINE void fa__free(void* p) {
     fa__check_free(p);
     if (!FA__TAKEN(p)) return;
     uintptr_t* owner = fa__ptr_owner(p);
-    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) {
-        fa__page_t* page = (fa__page_t*)(void*)owner;
-        fa__block_t* block = (fa__block_t*)p;
-        if (!fa__owner_push(page, block)) { fa__free_generic(owner, p); return; }
-        page->local_free = block;
-        /* an empty page already kept is left as it is: re-arming it waits for its next refill */
-        if (fa__unlikely(--page->used == 0) && page->retire_expire == 0) fa__page_retire(page);
-        return;
-    }
-    fa__free_generic(owner, p);
+    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) { fa__free_owned(owner, p, true); return; }
+    fa__free_other(owner, p);
 }
 
 /* Bytes usable at p, a pointer into a block of `page` (a huge block's page is its segment's). */
@@ -5002,23 +5063,26 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
 }
 
 /* The common cases first, kept small: a block that still fits, using at least half of it, stays
-   where it is — a block of an OS page (not full, not aligned: its owner tag is a thread's), or a
-   huge block (whose tag is FA__NO_OWNER), which a growing realloc left headroom in. */
+   where it is — a block of the page tiers (its owner tag is a thread's; or FA__NO_OWNER, and its
+   page is in use without aligned blocks: full, or in a secure build spanning several slices), or a
+   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. */
 static void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
     if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != 0)) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
-        if (tag != FA__NO_OWNER) {
+        fa__segment_t* seg = NULL;
+        if (tag != FA__NO_OWNER
+            || ((seg = fa__page_segment(page))->kind != FA__SEGMENT_HUGE
+                && (fa__load_relaxed(&page->flags) & (FA__PAGE_HAS_ALIGNED | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE)) {
             size_t usable = page->block_size;
             if (size <= usable && size >= usable / 2) {
                 if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
                 return p;
             }
-        } else if (!zero) {
-            fa__segment_t* seg = fa__page_segment(page);
+        } else if (!zero && seg->kind == FA__SEGMENT_HUGE) {
             size_t usable = seg->map_size - (size_t)((uint8_t*)p - (uint8_t*)seg);
-            if (seg->kind == FA__SEGMENT_HUGE && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
+            if (size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
                 && (!fa__seg_sampled(seg) || size + 16 > usable)) {   /* sampled: the same 16-rounded end */
                 seg->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
                 return p;
@@ -5302,7 +5366,7 @@ static bool fa__queue_check(const fa__heap_t* heap, size_t bin, size_t* pages) {
     for (const fa__page_t* page = q->first; page != NULL; prev = page, page = page->next) {
         bool in_full = (page->flags & FA__PAGE_IN_FULL) != 0;
         bool right_queue = bin == FA__BIN_FULL ? in_full : !in_full && page->bin == bin;
-        if (page->prev != prev || !right_queue || !fa__page_check(page) || fa__page_segment(page)->heap != heap) return false;
+        if (*fa__page_prev(page) != prev || !right_queue || !fa__page_check(page) || fa__page_segment(page)->heap != heap) return false;
         if (++*pages > FA__SLICES * ((size_t)1 << 20)) return false;   /* a cycle */
     }
     return q->last == prev;
@@ -5318,7 +5382,7 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
         if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
         if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
-        uintptr_t owner = fa__page_fast_free(page) ? heap->thread_id : FA__NO_OWNER;
+        uintptr_t owner = fa__page_owner_tag(page, heap->thread_id);
         if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;
