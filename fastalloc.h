@@ -2043,6 +2043,12 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
     return (void*)p;
 }
 static void fa__sys_unmap(void* p, size_t size) { munmap(p, size); }
+/* A shrink in place unmaps the tail: all mremap would do, and munmap also takes a range that spans
+   mappings of different protections (a guarded huge block's, >>huge), where valgrind's mremap
+   refuses (under it every later realloc of such a block tried the shrink again). */
+static bool fa__sys_shrink(void* p, size_t old_size, size_t new_size) {
+    return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+}
 static bool fa__sys_commit(void* p, size_t size) { return mprotect(p, size, PROT_READ | PROT_WRITE) == 0; }
 /* A guard page (FASTALLOC_SECURE, FASTALLOC_GUARD_SAMPLE) or a quarantined range: no access at all
    (unmapped with the rest; fa__sys_commit gives access back, the contents kept). */
@@ -2058,11 +2064,8 @@ static bool fa__sys_purge(void* p, size_t size) {
     if (madvise(p, size, MADV_DONTNEED) != 0) return false;
     return !FASTALLOC_PURGE_DECOMMITS || mprotect(p, size, PROT_NONE) == 0;
 }
-/* A shrink unmaps the tail, which is all mremap would do, but munmap also takes a range that spans
-   mappings of different protections (a guarded huge block's, >>huge), where valgrind's mremap
-   refuses: under it every later realloc of such a block tried the shrink again. */
 static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
-    if (new_size <= old_size) return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+    if (new_size <= old_size) return fa__sys_shrink(p, old_size, new_size);
     return mremap(p, old_size, new_size, 0) != MAP_FAILED;
 }
 #  if FA__HUGE_PAGES_FROM_MIB >= 0
@@ -2082,7 +2085,7 @@ static bool fa__sys_purge(void* p, size_t size) {
    as a hint, kept only if the system placed it exactly there. */
 static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
     uint8_t* end = (uint8_t*)p + old_size;
-    if (new_size <= old_size) return new_size == old_size || munmap((uint8_t*)p + new_size, old_size - new_size) == 0;
+    if (new_size <= old_size) return fa__sys_shrink(p, old_size, new_size);
     size_t more = new_size - old_size;
     void* next = mmap(end, more, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (next == MAP_FAILED) return false;
