@@ -63,8 +63,8 @@
                                       checked free-list links, shuffled fresh free lists, an O(1)
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
-                                      segments and huge blocks. Costs ~40 instructions per malloc/free pair:
-                                      1.5-1.9x on pure churn, 1.26x geomean over the bench suite
+                                      segments and huge blocks. Costs ~28 instructions per malloc/free pair:
+                                      1.3-2.1x on pure churn, 1.22x geomean over the bench suite
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
      FASTALLOC_GUARD_SAMPLE     impl  sampled guard pages for production (see GUARD PAGES): about
                                       one allocation in N (the macro's value; 0 or empty: 2^18) of
@@ -308,10 +308,11 @@
    Not covered: an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
-   checks replace the free checks when both are on. Cost: about 40 instructions per malloc/free
-   pair (13 on malloc, 28 on a free): code that only allocates and frees pays most of its time
-   again (1.5-1.9x), code that uses its memory 0-25 %. The bench suite's geomean is 1.26x on a
-   quiet machine (1.28x at the previous design's 51; bench/results/secure.md, `make bench-secure`).
+   checks replace the free checks when both are on. Cost: about 28 instructions per small
+   malloc/free pair (about 9 on malloc, 19 on a free): code that only allocates and frees pays most
+   of its time again (1.3-2.1x), code that uses its memory 0-25 %. The bench suite's geomean is
+   1.22x on a quiet machine (1.26x at the previous design's 42, 1.28x at 51; bench/results/secure.md,
+   `make bench-secure`).
    The default build is unchanged
    (the same instructions on every path).
 
@@ -2298,8 +2299,10 @@ FA__INLINE uintptr_t* fa__map_decode(uintptr_t entry) { return (uintptr_t*)((uin
 #endif
 #ifdef FA__TSAN
 /* ThreadSanitizer does not see the kernel order a munmap and a later mmap of the same addresses, so
-   a thread's read of an entry and another's write for memory mapped there later look like a race. */
-#  define fa__map_read(entry) fa__load_relaxed(entry)
+   a thread's read of an entry and another's write for memory mapped there later look like a race;
+   nor does it see that the loads through an entry depend on it (what hardware orders them by), so
+   it is told with acquire what fa__map_set's release publishes. */
+#  define fa__map_read(entry) fa__load_acquire(entry)
 #else
 #  define fa__map_read(entry) (*(entry))
 #endif
@@ -2338,11 +2341,13 @@ static bool fa__map_reserve(const void* p, size_t size) {
 }
 
 /* Points the entries of the granules [first, first + count) (granule numbers) at `entry`; their
-   leaves exist (fa__map_reserve). */
+   leaves exist (fa__map_reserve). A release store: a reader that finds the entry also finds what it
+   points at written (a region's dispatch record, the segment header), also on hardware that would
+   otherwise let the entry be seen first. */
 static void fa__map_set(uintptr_t first, uintptr_t count, uintptr_t entry) {
     for (uintptr_t g = first; g < first + count; g++) {
         uintptr_t* leaf = fa__map_leaf(g << FA__MAP_GRANULE_SHIFT);
-        fa__store_relaxed(&leaf[g & (FA__MAP_LEAF_ENTRIES - 1)], entry);
+        fa__store_release(&leaf[g & (FA__MAP_LEAF_ENTRIES - 1)], entry);
     }
 }
 
