@@ -133,12 +133,13 @@
                                       commit limit, and a page laid on it commits it again.
                                       Default 1 on Windows, 0 elsewhere.
      FASTALLOC_HUGE_PAGES       impl  Linux: once fastalloc has this many MiB mapped, segments
-                                      and huge blocks of 2 to 64 MiB are mapped 2 MiB-aligned and
-                                      advised MADV_HUGEPAGE (transparent huge pages), so fresh
-                                      memory faults in 2 MiB at a time: far fewer page faults and
-                                      TLB misses (README, Huge pages). Default 32: a small program
-                                      never gets them and stays lean. 0: from the first segment;
-                                      -1: never. The price is resident memory: a touched segment
+                                      are mapped 2 MiB-aligned and advised MADV_HUGEPAGE
+                                      (transparent huge pages), and so are huge blocks of 2 to
+                                      64 MiB from the start, so fresh memory faults in 2 MiB at a
+                                      time: far fewer page faults and TLB misses (README, Huge
+                                      pages). Default 32: a small program's segments never get
+                                      them and it stays lean. 0: from the first segment; -1:
+                                      never, huge blocks included. The price is resident memory: a touched segment
                                       tends to be resident whole. Only a hint: the system's THP
                                       mode "never", or prctl(PR_SET_THP_DISABLE) in the process,
                                       turns it off. Ignored on other systems.
@@ -993,10 +994,11 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_PURGE_DECOMMITS 0
 #  endif
 #endif
-/* FASTALLOC_HUGE_PAGES: from how many MiB mapped segments and mid-sized huge blocks get transparent
-   huge pages (>>os). Not from the start, because the kernel then backs memory 2 MiB at a time and a
-   small program's resident memory would jump several-fold; a program that maps tens of MiB gains
-   more from the fewer faults than it pays. Only Linux has the advice. */
+/* FASTALLOC_HUGE_PAGES: from how many MiB mapped segments get transparent huge pages (>>os). Not
+   from the start, because the kernel then backs memory 2 MiB at a time and a small program's
+   resident memory would jump several-fold; a program that maps tens of MiB gains more from the
+   fewer faults than it pays. Mid-sized huge blocks get them from the start (-1: never). Only Linux
+   has the advice. */
 #ifndef FASTALLOC_HUGE_PAGES
 #  define FASTALLOC_HUGE_PAGES 32
 #endif
@@ -1834,9 +1836,9 @@ static size_t fa__usable_size_open(const void* p);
    a whole mapping, from its start), purge (hand physical memory back, keep the address range; returns
    whether it reads zero once used again), commit (undo a purge that decommitted; see
    FASTALLOC_PURGE_DECOMMITS), resize in place, move without copying and reserve address space to move
-   into (where the system can), a monotonic clock and the page size. On Linux, once
-   FASTALLOC_HUGE_PAGES MiB are mapped, fresh segments and mid-sized huge blocks are mapped
-   huge-page-aligned and advised MADV_HUGEPAGE (fa__os_huge_page_for); all else keeps base pages.
+   into (where the system can), a monotonic clock and the page size. On Linux fresh mid-sized huge
+   blocks, and fresh segments once FASTALLOC_HUGE_PAGES MiB are mapped, are mapped huge-page-aligned
+   and advised MADV_HUGEPAGE (fa__os_huge_page_for); all else keeps base pages.
    Backends: Linux (mmap, mremap, MADV_DONTNEED), portable POSIX (mmap only: macOS, the BSDs), Windows
    (VirtualAlloc), WebAssembly (memory.grow, which never gives memory back: unmapped ranges are kept
    for reuse). With FASTALLOC_NO_OS every call fails or does nothing, and caller memory (>>regions) is
@@ -2204,16 +2206,18 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 /* FASTALLOC_HUGE_PAGES: whether a fresh mapping gets transparent huge pages, and the huge page size
    to align it to (0: it does not). The size is what one page-table page maps (a PMD: 2 MiB with
    4 KiB pages on x86-64, arm64 and riscv64); with 64 KiB base pages it is 512 MiB, larger than a
-   segment, and no mapping asks. Only once FASTALLOC_HUGE_PAGES MiB are mapped; then segments, and
-   huge blocks from one huge page up to FA__HUGE_PAGES_MAX, because a bigger block is often a table
-   touched sparsely (each touch would fault in 2 MiB). */
+   segment, and no mapping asks. Segments once FASTALLOC_HUGE_PAGES MiB are mapped (a small
+   program's few segments are mostly empty); huge blocks from one huge page up to
+   FA__HUGE_PAGES_MAX from the start, since a program that asks for a block of MiBs is not that
+   small program and such a block tends to be used whole; a bigger block is often a table touched
+   sparsely (each touch would fault in 2 MiB). */
 #define FA__HUGE_PAGES_MAX ((size_t)64 << 20)
 #ifdef FA__SYS_HUGE_PAGES
 static size_t fa__huge_pages_from(void) { return (size_t)FA__HUGE_PAGES_FROM_MIB << 20; }   /* a call: 0 draws no always-false warning */
 #endif
 static size_t fa__os_huge_page_for(size_t size, uint32_t kind) {
 #ifdef FA__SYS_HUGE_PAGES
-    if (fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
+    if (kind == FA__SEGMENT_NORMAL && fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
     size_t huge_page = fa__os_page_size * (fa__os_page_size / sizeof(uint64_t));
     bool wanted = kind == FA__SEGMENT_NORMAL || size <= FA__HUGE_PAGES_MAX;
     return wanted && size >= huge_page ? huge_page : 0;
@@ -2851,7 +2855,9 @@ static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_of
     void* mem = fa__os_map(size + extra, align > huge_page ? align : huge_page, align_offset, is_zero);
     if (mem == NULL) return NULL;
     if (extra != 0) fa__os_guard((uint8_t*)mem + size, extra);
-    if (huge_page != 0) fa__os_advise_huge(mem, size);
+    /* the guard page too: with advice that differs, the kernel keeps it a range of its own even
+       once a resize lifts it (fa__huge_remap), and a resize cannot span two ranges */
+    if (huge_page != 0) fa__os_advise_huge(mem, size + extra);
 #ifndef FASTALLOC_NO_OS
     if (!fa__map_reserve(mem, size)) { fa__os_unmap(mem, size + extra); return NULL; }
 #endif

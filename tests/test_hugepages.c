@@ -2,16 +2,17 @@
 #include "fastalloc.h"
 #include "harness.h"
 
-/* test_hugepages.c — FASTALLOC_HUGE_PAGES (default: from 32 MiB mapped). Linux marks a mapping
-   advised MADV_HUGEPAGE with "hg" in its VmFlags (/proc/self/smaps), whatever the system's THP
-   mode, so the suite reads the advice itself. A fresh mapping (the allocation raised os_map_calls)
-   must carry it exactly when the build asks for huge pages, the kernel has them, and at least
-   FASTALLOC_HUGE_PAGES MiB were mapped before it: so below the threshold nothing is advised, above
-   it a new segment and a 30 MiB huge block are (the block starting on a 2 MiB boundary), and an
-   80 MiB huge block never is (above the 64 MiB cap). In every build memory keeps its contents
-   across segments and huge blocks, and fa_collect(true) gives freed memory back: resident memory
-   falls by most of what was freed, huge pages or not. Where there is no /proc (other systems) only
-   the content checks run. */
+/* test_hugepages.c — FASTALLOC_HUGE_PAGES (default: segments from 32 MiB mapped, huge blocks of
+   2-64 MiB always). Linux marks a mapping advised MADV_HUGEPAGE with "hg" in its VmFlags
+   (/proc/self/smaps), whatever the system's THP mode, so the suite reads the advice itself. A
+   fresh mapping (the allocation raised os_map_calls) must carry it exactly when the build asks for
+   huge pages, the kernel has them, and it is a huge block within the cap or a segment mapped once
+   at least FASTALLOC_HUGE_PAGES MiB were: so below the threshold a 6 MiB huge block is advised and
+   a new segment is not, above it a new segment and a 30 MiB huge block are (the blocks starting on
+   a 2 MiB boundary), and an 80 MiB huge block never is (above the 64 MiB cap). In every build
+   memory keeps its contents across segments and huge blocks, and fa_collect(true) gives freed
+   memory back: resident memory falls by most of what was freed, huge pages or not. Where there is
+   no /proc (other systems) only the content checks run. */
 
 #include <stdbool.h>
 #include <unistd.h>
@@ -97,7 +98,8 @@ static void* alloc_checked(const char* what, size_t size, bool eligible, bool* f
     CHECKF(p != NULL, "%s: fa_malloc(%zu) failed", what, size);
     *fresh = maps_after > maps_before;
     if (p == NULL || !*fresh) return p;
-    bool want = BUILD_ASKS && kernel_has_thp() && eligible && mapped_before >= from_bytes();
+    bool in_segment = size <= FA__LARGE_MAX;   /* else a huge block: advised whatever is mapped */
+    bool want = BUILD_ASKS && kernel_has_thp() && eligible && (!in_segment || mapped_before >= from_bytes());
     int got = advised(p);
     if (got >= 0)
         CHECKF(got == (int)want, "%s at %p (%zu MiB mapped before): MADV_HUGEPAGE advice %d, expected %d",
@@ -129,6 +131,7 @@ static void test_advice(void) {
     if (mapped + 6 * MiB < from_bytes()) {
         void* below = alloc_checked("6 MiB huge block below the threshold", 6 * MiB, true, &fresh);   /* cached when freed */
         CHECK(fresh);
+        check_new_segment("segment below the threshold", 512 * KiB, keep, 1024);
         fa_free(below);
     }
     /* cross it with blocks above the cap (never advised), kept while the rest is checked */
