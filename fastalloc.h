@@ -344,6 +344,9 @@
      was live an instant before); one whose free had is not. Frees on the heap's own thread are
      always seen. fa_heap_stats counts the same blocks from page counts (pages that served aligned
      blocks are walked), so its live_blocks and live_bytes equal what a visit at that moment sums.
+     A thread heap's block freed by another thread reaches its page when that thread's gathering for
+     the page goes out (>>free: when full, at the freeing thread's next slow-path malloc, fa_collect
+     or exit); until then it counts as live. First-class heaps' blocks are never gathered.
    - A thread heap's huge blocks belong to no heap (any thread frees them, and they outlive it):
      neither function sees them. A first-class heap lists its own.
 
@@ -1071,6 +1074,8 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__QUICK_REFILLS      64    /* slow-path refills of the current page between two heartbeats */
 #define FA__RETAINED_MAX       32    /* empty pages a heap keeps for reuse, all bins together        */
 #define FA__RETAIN_BIN_SLICES  8     /* per bin; the last page of a bin is always kept                */
+#define FA__REMOTE_SLOTS       16    /* other threads' pages a thread heap gathers frees for at once   */
+#define FA__REMOTE_BATCH_BYTES 4096  /* a gathering goes to its page once it holds this many bytes     */
 #define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
 
 /* =====================================================================================================
@@ -1512,6 +1517,8 @@ struct fa__segment_s {
                                     the segment (fa__segment_map; huge blocks, sampled ones) */
     uint8_t sampled;             /* 1: a sampled block's slot (>>guard): freed into the guard
                                     quarantine, never cached, resized or purged              */
+    uint8_t gatherable;          /* atomic: 1 while a thread heap owns it (or its thread left):
+                                    other threads may hold its blocks back (fa__free_remote) */
 #ifdef FASTALLOC_SECURE
     fa__page_t* page_prevs[FA__SLICES + 1]; /* per page entry, its queue's prev link (fa__page_prev):
                                     the descriptor holds the free-list key in its place      */
@@ -1582,6 +1589,14 @@ typedef struct fa__page_queue_s {
 } fa__page_queue_t;
 
 enum { FA__HEAP_THREAD = 0, FA__HEAP_FIRST_CLASS = 1, FA__HEAP_GONE = 2 };  /* heap->kind */
+/* Blocks this thread freed into one page of another thread's, not yet pushed there (>>free). */
+typedef struct {
+    fa__page_t* page;                 /* NULL: the slot is empty */
+    fa__block_t* head;                /* linked through the blocks, tail last */
+    fa__block_t* tail;
+    uint32_t count;
+    uint32_t bytes;
+} fa__remote_batch_t;
 enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };        /* where the record lives */
 
 /* A heap. Only its thread touches it, except `delayed_free`, onto which other threads push blocks
@@ -1605,6 +1620,7 @@ struct fa_heap_s {
     size_t retained_count;
     fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
     fa__heap_t* pool_next;            /* free thread heap records */
+    fa__remote_batch_t remote[FA__REMOTE_SLOTS]; /* thread heaps: frees gathered for other threads' pages */
     uint8_t kind;                     /* FA__HEAP_* */
     uint8_t home;                     /* FA__HOME_* */
     uint8_t slice_shift;              /* geometry of its segments; 0 until its source is known */
@@ -1643,6 +1659,7 @@ static void fa__heap_schedule_purge(fa__heap_t* heap);
 static bool fa__heap_make_room(fa__heap_t* heap);
 static fa__region_t* fa__heap_source(const fa__heap_t* heap);
 static void fa__free_local(fa__page_t* page, fa__block_t* block);
+static void fa__remote_flush_all(fa__heap_t* heap);
 static void fa__free(void* p);
 static void* fa__heap_malloc(fa__heap_t* heap, size_t size, bool zero);
 static size_t fa__usable_size(const void* p);
@@ -2960,6 +2977,7 @@ static void fa__segment_list_remove(fa__segment_t** head, fa__segment_t* seg) {
 }
 
 static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
+    fa__store_relaxed(&seg->gatherable, (uint8_t)(heap->kind == FA__HEAP_THREAD));
     fa__store_release(&seg->heap, heap);
     fa__segment_list_push(&heap->segments, seg);
     fa__store_release(&seg->thread_id, heap->thread_id);
@@ -3385,18 +3403,19 @@ FA__INLINE fa__block_t* fa__tf_head(const fa__page_t* page, uintptr_t tf) {
     uintptr_t offset = tf & FA__TF_OFFSET_MASK;
     return offset == 0 ? NULL : (fa__block_t*)((uintptr_t)page + offset);
 }
-/* The word with `block` pushed in front of the list (whose head the caller linked it to). */
-FA__INLINE uintptr_t fa__tf_push(const fa__page_t* page, uintptr_t tf, fa__block_t* block) {
-    return (((tf >> 32) + 1) << 32) | ((uintptr_t)block - (uintptr_t)page) | (tf & FA__DELAY_MASK);
+/* The word with a chain of `count` blocks from `head` pushed in front of the list (the caller
+   linked the chain's tail to the list's head). */
+FA__INLINE uintptr_t fa__tf_push(const fa__page_t* page, uintptr_t tf, fa__block_t* head, uint32_t count) {
+    return (((tf >> 32) + count) << 32) | ((uintptr_t)head - (uintptr_t)page) | (tf & FA__DELAY_MASK);
 }
 #else
 FA__INLINE fa__block_t* fa__tf_head(const fa__page_t* page, uintptr_t tf) {
     (void)page;
     return (fa__block_t*)(tf & ~FA__DELAY_MASK);
 }
-FA__INLINE uintptr_t fa__tf_push(const fa__page_t* page, uintptr_t tf, fa__block_t* block) {
-    (void)page;
-    return (uintptr_t)block | (tf & FA__DELAY_MASK);
+FA__INLINE uintptr_t fa__tf_push(const fa__page_t* page, uintptr_t tf, fa__block_t* head, uint32_t count) {
+    (void)page; (void)count;
+    return (uintptr_t)head | (tf & FA__DELAY_MASK);
 }
 #endif
 
@@ -4187,7 +4206,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, FA__HEAP_THREAD, FA__HOME_POOL, 0
+                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
 #endif
@@ -4360,6 +4379,7 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
 /* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
 #define FA__RECLAIM_PER_HEARTBEAT 2
 static void fa__heap_heartbeat(fa__heap_t* heap) {
+    if (heap->kind == FA__HEAP_THREAD) fa__remote_flush_all(heap);
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
     if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__abandoned_reclaim(FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
@@ -4410,6 +4430,7 @@ static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into);
 /* A thread heap whose thread is gone: no heap may outlive its thread, and no memory may be stranded
    with it. */
 static void fa__heap_abandon(fa__heap_t* heap) {
+    fa__remote_flush_all(heap);
     for (size_t bin = 0; bin <= FA__BIN_FULL; bin++)
         for (fa__page_t* page = heap->queues[bin].first; page != NULL; page = page->next)
             fa__page_set_delay(page, FA__DELAY_NEVER);
@@ -4738,9 +4759,10 @@ static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align,
    same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found
    through its region; a pointer fastalloc does not know, or a block of a page not in use, is left
    alone (a secure build stops there); huge blocks are released by whichever thread frees them; the
-   owner's slow case unfulls or retires the page; any other thread pushes onto the page's
-   thread_free with one CAS, or, for the first free into a full page, hands the block to the owning
-   heap (delayed free) so the heap learns it has room.
+   owner's slow case unfulls or retires the page; any other thread gathers blocks of a thread
+   heap's page and pushes them onto its thread_free with one CAS per gathering (fa__free_remote),
+   or, for the first free into a full page, hands them to the owning heap (delayed free) so the heap
+   learns it has room. A gathered block still counts in its page's used.
    ===================================================================================================== */
 static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     fa__link_set(page, block, page->local_free);
@@ -4750,7 +4772,9 @@ static void fa__free_local(fa__page_t* page, fa__block_t* block) {
     if (page->used == 0) fa__page_retire(page);
 }
 
-static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
+/* Pushes a chain of `count` blocks of `page` (head to tail, linked) onto its thread_free with one
+   CAS, or, for the first free into a full page, hands the chain to the owning heap. */
+static void fa__remote_push(fa__segment_t* seg, fa__page_t* page, fa__block_t* head, fa__block_t* tail, uint32_t count) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free), desired;
     bool tell_heap;
     do {
@@ -4758,18 +4782,60 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
         if (tell_heap) {
             desired = (tf & ~FA__DELAY_MASK) | FA__DELAY_FREEING;
         } else {
-            fa__link_set(page, block, fa__tf_head(page, tf));
-            desired = fa__tf_push(page, tf, block);
+            fa__link_set(page, tail, fa__tf_head(page, tf));
+            desired = fa__tf_push(page, tf, head, count);
         }
     } while (!fa__cas(&page->xthread_free, &tf, desired));
     if (!tell_heap) return;
     /* FREEING keeps the owner from leaving (it waits in fa__page_set_delay) and from releasing the
-       page (fa__heap_delayed_free defers the block), so heap and page stay valid here. */
+       page (fa__heap_delayed_free defers the blocks), so heap and page stay valid here. */
     fa__heap_t* heap = fa__load_acquire(&seg->heap);
-    fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
-    do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
+    fa__block_t* first = fa__load_relaxed(&heap->delayed_free);
+    do { fa__link_set(page, tail, first); } while (!fa__cas(&heap->delayed_free, &first, head));
     tf = fa__load_relaxed(&page->xthread_free);
     while (!fa__cas(&page->xthread_free, &tf, (tf & ~FA__DELAY_MASK) | FA__DELAY_NONE)) { }
+}
+
+static void fa__remote_flush(fa__remote_batch_t* batch) {
+    fa__page_t* page = batch->page;
+    batch->page = NULL;
+    fa__remote_push(fa__page_segment(page), page, batch->head, batch->tail, batch->count);
+}
+
+static void fa__remote_flush_all(fa__heap_t* heap) {
+    for (size_t i = 0; i < FA__REMOTE_SLOTS; i++)
+        if (heap->remote[i].page != NULL) fa__remote_flush(&heap->remote[i]);
+}
+
+/* Another thread's block. Gathered per page in the freeing thread's heap and pushed FA__REMOTE_BATCH_BYTES
+   at a time: a CAS per free keeps the page's descriptor line moving between the freeing core and the
+   owner's, which writes it on every malloc (prodcons-64: 25 -> 15 ms). A gathered block still counts
+   in its page's `used`, so page and segment stay put; the pages gathered for are a thread heap's
+   (`gatherable`): a first-class heap may be destroyed, its pages with it, after the free returned.
+   A gathering goes out when full, when its slot is wanted for another page, on this heap's heartbeat
+   (its malloc slow path), fa_collect and thread end: at most FA__REMOTE_SLOTS x
+   FA__REMOTE_BATCH_BYTES held back per thread. A page that is full or has no owner takes the block
+   at once, so its owner learns it has room. */
+static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
+    uint32_t size = page->block_size;
+    fa__heap_t* self;   /* a thread that only frees gets a heap for its gatherings (thread end flushes them) */
+    if (size > FA__REMOTE_BATCH_BYTES / 4 || !fa__load_relaxed(&seg->gatherable)
+        || (fa__load_relaxed(&page->xthread_free) & FA__DELAY_MASK) != FA__DELAY_NONE || (self = fa__thread_heap()) == NULL) {
+        fa__remote_push(seg, page, block, block, 1);
+        return;
+    }
+    fa__remote_batch_t* batch = &self->remote[((uintptr_t)page / sizeof(fa__page_t)) % FA__REMOTE_SLOTS];
+    if (batch->page != page) {
+        if (batch->page != NULL) fa__remote_flush(batch);
+        batch->page = page;
+        batch->head = NULL;
+        batch->tail = block;
+        batch->count = batch->bytes = 0;
+    }
+    fa__link_set(page, block, batch->head);
+    batch->head = block;
+    batch->count++;
+    if ((batch->bytes += size) >= FA__REMOTE_BATCH_BYTES) fa__remote_flush(batch);
 }
 
 /* Whichever thread frees a huge block releases it. A mapping of the OS goes to the huge cache, but

@@ -10,7 +10,8 @@
    allocation (in a thread and in main) and a thread that exits after it; thread churn with a
    concurrent fa_collect loop and bounded memory; a 4-thread random stress (all allocation
    functions, blocks handed between threads through an atomic exchange and adopted or freed there,
-   occasional fa_thread_done, a concurrent collector). Threads aggregate their own results and
+   occasional fa_thread_done, a concurrent collector); gathered cross-thread frees (held back until
+   the freeing thread pushes them, never for a first-class heap, which main destroys at once). Threads aggregate their own results and
    CHECK once at the end. FA_TEST_QUICK scales the iteration counts down. */
 
 #include <pthread.h>
@@ -784,6 +785,95 @@ static void test_stress(void) {
     CHECK(mapped_now() < MEM_BOUND);
 }
 
+/* ==== gathered cross-thread frees ======================================================== */
+/* A thread that frees blocks of another thread's heap gathers them per page and pushes them in
+   bulk (>>free): a gathered block counts as live in its owner's figures until the freeing thread
+   fills the gathering, evicts it, runs fa_collect or exits; first-class heaps' blocks are never
+   held back, so such a heap can be destroyed right after another thread freed into it. */
+enum { GA_N = 48, GA_HELD = 10, GA_MANY = 40 };
+static int ga_phase;                 /* __atomic: main and the freer take turns */
+static char* ga_blocks[GA_N];
+static char* ga_fc_blocks[GA_N];
+static char* ga_many[GA_MANY][4];
+
+static void ga_wait(int phase) { while (__atomic_load_n(&ga_phase, __ATOMIC_ACQUIRE) != phase) sched_yield(); }
+static void ga_go(int phase) { __atomic_store_n(&ga_phase, phase, __ATOMIC_RELEASE); }
+
+static size_t ga_live(fa_heap_t* h) {
+    fa_heap_stats_t st;
+    return fa_heap_stats(h, &st) ? st.live_blocks : SIZE_MAX;
+}
+
+static void* ga_freer(void* arg) {
+    (void)arg;
+    ga_wait(1);
+    for (size_t i = 0; i < GA_HELD; i++) fa_free(ga_blocks[i]);   /* 640 bytes: held back */
+    ga_go(2);
+    ga_wait(3);
+    fa_collect(false);                                             /* pushes the gathering */
+    ga_go(4);
+    ga_wait(5);
+    for (size_t i = 0; i < GA_N; i++) fa_free(ga_fc_blocks[i]);  /* a first-class heap's: at once */
+    ga_go(6);
+    ga_wait(7);
+    /* many pages of the thread heap: every slot taken and evicted; one block of each left to main */
+    for (size_t k = 0; k < 3; k++)
+        for (size_t c = 0; c < GA_MANY; c++) fa_free(ga_many[c][k]);
+    for (size_t i = GA_HELD; i < GA_N; i++) fa_free(ga_blocks[i]);
+    return NULL;   /* exiting pushes what is still gathered */
+}
+
+static void test_gathered_frees(void) {
+    harness_section("gathered cross-thread frees");
+    size_t base = ga_live(NULL);
+    for (size_t i = 0; i < GA_N; i++) {
+        ga_blocks[i] = (char*)fa_malloc(64);
+        harness_fill(ga_blocks[i], 64, 900 + i);
+    }
+    CHECK_EQ_SZ(ga_live(NULL), base + GA_N);
+    pthread_t t;
+    ga_phase = 0;
+    pthread_create(&t, NULL, ga_freer, NULL);
+    ga_go(1);
+    ga_wait(2);
+    CHECK_EQ_SZ(ga_live(NULL), base + GA_N);            /* gathered, not yet pushed */
+    ga_go(3);
+    ga_wait(4);
+    CHECK_EQ_SZ(ga_live(NULL), base + GA_N - GA_HELD);  /* fa_collect on the freer pushed them */
+    fa_heap_t* h = fa_heap_new();
+    CHECK(h != NULL);
+    for (size_t i = 0; i < GA_N && h != NULL; i++) ga_fc_blocks[i] = (char*)fa_heap_malloc(h, 64);
+    CHECK_EQ_SZ(ga_live(h), GA_N);
+    ga_go(5);
+    ga_wait(6);
+    CHECK_EQ_SZ(ga_live(h), 0);                         /* nothing held back for a first-class heap */
+    fa_heap_destroy(h);                                 /* right after: the freer must not touch it */
+    for (size_t c = 0; c < GA_MANY; c++)
+        for (size_t k = 0; k < 4; k++) {
+            size_t size = 16 + 24 * c;
+            ga_many[c][k] = (char*)fa_malloc(size);
+            harness_fill(ga_many[c][k], size, 1000 + 4 * c + k);
+        }
+    ga_go(7);
+    pthread_join(t, NULL);
+    size_t bad = 0;
+    for (size_t c = 0; c < GA_MANY; c++) {
+        size_t size = 16 + 24 * c;
+        if (harness_verify(ga_many[c][3], size, 1000 + 4 * c + 3) != HARNESS_OK) bad++;
+        fa_free(ga_many[c][3]);
+    }
+    CHECK_EQ_SZ(bad, 0);
+    CHECK_EQ_SZ(ga_live(NULL), base);                   /* the freer's exit pushed the rest */
+    CHECK(fa_heap_check(NULL));
+    for (size_t i = 0; i < GA_N; i++) {                 /* the freed blocks serve again */
+        ga_blocks[i] = (char*)fa_malloc(64);
+        CHECK(ga_blocks[i] != NULL);
+    }
+    CHECK_EQ_SZ(ga_live(NULL), base + GA_N);
+    for (size_t i = 0; i < GA_N; i++) fa_free(ga_blocks[i]);
+    CHECK_EQ_SZ(ga_live(NULL), base);
+}
+
 int main(void) {
     test_producer_consumer();
     test_abandon_race();
@@ -793,5 +883,6 @@ int main(void) {
     test_thread_done_exit();
     test_thread_churn();
     test_stress();
+    test_gathered_frees();
     return harness_finish();
 }
