@@ -300,9 +300,9 @@
      is tagged apart (>>free) and takes its start from its descriptor;
    - fresh blocks are threaded in a random order (random start, random stride coprime with the
      count), so neighbours are not predictable;
-   - on Windows and POSIX every OS segment of the page tiers ends in a guard page (its last slice
-     serves no page; the slice's last OS page has no access), so a linear overflow off a segment's
-     end faults. Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
+   - on Windows and POSIX every OS segment of the page tiers is followed by a guard page (its
+     mapping is one inaccessible OS page longer), so a linear overflow off a segment's end faults.
+     Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
    - every huge block on the OS ends in a guard page too (its mapping is one inaccessible OS page
      longer), so a write one byte past its usable size faults; realloc through the OS (mremap)
      moves the guard page to the new end (two more protection changes).
@@ -2814,21 +2814,19 @@ static uint64_t fa__secure_next(uint64_t salt) {
 #  define fa__secure_seed(mem) ((void)0)
 #endif
 
-/* FASTALLOC_SECURE on Windows and POSIX: an OS segment of the page tiers gives up its last slice,
-   whose last OS page becomes a guard page, so a linear overflow off the segment's end faults
-   instead of reaching the next mapping. Regions, wasm and builds without an OS have no guard (no
-   page protection there). Huge blocks get theirs from fa__segment_map (>>huge). */
+/* FASTALLOC_SECURE on Windows and POSIX: an OS segment of the page tiers is mapped with a guard page
+   after it (fa__segment_map, as huge blocks are), so a linear overflow off the segment's end faults
+   instead of reaching the next mapping. After it rather than in its last slice: that slice stays
+   usable, and with huge pages the segment's last 2 MiB can still be one (frag, secure: 1.75x the
+   default build's time while the guard sat inside). Regions, wasm and builds without an OS have no
+   guard (no page protection there). */
 #if defined(FASTALLOC_SECURE) && defined(FA__SYS_GUARD)
-#  define FA__GUARD_SLICE 1
+#  define FA__SEGMENT_GUARD true
 #else
-#  define FA__GUARD_SLICE 0
+#  define FA__SEGMENT_GUARD false
 #endif
-/* The slices of a segment no page may take: its header, and the guard slice. */
-static uint64_t fa__segment_kept_mask(const fa__segment_t* seg) {
-    uint64_t kept = fa__geometry_header_mask(fa__seg_shift(seg));
-    if (FA__GUARD_SLICE && seg->region == NULL && seg->kind == FA__SEGMENT_NORMAL) kept |= (uint64_t)1 << (FA__SLICES - 1);
-    return kept;
-}
+/* The slices of a segment no page may take: its header. */
+static uint64_t fa__segment_kept_mask(const fa__segment_t* seg) { return fa__geometry_header_mask(fa__seg_shift(seg)); }
 
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
     fa__secure_seed(mem);
@@ -2844,10 +2842,6 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     seg->kind = (uint8_t)kind;
     seg->used_mask = fa__segment_kept_mask(seg) | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
-#if FA__GUARD_SLICE
-    if (region == NULL && kind == FA__SEGMENT_NORMAL && slices == FA__SLICES)
-        fa__sys_guard((uint8_t*)seg + size - fa__os_page_size, fa__os_page_size);
-#endif
     seg->pages[0].slice_offset = FA__HEAD;
     if (kind == FA__SEGMENT_NORMAL) fa__track_close((uint8_t*)seg + (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)),
                                                     size - (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)));
@@ -3085,7 +3079,7 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
         fa__region_t* source = fa__heap_source(heap);
         bool is_zero;
         if (source != NULL) seg = fa__region_new_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, false, &is_zero);
+        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, FA__SEGMENT_GUARD, &is_zero);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
