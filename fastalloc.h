@@ -1492,9 +1492,15 @@ struct fa__page_s {
     uint8_t zero;                /* FA__ZERO_*                                              */
 };
 
+/* 64-bit targets: a descriptor is one line (on 32-bit ones 40 bytes, and the header stays small). */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#  define FA__PAGES_ALIGNED FA__LINE_ALIGNED
+#else
+#  define FA__PAGES_ALIGNED
+#endif
 #ifdef _MSC_VER
 #  pragma warning(push)
-#  pragma warning(disable : 4324)   /* padded for FA__LINE_ALIGNED: that is the point */
+#  pragma warning(disable : 4324)   /* padded for FA__PAGES_ALIGNED: that is the point */
 #endif
 /* The header at a segment's start. Only the owning heap's thread changes it; other threads read
    thread_id and heap, and push onto its pages' xthread_free. */
@@ -1534,14 +1540,14 @@ struct fa__segment_s {
        its neighbour, which another thread's page may be, and both lines moved between cores
        (compiled in, against descriptors at offset 104: prodcons-2/-4/-64 0.77/0.78/0.76x, larson-4
        0.84x, single-threaded workloads unchanged). */
-    FA__LINE_ALIGNED fa__page_t pages[FA__SLICES + 1];
+    FA__PAGES_ALIGNED fa__page_t pages[FA__SLICES + 1];
 };
 #ifdef _MSC_VER
 #  pragma warning(pop)
 #endif
 FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
 FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
-FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) % 64 == 0, page_descriptors_start_on_a_cache_line);
+FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) % 64 == 0 || sizeof(void*) < 8, page_descriptors_start_on_a_cache_line);
 
 /* ---- geometry: everything a slice size decides ------------------------------------------------------ */
 FA__INLINE unsigned fa__seg_shift(const fa__segment_t* seg) {
