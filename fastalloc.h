@@ -4041,12 +4041,15 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     return now != NULL ? (uint8_t*)now + offset : NULL;
 }
 
-/* A huge block now holds `size` bytes for the caller: with zero, clear what it wrote past that
-   (pages the OS added read zero already). Only [0, size) may be dirty from here on. */
+/* A huge block now holds `size` bytes for the caller: with zero, a shrink clears everything past
+   that up to the usable size, the slack the caller may have written past the size it last asked
+   for included (only that slack is excepted from the zero promise, and only while the block does
+   not shrink below it); growth trusts that nothing past the size last asked for was written but
+   that slack (pages the OS added read zero already). Only [0, size) may be dirty from here on. */
 static void* fa__huge_settle(fa__segment_t* seg, uint8_t* p, size_t size, bool zero) {
     size_t usable = seg->map_size - (size_t)(p - (uint8_t*)seg);
     size_t written = seg->huge_written < usable ? seg->huge_written : usable;
-    if (zero && written > size) fa__zero_range(p + size, written - size, false);
+    if (zero && written > size) fa__zero_range(p + size, usable - size, false);
     if (zero && written < size) fa__zero_range(p + written, size - written, FASTALLOC_ZERO_TRACKING); /* OS-added */
     seg->huge_written = size;
     return p;

@@ -1184,6 +1184,33 @@ static void test_huge_shrink_far(void) {
     }
 }
 
+/* A zeroed huge block whose caller wrote its whole usable size (the slack past the size asked
+   included), shrunk in place by rezalloc and grown back within its mapping: what the shrink gave up
+   reads zero again (the shrink once cleared only up to the size last asked for). */
+static void test_huge_slack_shrink(void) {
+    harness_section("huge slack, shrink and regrow");
+    static const size_t sizes[] = {5 * MiB + 100, 3 * MiB + 5000, 9 * MiB + 1};
+    for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+        size_t n = sizes[i], m = n - 100 - 4096 * i;
+        unsigned char* p = (unsigned char*)fa_zalloc(n);
+        CHECK(p != NULL);
+        if (!p) continue;
+        size_t u = fa_usable_size(p);
+        memset(p, 0xA5, u);                                  /* the whole usable size may be written */
+        unsigned char* q = (unsigned char*)fa_rezalloc(p, m);
+        CHECK(q != NULL);
+        if (!q) { fa_free(p); continue; }
+        size_t back = m + 3000 < fa_usable_size(q) ? m + 3000 : fa_usable_size(q);
+        unsigned char* r = (unsigned char*)fa_rezalloc(q, back);
+        CHECK(r != NULL);
+        if (!r) { fa_free(q); continue; }
+        CHECK(harness_first_not(r, m, 0xA5) == HARNESS_OK);
+        CHECKF(zero_verify(r, m, back) == HARNESS_OK, "%zu -> %zu -> %zu bytes (usable %zu): given up, not zero",
+               n, m, back, u);
+        fa_free(r);
+    }
+}
+
 int main(void) {
 #if !HARNESS_IN_REGION   /* regions have no fresh memory: tests/test_region.c covers their zeroing */
     test_fresh_zero(); /* first: relies on size classes never used before */
@@ -1198,6 +1225,7 @@ int main(void) {
     test_huge_small_steps();
     test_vector_growth();
     test_huge_shrink_far();
+    test_huge_slack_shrink();
 #if !HARNESS_IN_REGION
     test_huge_reuse();
 #endif
