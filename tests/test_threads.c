@@ -874,6 +874,53 @@ static void test_gathered_frees(void) {
     CHECK_EQ_SZ(ga_live(NULL), base);
 }
 
+/* A gathering whose page fills up before it goes out: the chain is handed to the owning heap
+   (delayed free), which takes it in at its next heartbeat or walk. */
+enum { GF_N = 2048, GF_HELD = 12 };
+static char* gf_blocks[GF_N];
+
+static void* gf_freer(void* arg) {
+    (void)arg;
+    ga_wait(11);
+    for (size_t i = 0; i < GF_HELD; i++) fa_free(gf_blocks[i]);   /* gathered: the page is not full */
+    ga_go(12);
+    ga_wait(13);
+    fa_collect(false);                                             /* the page is full by now */
+    ga_go(14);
+    ga_wait(15);
+    return NULL;
+}
+
+static void test_gathered_into_full_page(void) {
+    harness_section("gathered frees into a page that filled up");
+    size_t base = ga_live(NULL);
+    pthread_t t;
+    ga_phase = 10;
+    pthread_create(&t, NULL, gf_freer, NULL);
+    for (size_t i = 0; i < GF_HELD; i++) gf_blocks[i] = (char*)fa_malloc(64);
+    ga_go(11);
+    ga_wait(12);
+    for (size_t i = GF_HELD; i < GF_N; i++) {   /* fills the first page, and more */
+        gf_blocks[i] = (char*)fa_malloc(64);
+        harness_fill(gf_blocks[i], 64, 3000 + i);
+    }
+    CHECK_EQ_SZ(ga_live(NULL), base + GF_N);
+    ga_go(13);
+    ga_wait(14);
+    CHECK_EQ_SZ(ga_live(NULL), base + GF_N - GF_HELD);   /* handed over, taken in by the walk */
+    CHECK(fa_heap_check(NULL));
+    ga_go(15);
+    pthread_join(t, NULL);
+    size_t bad = 0;
+    for (size_t i = GF_HELD; i < GF_N; i++) {
+        if (harness_verify(gf_blocks[i], 64, 3000 + i) != HARNESS_OK) bad++;
+        fa_free(gf_blocks[i]);
+    }
+    CHECK_EQ_SZ(bad, 0);
+    CHECK_EQ_SZ(ga_live(NULL), base);
+    CHECK(fa_heap_check(NULL));
+}
+
 int main(void) {
     test_producer_consumer();
     test_abandon_race();
@@ -884,5 +931,6 @@ int main(void) {
     test_thread_churn();
     test_stress();
     test_gathered_frees();
+    test_gathered_into_full_page();
     return harness_finish();
 }
