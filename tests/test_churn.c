@@ -496,8 +496,15 @@ static void test_rss_after_collect(void) {
     ptrs_unmap(&a);
     size_t rss1 = rss_bytes(), mapped1 = snap().mapped_bytes;
     /* ASan keeps one shadow byte per eight bytes the program touched resident after the memory
-       itself went back: allow that much more in sanitizer builds */
-    size_t slack = 8 * MiB + (CT_SANITIZED ? total / 8 : 0) + rss_extra_slack();
+       itself went back: allow that much more in sanitizer builds. Memcheck keeps more of its own
+       (a 64 MiB peak left 124 MiB resident whether the run started from 107 or 110 MiB; natively
+       the same run goes 1 -> 1237 -> 2 MiB): a quarter. */
+#ifdef FASTALLOC_VALGRIND
+    size_t tool_slack = total / 4;
+#else
+    size_t tool_slack = CT_SANITIZED ? total / 8 : 0;
+#endif
+    size_t slack = 8 * MiB + tool_slack + rss_extra_slack();
     if (have_rss)
         CHECKF(rss1 <= rss0 + slack, "resident %zu MiB before, %zu MiB at the peak, %zu MiB after free + fa_collect(true)"
                " (bound %zu MiB)", rss0 / MiB, rss_peak / MiB, rss1 / MiB, (rss0 + slack) / MiB);
