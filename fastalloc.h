@@ -4826,15 +4826,15 @@ static void fa__remote_flush_all(fa__heap_t* heap) {
         if (heap->remote[i].page != NULL) fa__remote_flush(&heap->remote[i]);
 }
 
-/* Another thread's block. Gathered per page in the freeing thread's heap and pushed FA__REMOTE_BATCH_BYTES
-   at a time: a CAS per free keeps the page's descriptor line moving between the freeing core and the
-   owner's, which writes it on every malloc (prodcons-64: 24.5 -> 16.9 ms). A gathered block still counts
-   in its page's `used`, so page and segment stay put; the pages gathered for are a thread heap's
-   (`gatherable`): a first-class heap may be destroyed, its pages with it, after the free returned.
-   A gathering goes out when full, when its slot is wanted for another page, on this heap's heartbeat
-   (its malloc slow path), fa_collect and thread end: at most FA__REMOTE_SLOTS x
-   FA__REMOTE_BATCH_BYTES held back per thread. A page that is full or has no owner takes the block
-   at once, so its owner learns it has room. */
+/* Another thread's block. Gathered per page in the freeing thread's heap and pushed
+   FA__REMOTE_BATCH_BYTES at a time: a CAS per free keeps the page's descriptor line moving between
+   the freeing core and the owner's, which writes it on every malloc (prodcons-64: 24.5 -> 16.9 ms).
+   A gathered block still counts in its page's `used`, so page and segment stay put; the pages
+   gathered for are a thread heap's (`gatherable`): a first-class heap may be destroyed, its pages
+   with it, after the free returned. A gathering goes out when full, when its slot is wanted for
+   another page, on this heap's heartbeat (its malloc slow path), fa_collect and thread end: at most
+   FA__REMOTE_SLOTS x FA__REMOTE_BATCH_BYTES held back per thread. A page that is full or has no
+   owner takes the block at once, so its owner learns it has room. */
 static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* block) {
     uint32_t size = page->block_size;
     fa__heap_t* self;   /* a thread that only frees gets a heap for its gatherings (thread end flushes them) */
