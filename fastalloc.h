@@ -259,8 +259,8 @@
      keep growth over fresh OS pages free of clearing by trusting it). Shrinking gives up what lies
      past the new size: it reads zero again when the block grows. The chain must be rezalloc's: a
      plain fa_realloc that shrinks the block keeps what lies past the new size, so a rezalloc that
-     grows it later may hand those old bytes back (as mimalloc's rezalloc after a plain realloc).
-     realloc and rezalloc keep every byte up to min(old usable size, new size).
+     grows it later may hand those old bytes back. realloc and rezalloc keep every byte up to
+     min(old usable size, new size).
 
    MEMORY TOOLS
    Built with AddressSanitizer (-fsanitize=address: detected, nothing to define) or under valgrind
