@@ -1076,7 +1076,8 @@ int clock_gettime(int clock, struct timespec* now);
 #define FA__QUICK_REFILLS      64    /* slow-path refills of the current page between two heartbeats */
 #define FA__RETAINED_MAX       32    /* empty pages a heap keeps for reuse, all bins together        */
 #define FA__RETAIN_BIN_SLICES  8     /* per bin; the last page of a bin is always kept                */
-#define FA__REMOTE_SLOTS       16    /* other threads' pages a thread heap gathers frees for at once   */
+#define FA__REMOTE_SLOTS       (FA__THREADS ? 16 : 1) /* other threads' pages a thread heap gathers
+                                                         frees for at once (no threads: never used) */
 #define FA__REMOTE_BATCH_BYTES 4096  /* a gathering goes to its page once it holds this many bytes     */
 #define FA__PTRDIFF_MAX        ((size_t)PTRDIFF_MAX)
 
@@ -1617,7 +1618,6 @@ typedef struct {
     fa__block_t* head;                /* linked through the blocks, tail last */
     fa__block_t* tail;
     uint32_t count;
-    uint32_t bytes;
 } fa__remote_batch_t;
 enum { FA__HOME_POOL = 0, FA__HOME_BLOCK = 1, FA__HOME_REGION = 2 };        /* where the record lives */
 
@@ -2847,8 +2847,6 @@ static uint64_t fa__secure_next(uint64_t salt) {
 #else
 #  define FA__SEGMENT_GUARD false
 #endif
-/* The slices of a segment no page may take: its header. */
-static uint64_t fa__segment_kept_mask(const fa__segment_t* seg) { return fa__geometry_header_mask(fa__seg_shift(seg)); }
 
 static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bool is_zero, fa__region_t* region) {
     fa__secure_seed(mem);
@@ -2862,7 +2860,7 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     seg->map_size = size;
     seg->region = region;
     seg->kind = (uint8_t)kind;
-    seg->used_mask = fa__segment_kept_mask(seg) | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
+    seg->used_mask = header | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
     seg->pages[0].slice_offset = FA__HEAD;
     if (kind == FA__SEGMENT_NORMAL) fa__track_close((uint8_t*)seg + (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)),
@@ -3114,7 +3112,7 @@ static void fa__segment_discard(fa__segment_t* seg) {
         seg->pages[idx].flags = 0;
         seg->pages[idx].xowner = FA__NO_OWNER;
     }
-    seg->used_mask = fa__segment_kept_mask(seg) | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
+    seg->used_mask = fa__geometry_header_mask(fa__seg_shift(seg)) | ~FA__ALL_SLICES;   /* only OS segments (whole ones) are pooled */
     seg->page_count = 0;
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
     fa__store_relaxed(&seg->heap, (fa__heap_t*)NULL);
@@ -4225,7 +4223,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0
+                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
 #endif
@@ -4398,7 +4396,7 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
 /* Housekeeping at a bounded rate: it runs only when malloc takes the slow path. */
 #define FA__RECLAIM_PER_HEARTBEAT 2
 static void fa__heap_heartbeat(fa__heap_t* heap) {
-    if (heap->kind == FA__HEAP_THREAD) fa__remote_flush_all(heap);
+    fa__remote_flush_all(heap);   /* only a thread heap gathers; others' slots stay empty */
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
     if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__abandoned_reclaim(FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
@@ -4849,12 +4847,11 @@ static void fa__free_remote(fa__segment_t* seg, fa__page_t* page, fa__block_t* b
         batch->page = page;
         batch->head = NULL;
         batch->tail = block;
-        batch->count = batch->bytes = 0;
+        batch->count = 0;
     }
     fa__link_set(page, block, batch->head);
     batch->head = block;
-    batch->count++;
-    if ((batch->bytes += size) >= FA__REMOTE_BATCH_BYTES) fa__remote_flush(batch);
+    if (++batch->count * size >= FA__REMOTE_BATCH_BYTES) fa__remote_flush(batch);
 }
 
 /* Whichever thread frees a huge block releases it. A mapping of the OS goes to the huge cache, but
