@@ -132,15 +132,18 @@
                                       PROT_NONE), so purged memory stops counting against the
                                       commit limit, and a page laid on it commits it again.
                                       Default 1 on Windows, 0 elsewhere.
-     FASTALLOC_HUGE_PAGES       impl  Linux: once fastalloc has this many MiB mapped, segments
+     FASTALLOC_HUGE_PAGES       impl  Linux: once fastalloc has this many MiB mapped, or the heap
+                                      asking holds a quarter of that in segments, new segments
                                       are mapped 2 MiB-aligned and advised MADV_HUGEPAGE
                                       (transparent huge pages), and so are huge blocks of 2 to
                                       64 MiB from the start, so fresh memory faults in 2 MiB at a
                                       time: far fewer page faults and TLB misses (README, Huge
-                                      pages). Default 32: a small program's segments never get
-                                      them and it stays lean. 0: from the first segment; -1:
-                                      never, huge blocks included. The price is resident memory: a touched segment
-                                      tends to be resident whole. Only a hint: the system's THP
+                                      pages). Default 32 (8 MiB per heap: from a heap's third
+                                      segment): a small program's segments, and a thread's first
+                                      two, never get them, so it stays lean. 0: from the first
+                                      segment; -1: never, huge blocks included. The price is
+                                      resident memory: a touched segment tends to be resident
+                                      whole. Only a hint: the system's THP
                                       mode "never", or prctl(PR_SET_THP_DISABLE) in the process,
                                       turns it off. Ignored on other systems.
      FASTALLOC_PORTABLE_POSIX   impl  on Linux, build the portable POSIX backend (what macOS and the
@@ -999,11 +1002,11 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FASTALLOC_PURGE_DECOMMITS 0
 #  endif
 #endif
-/* FASTALLOC_HUGE_PAGES: from how many MiB mapped segments get transparent huge pages (>>os). Not
-   from the start, because the kernel then backs memory 2 MiB at a time and a small program's
-   resident memory would jump several-fold; a program that maps tens of MiB gains more from the
-   fewer faults than it pays. Mid-sized huge blocks get them from the start (-1: never). Only Linux
-   has the advice. */
+/* FASTALLOC_HUGE_PAGES: from how many MiB mapped (or a quarter of that held by the heap asking)
+   segments get transparent huge pages (>>os). Not from the start, because the kernel then backs
+   memory 2 MiB at a time and a small program's resident memory would jump several-fold; a program
+   that maps tens of MiB, or a heap that filled two segments, gains more from the fewer faults than
+   it pays. Mid-sized huge blocks get them from the start (-1: never). Only Linux has the advice. */
 #ifndef FASTALLOC_HUGE_PAGES
 #  define FASTALLOC_HUGE_PAGES 32
 #endif
@@ -1876,7 +1879,8 @@ static size_t fa__usable_size_open(const void* p);
    whether it reads zero once used again), commit (undo a purge that decommitted; see
    FASTALLOC_PURGE_DECOMMITS), resize in place, move without copying and reserve address space to move
    into (where the system can), a monotonic clock and the page size. On Linux fresh mid-sized huge
-   blocks, and fresh segments once FASTALLOC_HUGE_PAGES MiB are mapped, are mapped huge-page-aligned
+   blocks, and fresh segments once FASTALLOC_HUGE_PAGES MiB are mapped (or a quarter of that is held by
+   the heap asking), are mapped huge-page-aligned
    and advised MADV_HUGEPAGE (fa__os_huge_page_for); all else keeps base pages.
    Backends: Linux (mmap, mremap, MADV_DONTNEED), portable POSIX (mmap only: macOS, the BSDs), Windows
    (VirtualAlloc), WebAssembly (memory.grow, which never gives memory back: unmapped ranges are kept
@@ -2245,8 +2249,11 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 /* FASTALLOC_HUGE_PAGES: whether a fresh mapping gets transparent huge pages, and the huge page size
    to align it to (0: it does not). The size is what one page-table page maps (a PMD: 2 MiB with
    4 KiB pages on x86-64, arm64 and riscv64); with 64 KiB base pages it is 512 MiB, larger than a
-   segment, and no mapping asks. Segments once FASTALLOC_HUGE_PAGES MiB are mapped (a small
-   program's few segments are mostly empty); huge blocks from one huge page up to
+   segment, and no mapping asks. Segments once FASTALLOC_HUGE_PAGES MiB are mapped, or once the heap
+   asking already holds a quarter of that in segments (`heap_bytes`): a small program's few segments,
+   and each thread's first ones in a program of many small threads, are mostly empty, while a heap
+   that filled two segments is allocating MiBs and gains more from the fewer faults than it pays in
+   resident memory; huge blocks from one huge page up to
    FA__HUGE_PAGES_MAX from the start, since a program that asks for a block of MiBs is not that
    small program and such a block tends to be used whole; a bigger block is often a table touched
    sparsely (each touch would fault in 2 MiB). */
@@ -2254,14 +2261,24 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 #ifdef FA__SYS_HUGE_PAGES
 static size_t fa__huge_pages_from(void) { return (size_t)FA__HUGE_PAGES_FROM_MIB << 20; }   /* a call: 0 draws no always-false warning */
 #endif
-static size_t fa__os_huge_page_for(size_t size, uint32_t kind) {
+/* How much a heap holds in segments from which its new ones get huge pages (0 where none do: then
+   there is nothing to count). */
+static size_t fa__huge_pages_heap_from(void) {
 #ifdef FA__SYS_HUGE_PAGES
-    if (kind == FA__SEGMENT_NORMAL && fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
+    return fa__huge_pages_from() / 4;
+#else
+    return 0;
+#endif
+}
+static size_t fa__os_huge_page_for(size_t size, uint32_t kind, size_t heap_bytes) {
+#ifdef FA__SYS_HUGE_PAGES
+    if (kind == FA__SEGMENT_NORMAL && heap_bytes < fa__huge_pages_heap_from()
+        && fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
     size_t huge_page = fa__os_page_size * (fa__os_page_size / sizeof(uint64_t));
     bool wanted = kind == FA__SEGMENT_NORMAL || size <= FA__HUGE_PAGES_MAX;
     return wanted && size >= huge_page ? huge_page : 0;
 #else
-    (void)size; (void)kind;
+    (void)size; (void)kind; (void)heap_bytes;
     return 0;
 #endif
 }
@@ -2879,10 +2896,11 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
 #else
 #  define FA__CAN_GUARD 0
 #endif
-static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool guard, bool* is_zero) {
+static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool guard,
+                                      size_t heap_bytes, bool* is_zero) {
     size_t extra = guard && FA__CAN_GUARD ? fa__os_page_size : 0;
     if (size > FA__PTRDIFF_MAX - extra) return NULL;
-    size_t huge_page = fa__os_huge_page_for(size, kind);
+    size_t huge_page = fa__os_huge_page_for(size, kind, heap_bytes);
     void* mem = fa__os_map(size + extra, align > huge_page ? align : huge_page, align_offset, is_zero);
     if (mem == NULL) return NULL;
     if (extra != 0) fa__os_guard((uint8_t*)mem + size, extra);
@@ -2999,6 +3017,13 @@ static void fa__segment_link(fa__heap_t* heap, fa__segment_t* seg) {
 
 static void fa__segment_unlink(fa__heap_t* heap, fa__segment_t* seg) { fa__segment_list_remove(&heap->segments, seg); }
 
+/* The bytes of the segments on a list, counted up to `enough` (the list may be long). */
+static size_t fa__segment_list_bytes(const fa__segment_t* seg, size_t enough) {
+    size_t bytes = 0;
+    for (; seg != NULL && bytes < enough; seg = seg->next) bytes += seg->map_size;
+    return bytes;
+}
+
 /* ---- segment queues: the pool and the abandoned segments ----------------------------------------- */
 /* Global queues of segments nobody owns, first in first out, under the global lock; `first` is
    also peeked at without it. */
@@ -3099,7 +3124,9 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
         fa__region_t* source = fa__heap_source(heap);
         bool is_zero;
         if (source != NULL) seg = fa__region_new_segment(source);
-        else if ((seg = fa__pool_take()) == NULL) seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, FA__SEGMENT_GUARD, &is_zero);
+        else if ((seg = fa__pool_take()) == NULL)
+            seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, FA__SEGMENT_GUARD,
+                                  fa__segment_list_bytes(heap->segments, fa__huge_pages_heap_from()), &is_zero);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
@@ -3904,7 +3931,7 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
         seg->guarded = FA__HUGE_GUARD;   /* every cached mapping was laid out as fresh ones are */
         return seg;
     }
-    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, fresh);
+    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, 0, fresh);
 }
 
 static void fa__zero_range(void* p, size_t n, bool known_zero);
@@ -4157,7 +4184,7 @@ static fa__segment_t* fa__guard_slot_take(bool* fresh) {
         }
         fa__os_unmap(mem, size + fa__os_page_size);
     }
-    return fa__segment_map(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, true, fresh);
+    return fa__segment_map(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, true, 0, fresh);
 }
 
 /* A freed sampled block (fa__segment_free, after the page map forgot it): its slot loses all access

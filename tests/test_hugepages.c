@@ -2,14 +2,16 @@
 #include "fastalloc.h"
 #include "harness.h"
 
-/* test_hugepages.c — FASTALLOC_HUGE_PAGES (default: segments from 32 MiB mapped, huge blocks of
-   2-64 MiB always). Linux marks a mapping advised MADV_HUGEPAGE with "hg" in its VmFlags
-   (/proc/self/smaps), whatever the system's THP mode, so the suite reads the advice itself. A
-   fresh mapping (the allocation raised os_map_calls) must carry it exactly when the build asks for
-   huge pages, the kernel has them, and it is a huge block within the cap or a segment mapped once
-   at least FASTALLOC_HUGE_PAGES MiB were: so below the threshold a 6 MiB huge block is advised and
-   a new segment is not, above it a new segment and a 30 MiB huge block are (the blocks starting on
-   a 2 MiB boundary), and an 80 MiB huge block never is (above the 64 MiB cap). In every build
+/* test_hugepages.c — FASTALLOC_HUGE_PAGES (default: segments from 32 MiB mapped or 8 MiB held by
+   the heap asking, huge blocks of 2-64 MiB always). Linux marks a mapping advised MADV_HUGEPAGE
+   with "hg" in its VmFlags (/proc/self/smaps), whatever the system's THP mode, so the suite reads
+   the advice itself. A fresh mapping (the allocation raised os_map_calls) must carry it exactly
+   when the build asks for huge pages, the kernel has them, and it is a huge block within the cap or
+   a segment mapped once at least FASTALLOC_HUGE_PAGES MiB were or once the heap held a quarter of
+   that in segments (fa_heap_stats' reserved_bytes: with no spare segment, as when one is mapped,
+   the heap's segments): so below the threshold a 6 MiB huge block is advised and a heap's second
+   segment is not, but its third is; above it a new segment and a 30 MiB huge block are (the blocks
+   starting on a 2 MiB boundary), and an 80 MiB huge block never is (above the 64 MiB cap). In every build
    memory keeps its contents across segments and huge blocks, and fa_collect(true) gives freed
    memory back: resident memory falls by most of what was freed, huge pages or not. Where there is
    no /proc (other systems) only the content checks run. */
@@ -87,11 +89,19 @@ static void stats(size_t* mapped, size_t* maps) {
     *maps = s.os_map_calls;
 }
 
+/* What the thread's heap holds in segments (and its spare, which a new segment would be taken from
+   before mapping one). */
+static size_t heap_reserved(void) {
+    fa_heap_stats_t hs;
+    CHECK(fa_heap_stats(NULL, &hs));
+    return hs.reserved_bytes;
+}
+
 /* Allocates `size` and, when that made a fresh mapping, checks its advice against the rule: asked
    for when the build asks, the kernel can, the mapping qualifies (`eligible`: a segment, or a huge
    block within the cap) and from_bytes() were mapped before. Returns the block; *fresh: it mapped. */
 static void* alloc_checked(const char* what, size_t size, bool eligible, bool* fresh) {
-    size_t mapped_before, maps_before, mapped_after, maps_after;
+    size_t mapped_before, maps_before, mapped_after, maps_after, held_before = heap_reserved();
     stats(&mapped_before, &maps_before);
     void* p = fa_malloc(size);
     stats(&mapped_after, &maps_after);
@@ -99,11 +109,12 @@ static void* alloc_checked(const char* what, size_t size, bool eligible, bool* f
     *fresh = maps_after > maps_before;
     if (p == NULL || !*fresh) return p;
     bool in_segment = size <= FA__LARGE_MAX;   /* else a huge block: advised whatever is mapped */
-    bool want = BUILD_ASKS && kernel_has_thp() && eligible && (!in_segment || mapped_before >= from_bytes());
+    bool want = BUILD_ASKS && kernel_has_thp() && eligible
+                && (!in_segment || mapped_before >= from_bytes() || held_before >= from_bytes() / 4);
     int got = advised(p);
     if (got >= 0)
-        CHECKF(got == (int)want, "%s at %p (%zu MiB mapped before): MADV_HUGEPAGE advice %d, expected %d",
-               what, p, mapped_before / MiB, got, (int)want);
+        CHECKF(got == (int)want, "%s at %p (%zu MiB mapped, %zu KiB held by the heap before): MADV_HUGEPAGE advice %d, expected %d",
+               what, p, mapped_before / MiB, held_before / KiB, got, (int)want);
     if (want && size >= 2 * MiB) CHECK_ALIGNED(p, 2 * MiB);
     return p;
 }
@@ -133,6 +144,26 @@ static void test_advice(void) {
         CHECK(fresh);
         check_new_segment("segment below the threshold", 512 * KiB, keep, 1024);
         fa_free(below);
+    }
+    /* below, but the heap fills segments: from the one it maps while holding a quarter of the
+       threshold, its segments are advised (alloc_checked checks each fresh one either way) */
+    stats(&mapped, &maps);
+    if (mapped + 3 * (size_t)FA__SEGMENT_SIZE < from_bytes() && from_bytes() / 4 <= 2 * (size_t)FA__SEGMENT_SIZE) {
+        size_t n = 0;
+        bool busy_heap_mapped = false;
+        while (n < 1024 && !busy_heap_mapped) {
+            bool busy = heap_reserved() >= from_bytes() / 4;
+            keep[n] = alloc_checked("segment of a heap that fills segments", 512 * KiB, true, &fresh);
+            if (keep[n++] == NULL) break;
+            if (fresh && busy) {
+                busy_heap_mapped = true;
+                if (BUILD_ASKS && kernel_has_thp() && advised(keep[n - 1]) >= 0) CHECK(advised(keep[n - 1]) == 1);
+            }
+        }
+        CHECKF(busy_heap_mapped, "no segment mapped for a heap holding %zu KiB after %zu blocks", heap_reserved() / KiB, n);
+        stats(&mapped, &maps);
+        CHECKF(mapped < from_bytes(), "the global threshold was crossed (%zu MiB mapped): the case did not test the heap's", mapped / MiB);
+        for (size_t i = 0; i < n; i++) fa_free(keep[i]);
     }
     /* cross it with blocks above the cap (never advised), kept while the rest is checked */
     void* giant[4] = { NULL, NULL, NULL, NULL };
