@@ -3933,8 +3933,9 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     }
     /* A block on huge pages (which start at the block) ends on one: the kernel backs only whole
        huge pages, so a partial last one would fault in base pages, and once cached the mapping
-       fits more of the requests that come after (virtual only until touched). */
-    size_t huge_page = fa__os_huge_page_for(body, FA__SEGMENT_HUGE, 0);
+       fits more of the requests that come after (virtual only until touched). Not where a guard
+       page follows the block: there the slack before it stays under a page. */
+    size_t huge_page = FA__HUGE_GUARD ? 0 : fa__os_huge_page_for(body, FA__SEGMENT_HUGE, 0);
     if (huge_page != 0 && fa__align_up(body, huge_page) <= FA__HUGE_CACHE_MAX - layout.offset) body = fa__align_up(body, huge_page);
     return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, 0, fresh);
 }
