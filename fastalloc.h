@@ -1521,6 +1521,10 @@ struct fa__segment_s {
     size_t map_size;             /* bytes from the header on that belong to the segment      */
     fa__region_t* region;        /* where the memory came from; NULL: the OS                 */
     size_t huge_written;         /* huge: bytes from the block start the caller may have written */
+    size_t huge_tail;            /* huge: bytes mapped past map_size, kept from a bigger cached
+                                    mapping the block was cut from (not the block's)         */
+    size_t huge_dirty;           /* huge: bytes from the header on that may be non-zero, past
+                                    the block included (its tail, a cached mapping's body)   */
     uint64_t used_mask;          /* a bit per slice owned by a page or the header (or past the
                                     end of a region)                                         */
     uint64_t dirty_mask;         /* a bit per slice that may hold non-zero bytes              */
@@ -2879,6 +2883,7 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
     seg->kind = (uint8_t)kind;
     seg->used_mask = header | ~FA__ALL_SLICES | (slices < FA__SLICES ? ~fa__span_bits(0, slices) : 0);
     seg->dirty_mask = is_zero ? header : ~(uint64_t)0;
+    seg->huge_dirty = is_zero ? 0 : size;
     seg->pages[0].slice_offset = FA__HEAD;
     if (kind == FA__SEGMENT_NORMAL) fa__track_close((uint8_t*)seg + (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)),
                                                     size - (fa__geometry_header_slices(fa__seg_shift(seg)) << fa__seg_shift(seg)));
@@ -2937,10 +2942,15 @@ static inline bool fa__segment_unmapped(const fa__segment_t* seg) {
     return true;
 }
 
-/* Bytes of a segment's mapping: map_size, and its guard page if it has one. */
-static size_t fa__segment_mapped(const fa__segment_t* seg) { return seg->map_size + (seg->guarded ? fa__os_page_size : 0); }
+/* Bytes of a segment's mapping: map_size, a huge block's tail, and its guard page if it has one. */
+static size_t fa__segment_mapped(const fa__segment_t* seg) {
+    return seg->map_size + seg->huge_tail + (seg->guarded ? fa__os_page_size : 0);
+}
+
+static void fa__huge_untail(fa__segment_t* seg, size_t keep);
 
 static void fa__segment_free(fa__segment_t* seg) {
+    fa__huge_untail(seg, 0);
     fa__track_release(seg);
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     fa__segment_unmap_granules(seg);
@@ -3745,8 +3755,10 @@ static void fa__retained_expire(fa__heap_t* heap) {
    >>huge  HUGE BLOCKS
    A block above its heap's large maximum (or aligned beyond what pages give) gets a segment of its
    own, kind FA__SEGMENT_HUGE, with the header before the block (fa__huge_layout): a fresh OS
-   mapping, which reads zero and is never cleared; a mapping recycled from the huge cache; or a run
-   of region windows, which may hold anything. Its page entry 0 is the block's page: in use, no
+   mapping, which reads zero and is never cleared; a mapping recycled from the huge cache (for a
+   zeroed block cut to the size asked: the rest stays mapped as the block's tail, huge_tail, not
+   the block's, taken back when the block is resized or freed; cleared only as far as huge_dirty
+   says the mapping may hold old bytes); or a run of region windows, which may hold anything. Its page entry 0 is the block's page: in use, no
    owner (every free of it takes the slow path), block_size its offset from the header; the page
    map points the block's first granule at it. Its size is the segment's (fa_usable_size reads
    map_size). huge_written bounds what the caller may have written, so
@@ -3800,6 +3812,7 @@ static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
 static size_t fa__huge_cache_count;
 
 static bool fa__huge_cache_put(fa__segment_t* seg) {
+    fa__huge_untail(seg, 0);
     if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX || fa__seg_sampled(seg)) return false;
     fa__segment_unmap_granules(seg);   /* before another thread can take it: the block is gone */
     bool kept = false;
@@ -3845,6 +3858,25 @@ static bool fa__huge_cache_unmap(void) {
         fa__os_unmap(victims[i], fa__segment_mapped(victims[i]));
     }
     return true;
+}
+
+static void fa__zero_range(void* p, size_t n, bool known_zero);
+
+/* The block takes its tail back (usable to the mapping's end) before its mapping is resized (`keep`:
+   the bytes from the header on that the resized block will hold), cached or unmapped (`keep` 0).
+   What a resized block takes in of the tail and may hold old bytes is cleared first, so that the
+   block never holds another block's old bytes (a resize treats what lies past the size last asked
+   for as the caller's slack or as zero); the rest goes with the mapping, which may be dirty up to
+   the block's end from here on. */
+static void fa__huge_untail(fa__segment_t* seg, size_t keep) {
+    if (seg->kind != FA__SEGMENT_HUGE) return;
+    size_t end = seg->map_size + seg->huge_tail;
+    size_t dirty_end = seg->huge_dirty < end ? seg->huge_dirty : end;
+    if (keep < dirty_end) dirty_end = keep;
+    if (dirty_end > seg->map_size) fa__zero_range((uint8_t*)seg + seg->map_size, dirty_end - seg->map_size, false);
+    if (seg->huge_dirty < seg->map_size) seg->huge_dirty = seg->map_size;
+    seg->map_size = end;
+    seg->huge_tail = 0;
 }
 
 /* ---- which heap a huge block belongs to ---------------------------------------------------------- */
@@ -3927,8 +3959,19 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     fa__segment_t* cached = want != FA__HUGE_FRESH && align <= FA__SLICE_SIZE
                                 ? (fa__segment_t*)fa__huge_cache_take(layout.offset + body) : NULL;
     if (cached != NULL) {
+        size_t dirty = cached->huge_dirty;
         fa__segment_t* seg = fa__segment_init(cached, cached->map_size, FA__SEGMENT_HUGE, false, NULL);
         seg->guarded = FA__HUGE_GUARD;   /* every cached mapping was laid out as fresh ones are */
+        seg->huge_dirty = dirty;
+        /* A zeroed block is the size asked for, page-rounded; the rest of the mapping stays mapped
+           as its tail, for the mapping's next user. So it clears at most what it asked for (the
+           part that may be dirty), not up to four times that. A plain block keeps the whole
+           mapping: it clears nothing, and its growth stays in place. So does a block with a guard
+           page after the mapping, so that the guard stays under a page past its end. */
+        if (want == FA__HUGE_ZEROED && !FA__HUGE_GUARD && layout.offset + body < seg->map_size) {
+            seg->huge_tail = seg->map_size - (layout.offset + body);
+            seg->map_size = layout.offset + body;
+        }
         return seg;
     }
     /* A block on huge pages (which start at the block) ends on one: the kernel backs only whole
@@ -3940,11 +3983,10 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
     return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, 0, fresh);
 }
 
-static void fa__zero_range(void* p, size_t n, bool known_zero);
-
 /* A huge block for `heap` (a first-class heap lists it). A zeroed one reads zero over its whole
-   usable size: a recycled mapping is cleared up to four times the request (a page fault costs more
-   than clearing a page several times over); only a fresh mapping reads zero for free. huge_written
+   usable size: a block cut from a recycled mapping is cleared as far as the mapping may be dirty
+   (huge_dirty; clearing beats the page faults of a fresh mapping several times over); only a fresh
+   mapping reads zero for free. huge_written
    says how far the block may be dirty: a fresh mapping only where the caller writes, recycled or
    region memory everywhere until cleared. */
 static void* fa__huge_place(fa__heap_t* heap, fa__segment_t* seg, size_t offset, bool fresh, size_t size, fa__huge_want_t want);
@@ -3971,7 +4013,11 @@ static void* fa__huge_place(fa__heap_t* heap, fa__segment_t* seg, size_t offset,
     uint8_t* p = (uint8_t*)seg + offset;
     size_t usable = seg->map_size - offset;
     bool zero = want == FA__HUGE_ZEROED;
-    if (zero) fa__zero_range(p, fresh ? size : usable, fresh && FASTALLOC_ZERO_TRACKING);
+    if (zero && fresh) fa__zero_range(p, size, FASTALLOC_ZERO_TRACKING);
+    if (zero && !fresh) {   /* past huge_dirty a recycled mapping was never handed out: zero */
+        size_t dirty = !FASTALLOC_ZERO_TRACKING ? usable : seg->huge_dirty > offset ? seg->huge_dirty - offset : 0;
+        fa__zero_range(p, dirty < usable ? dirty : usable, false);
+    }
     seg->huge_written = zero || fresh ? size : usable;
     seg->pages[0].zero = zero || fresh ? FA__ZERO_FREE : 0;   /* for fa__malloc_for_move */
     if (!fresh) fa__check_handout(p);
@@ -4044,10 +4090,12 @@ static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t
    quarter more than needed: virtual only until touched, and it makes growth by small steps
    amortised; without room for that, the exact size. NULL: it must move by copying. */
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
-    size_t offset = (size_t)(p - (uint8_t*)seg), old_size = seg->map_size;
+    size_t offset = (size_t)(p - (uint8_t*)seg);
+    if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
+    fa__huge_untail(seg, offset + fa__align_up(size, fa__os_page_size));
+    size_t old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;
-    if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     if (seg->region != NULL) return fa__huge_resize_in_region(seg, p, size, want, zero);
     if (fa__seg_sampled(seg)) return NULL;   /* its slot serves one block, against its guard page */
     /* A first-class heap's huge block is on its list, whose links move with the header. Any thread
@@ -5723,7 +5771,7 @@ static bool fa__heap_stats(fa__heap_t* heap, fa_heap_stats_t* out) {
             out->huge_blocks++;
             out->huge_bytes += usable;
         }
-        out->committed_bytes += seg->map_size;
+        out->committed_bytes += seg->map_size + seg->huge_tail;
         out->reserved_bytes += fa__segment_mapped(seg);
     }
     fa__unlock();

@@ -506,9 +506,12 @@ static void chain_step(chain_t* c, size_t m, chain_stats_t* cs) {
         agg_note(&cs->agg, dz <= bound, "%s grow %zu -> %zu (%s, usable %zu -> %zu): cleared %zu > %zu",
                  op_name(c->op), n, m, where, u_old, u, dz, bound);
 #if !HARNESS_IN_REGION   /* a fresh mapping reads zero; region memory is the caller's and may not */
+        /* at most what the block gains: a zeroed block cut from a bigger cached mapping clears the
+           part of the mapping's tail that may hold old bytes when it grows into it, nothing else */
         if (u > LARGE_MAX)
-            agg_note(&cs->agg, dz <= 8, "%s grow %zu -> %zu into a huge block (%s, usable %zu): cleared %zu",
-                     op_name(c->op), n, m, where, u, dz);
+            agg_note(&cs->agg, dz <= 8 + (same && u > u_old ? u - u_old : 0),
+                     "%s grow %zu -> %zu into a huge block (%s, usable %zu -> %zu): cleared %zu",
+                     op_name(c->op), n, m, where, u_old, u, dz);
 #endif
     } else if (m < n && same) {
         agg_note(&cs->agg, dz <= u - m, "%s shrink %zu -> %zu in place (usable %zu): cleared %zu", op_name(c->op),
@@ -1103,6 +1106,61 @@ static void test_vector_growth(void) {
 }
 
 #if !HARNESS_IN_REGION
+/* A smaller block taken from a bigger cached mapping is cut to the size asked (page-rounded; in
+   FASTALLOC_SECURE it keeps the mapping, its guard page right after): calloc clears only that, and
+   growth into the rest of the mapping (its tail, old bytes) reads zero after a zeroing resize,
+   also after a plain realloc took the tail in and a zeroing shrink and growth followed. */
+static void test_huge_cut(void) {
+    harness_section("huge block cut from a cached mapping");
+    fa_collect(true);
+    unsigned char* big = (unsigned char*)fa_malloc(8 * MiB);
+    CHECK(big != NULL);
+    if (!big) return;
+    memset(big, 0xAB, fa_usable_size(big));
+    fa_free(big);
+    fa_stats_t a = snap();
+    unsigned char* z = (unsigned char*)fa_calloc(1, 3 * MiB);
+    fa_stats_t b = snap();
+    CHECK(z != NULL);
+    if (!z) return;
+    CHECKF(b.os_map_calls == a.os_map_calls, "calloc(3 MiB) after free(8 MiB) mapped %zu times", b.os_map_calls - a.os_map_calls);
+#ifndef FASTALLOC_SECURE
+    CHECK_EQ_SZ(fa_usable_size(z), 3 * MiB);
+#endif
+    CHECK(harness_first_nonzero(z, fa_usable_size(z)) == HARNESS_OK);
+#ifdef FASTALLOC_STATS
+    CHECKF(b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(z), "calloc(3 MiB) from an 8 MiB mapping cleared %zu bytes",
+           b.bytes_zeroed - a.bytes_zeroed);
+#endif
+    /* a zeroing growth into the tail */
+    harness_fill(z, 3 * MiB, 11);
+    unsigned char* g = (unsigned char*)fa_rezalloc(z, 6 * MiB);
+    CHECK(g != NULL);
+    if (!g) { fa_free(z); return; }
+    CHECK(harness_verify(g, 3 * MiB, 11) == HARNESS_OK);
+    CHECK(harness_first_nonzero(g + 3 * MiB, fa_usable_size(g) - 3 * MiB) == HARNESS_OK);
+    memset(g, 0xCD, fa_usable_size(g));
+    fa_free(g);
+    /* a plain growth of a block cut from a mapping whose tail holds old bytes: the page slack past
+       the new size must not hold them, so a zeroing growth into it reads zero */
+    unsigned char* q = (unsigned char*)fa_calloc(1, 2 * MiB + 100);
+    CHECK(q != NULL);
+    if (!q) return;
+    harness_fill(q, 2 * MiB, 12);
+    unsigned char* r = (unsigned char*)fa_realloc(q, 5 * MiB + 100);
+    CHECK(r != NULL);
+    if (!r) { fa_free(q); return; }
+    CHECK(harness_verify(r, 2 * MiB, 12) == HARNESS_OK);
+    unsigned char* t = (unsigned char*)fa_rezalloc(r, 5 * MiB + 4000);
+    CHECK(t != NULL);
+    if (!t) { fa_free(r); return; }
+    CHECK(harness_verify(t, 2 * MiB, 12) == HARNESS_OK);
+    size_t bad = harness_first_nonzero(t + 5 * MiB + 100, 3900);
+    CHECKF(bad == HARNESS_OK, "rezalloc growth after a plain growth into a cached mapping's tail: byte %zu not zero", bad);
+    fa_free(t);
+    fa_collect(true);
+}
+
 /* Freed huge mappings are kept a little for the next big block: it maps nothing new; a zeroing
    request that takes one gets it cleared (recycled memory); fa_collect(true) unmaps them. */
 static void test_huge_reuse(void) {
@@ -1234,6 +1292,7 @@ int main(void) {
     test_huge_slack_shrink();
 #if !HARNESS_IN_REGION
     test_huge_reuse();
+    test_huge_cut();
 #endif
     test_zero_chains();
     test_aligned_chains();
