@@ -1109,7 +1109,7 @@ static void test_vector_growth(void) {
 /* A smaller block taken from a bigger cached mapping is cut to the size asked (page-rounded; in
    FASTALLOC_SECURE it keeps the mapping, its guard page right after): calloc clears only that, and
    growth into the rest of the mapping (its tail, old bytes) reads zero after a zeroing resize,
-   also after a plain realloc took the tail in and a zeroing shrink and growth followed. */
+   also the page slack of a plain growth into it, which a zeroing growth then takes. */
 static void test_huge_cut(void) {
     harness_section("huge block cut from a cached mapping");
     fa_collect(true);
