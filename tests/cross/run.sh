@@ -321,6 +321,13 @@ run_bin() {
     t0=$(now)
     (cd "$(dirname "$exe")" && env "${ENVS[@]}" timeout -k 10 "$timeout_s" $RUN "$exe" >"$log" 2>&1)
     rc=$?
+    # wine sometimes fails to start a program at all (the program never ran, so there is no result
+    # to judge): start it once more, and say so
+    if [ "$rc" -ne 0 ] && grep -qE 'Application could not be started|ShellExecuteEx failed' "$log"; then
+        echo "      $label: the runner could not start it; starting it again"
+        (cd "$(dirname "$exe")" && env "${ENVS[@]}" timeout -k 10 "$timeout_s" $RUN "$exe" >"$log" 2>&1)
+        rc=$?
+    fi
     secs=$(secs_since "$t0")
     run_secs=$(add_secs "$run_secs" "$secs")
     sed -i 's/\r$//' "$log"   # Windows programs end lines with CR LF
