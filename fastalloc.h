@@ -135,8 +135,9 @@
      FASTALLOC_HUGE_PAGES       impl  Linux: once fastalloc has this many MiB mapped, or the heap
                                       asking holds a quarter of that in segments, new segments
                                       are mapped 2 MiB-aligned and advised MADV_HUGEPAGE
-                                      (transparent huge pages), and so are huge blocks of 2 to
-                                      64 MiB from the start, so fresh memory faults in 2 MiB at a
+                                      (transparent huge pages), and so are segments mapped for a
+                                      block of 1 MiB or more and huge blocks of 2 to 64 MiB from
+                                      the start, so fresh memory faults in 2 MiB at a
                                       time: far fewer page faults and TLB misses (README, Huge
                                       pages). Default 32 (8 MiB per heap: from a heap's third
                                       segment): a small program's segments, and a thread's first
@@ -1006,7 +1007,8 @@ int clock_gettime(int clock, struct timespec* now);
    segments get transparent huge pages (>>os). Not from the start, because the kernel then backs
    memory 2 MiB at a time and a small program's resident memory would jump several-fold; a program
    that maps tens of MiB, or a heap that filled two segments, gains more from the fewer faults than
-   it pays. Mid-sized huge blocks get them from the start (-1: never). Only Linux has the advice. */
+   it pays. Segments mapped for a block of a MiB or more, and mid-sized huge blocks, get them from
+   the start (-1: never). Only Linux has the advice. */
 #ifndef FASTALLOC_HUGE_PAGES
 #  define FASTALLOC_HUGE_PAGES 32
 #endif
@@ -1884,7 +1886,7 @@ static size_t fa__usable_size_open(const void* p);
    FASTALLOC_PURGE_DECOMMITS), resize in place, move without copying and reserve address space to move
    into (where the system can), a monotonic clock and the page size. On Linux fresh mid-sized huge
    blocks, and fresh segments once FASTALLOC_HUGE_PAGES MiB are mapped (or a quarter of that is held by
-   the heap asking), are mapped huge-page-aligned
+   the heap asking, or when mapped for a block of a MiB or more), are mapped huge-page-aligned
    and advised MADV_HUGEPAGE (fa__os_huge_page_for); all else keeps base pages.
    Backends: Linux (mmap, mremap, MADV_DONTNEED), portable POSIX (mmap only: macOS, the BSDs), Windows
    (VirtualAlloc), WebAssembly (memory.grow, which never gives memory back: unmapped ranges are kept
@@ -2253,14 +2255,15 @@ static uint64_t fa__os_clock_ms(void) { return 0; }   /* no clock: purge deadlin
 /* FASTALLOC_HUGE_PAGES: whether a fresh mapping gets transparent huge pages, and the huge page size
    to align it to (0: it does not). The size is what one page-table page maps (a PMD: 2 MiB with
    4 KiB pages on x86-64, arm64 and riscv64); with 64 KiB base pages it is 512 MiB, larger than a
-   segment, and no mapping asks. Segments once FASTALLOC_HUGE_PAGES MiB are mapped, or once the heap
-   asking already holds a quarter of that in segments (`heap_bytes`): a small program's few segments,
-   and each thread's first ones in a program of many small threads, are mostly empty, while a heap
-   that filled two segments is allocating MiBs and gains more from the fewer faults than it pays in
-   resident memory; huge blocks from one huge page up to
-   FA__HUGE_PAGES_MAX from the start, since a program that asks for a block of MiBs is not that
-   small program and such a block tends to be used whole; a bigger block is often a table touched
-   sparsely (each touch would fault in 2 MiB). */
+   segment, and no mapping asks.
+   Segments: once FASTALLOC_HUGE_PAGES MiB are mapped, or once the heap asking already holds a
+   quarter of that in segments (`heap_bytes`), or when the block the segment is mapped for
+   (`block`) is half a huge page or more. A small program's few segments, and each thread's first
+   ones in a program of many small threads, are mostly empty; a heap that filled two segments is
+   allocating MiBs, and so is one asking for a block of a MiB, which tends to be used whole: they
+   gain more from the fewer faults than they pay in resident memory.
+   Huge blocks: from one huge page up to FA__HUGE_PAGES_MAX from the start, for the same reason; a
+   bigger block is often a table touched sparsely (each touch would fault in 2 MiB). */
 #define FA__HUGE_PAGES_MAX ((size_t)64 << 20)
 #ifdef FA__SYS_HUGE_PAGES
 static size_t fa__huge_pages_from(void) { return (size_t)FA__HUGE_PAGES_FROM_MIB << 20; }   /* a call: 0 draws no always-false warning */
@@ -2274,15 +2277,15 @@ static size_t fa__huge_pages_heap_from(void) {
     return 0;
 #endif
 }
-static size_t fa__os_huge_page_for(size_t size, uint32_t kind, size_t heap_bytes) {
+static size_t fa__os_huge_page_for(size_t size, uint32_t kind, size_t heap_bytes, size_t block) {
 #ifdef FA__SYS_HUGE_PAGES
-    if (kind == FA__SEGMENT_NORMAL && heap_bytes < fa__huge_pages_heap_from()
-        && fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
     size_t huge_page = fa__os_page_size * (fa__os_page_size / sizeof(uint64_t));
+    if (kind == FA__SEGMENT_NORMAL && heap_bytes < fa__huge_pages_heap_from() && block < huge_page / 2
+        && fa__load_relaxed(&fa__stats.mapped_bytes) < fa__huge_pages_from()) return 0;
     bool wanted = kind == FA__SEGMENT_NORMAL || size <= FA__HUGE_PAGES_MAX;
     return wanted && size >= huge_page ? huge_page : 0;
 #else
-    (void)size; (void)kind; (void)heap_bytes;
+    (void)size; (void)kind; (void)heap_bytes; (void)block;
     return 0;
 #endif
 }
@@ -2895,17 +2898,18 @@ static fa__segment_t* fa__segment_init(void* mem, size_t size, uint32_t kind, bo
    *is_zero: it reads zero (always, but where the OS recycles, as wasm's memory.grow backend does).
    `guard`: the mapping is one inaccessible OS page longer, so an access one byte past `size` faults
    (the one layout of every guard page after a block: huge blocks in FASTALLOC_SECURE, >>guard's
-   sampled blocks); where pages cannot be protected, a plain segment. */
+   sampled blocks); where pages cannot be protected, a plain segment. `heap_bytes` and `block` (what
+   the asking heap holds, the block the segment is for) choose huge pages (fa__os_huge_page_for). */
 #ifdef FA__SYS_GUARD
 #  define FA__CAN_GUARD 1
 #else
 #  define FA__CAN_GUARD 0
 #endif
 static fa__segment_t* fa__segment_map(size_t size, size_t align, size_t align_offset, uint32_t kind, bool guard,
-                                      size_t heap_bytes, bool* is_zero) {
+                                      size_t heap_bytes, size_t block, bool* is_zero) {
     size_t extra = guard && FA__CAN_GUARD ? fa__os_page_size : 0;
     if (size > FA__PTRDIFF_MAX - extra) return NULL;
-    size_t huge_page = fa__os_huge_page_for(size, kind, heap_bytes);
+    size_t huge_page = fa__os_huge_page_for(size, kind, heap_bytes, block);
     void* mem = fa__os_map(size + extra, align > huge_page ? align : huge_page, align_offset, is_zero);
     if (mem == NULL) return NULL;
     if (extra != 0) fa__os_guard((uint8_t*)mem + size, extra);
@@ -3125,9 +3129,9 @@ static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
     else fa__segment_free(seg);
 }
 
-/* A new segment for the heap: its spare, else one from its memory source (a region's window, or
-   the pool, or a fresh mapping). */
-static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
+/* A new segment for the heap, to hold a page of `block_size` blocks: its spare, else one from its
+   memory source (a region's window, or the pool, or a fresh mapping). */
+static fa__segment_t* fa__segment_new(fa__heap_t* heap, size_t block_size) {
     fa__segment_t* seg = heap->spare_segment;
     if (seg != NULL) heap->spare_segment = NULL;
     else {
@@ -3136,7 +3140,7 @@ static fa__segment_t* fa__segment_new(fa__heap_t* heap) {
         if (source != NULL) seg = fa__region_new_segment(source);
         else if ((seg = fa__pool_take()) == NULL)
             seg = fa__segment_map(FA__SEGMENT_SIZE, FA__SLICE_SIZE, 0, FA__SEGMENT_NORMAL, FA__SEGMENT_GUARD,
-                                  fa__segment_list_bytes(heap->segments, fa__huge_pages_heap_from()), &is_zero);
+                                  fa__segment_list_bytes(heap->segments, fa__huge_pages_heap_from()), block_size, &is_zero);
     }
     if (seg != NULL) fa__segment_link(heap, seg);
     return seg;
@@ -3978,9 +3982,10 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
        huge pages, so a partial last one would fault in base pages, and once cached the mapping
        fits more of the requests that come after (virtual only until touched). Not where a guard
        page follows the block: there the slack before it stays under a page. */
-    size_t huge_page = FA__HUGE_GUARD ? 0 : fa__os_huge_page_for(body, FA__SEGMENT_HUGE, 0);
-    if (huge_page != 0 && fa__align_up(body, huge_page) <= FA__HUGE_CACHE_MAX - layout.offset) body = fa__align_up(body, huge_page);
-    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, 0, fresh);
+    size_t huge_page = FA__HUGE_GUARD ? 0 : fa__os_huge_page_for(body, FA__SEGMENT_HUGE, 0, body);
+    size_t whole = huge_page != 0 ? fa__align_up(body, huge_page) : body;
+    if (whole <= FA__HUGE_CACHE_MAX - layout.offset) body = whole;
+    return fa__segment_map(layout.offset + body, layout.map_align, layout.map_offset, FA__SEGMENT_HUGE, FA__HUGE_GUARD, 0, body, fresh);
 }
 
 /* A huge block for `heap` (a first-class heap lists it). A zeroed one reads zero over its whole
@@ -4238,7 +4243,7 @@ static fa__segment_t* fa__guard_slot_take(bool* fresh) {
         }
         fa__os_unmap(mem, size + fa__os_page_size);
     }
-    return fa__segment_map(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, true, 0, fresh);
+    return fa__segment_map(size, FA__SLICE_SIZE, 0, FA__SEGMENT_HUGE, true, 0, size, fresh);
 }
 
 /* A freed sampled block (fa__segment_free, after the page map forgot it): its slot loses all access
@@ -4444,7 +4449,7 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
         /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
            whole (reset and destroy rely on it) and a region heap takes nothing from outside */
         if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_adopt_abandoned(heap)) continue;
-        if (page == NULL && fa__segment_new(heap) != NULL) page = fa__heap_fresh_page(heap, bin);
+        if (page == NULL && fa__segment_new(heap, fa__bin_size(bin)) != NULL) page = fa__heap_fresh_page(heap, bin);
         if (page == NULL) return NULL;
         fa__page_extend(page);
         fa__queue_push_front(heap, q, page);

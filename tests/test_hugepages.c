@@ -7,10 +7,11 @@
    with "hg" in its VmFlags (/proc/self/smaps), whatever the system's THP mode, so the suite reads
    the advice itself. A fresh mapping (the allocation raised os_map_calls) must carry it exactly
    when the build asks for huge pages, the kernel has them, and it is a huge block within the cap or
-   a segment mapped once at least FASTALLOC_HUGE_PAGES MiB were or once the heap held a quarter of
+   a segment mapped once at least FASTALLOC_HUGE_PAGES MiB were, once the heap held a quarter of
    that in segments (fa_heap_stats' reserved_bytes: with no spare segment, as when one is mapped,
-   the heap's segments): so below the threshold a 6 MiB huge block is advised and a heap's second
-   segment is not, but its third is; above it a new segment and a 30 MiB huge block are (the blocks
+   the heap's segments) or for a block of a MiB or more: so below the threshold a 6 MiB huge block is advised and a heap's second
+   segment is not, but its third is, and so is a segment mapped for a 1.5 MiB block (half a huge
+   page or more); above it a new segment and a 30 MiB huge block are (the blocks
    starting on a 2 MiB boundary), and an 80 MiB huge block never is (above the 64 MiB cap). In every build
    memory keeps its contents across segments and huge blocks, and fa_collect(true) gives freed
    memory back: resident memory falls by most of what was freed, huge pages or not. Where there is
@@ -110,7 +111,8 @@ static void* alloc_checked(const char* what, size_t size, bool eligible, bool* f
     if (p == NULL || !*fresh) return p;
     bool in_segment = size <= FA__LARGE_MAX;   /* else a huge block: advised whatever is mapped */
     bool want = BUILD_ASKS && kernel_has_thp() && eligible
-                && (!in_segment || mapped_before >= from_bytes() || held_before >= from_bytes() / 4);
+                && (!in_segment || mapped_before >= from_bytes() || held_before >= from_bytes() / 4
+                    || fa_good_size(size) >= MiB);
     int got = advised(p);
     if (got >= 0)
         CHECKF(got == (int)want, "%s at %p (%zu MiB mapped, %zu KiB held by the heap before): MADV_HUGEPAGE advice %d, expected %d",
@@ -145,9 +147,36 @@ static void test_advice(void) {
         check_new_segment("segment below the threshold", 512 * KiB, keep, 1024);
         fa_free(below);
     }
+    /* below, the heap holding little, but the segment is mapped for a block of half a huge page or
+       more (1.5 MiB, a page of the large tier): advised at once. fa_collect(true) first and after:
+       the cached huge block and the spare segment go back, so the next case has room too. */
+    fa_collect(true);
+    stats(&mapped, &maps);
+    if (BUILD_ASKS && FROM_MIB >= 16) {
+        size_t held = heap_reserved(), n = 0;
+        CHECKF(mapped + 2 * (size_t)FA__SEGMENT_SIZE < from_bytes() && held < from_bytes() / 4,
+               "no room below the thresholds for the big-block case: %zu MiB mapped, %zu MiB held", mapped / MiB, held / MiB);
+        bool big_mapped = false;
+        while (n < 16 && !big_mapped) {
+            bool quiet_before = heap_reserved() < from_bytes() / 4;
+            stats(&mapped, &maps);
+            quiet_before = quiet_before && mapped < from_bytes();
+            keep[n] = alloc_checked("segment for 1.5 MiB blocks", 1536 * KiB, true, &fresh);
+            if (keep[n++] == NULL) break;
+            if (fresh && quiet_before) {
+                big_mapped = true;
+                if (kernel_has_thp() && advised(keep[n - 1]) >= 0) CHECK(advised(keep[n - 1]) == 1);
+            }
+        }
+        CHECKF(big_mapped, "no segment mapped below the thresholds for 1.5 MiB blocks after %zu blocks", n);
+        for (size_t i = 0; i < n; i++) fa_free(keep[i]);
+        fa_collect(true);
+    }
     /* below, but the heap fills segments: from the one it maps while holding a quarter of the
        threshold, its segments are advised (alloc_checked checks each fresh one either way) */
     stats(&mapped, &maps);
+    if (BUILD_ASKS && FROM_MIB == 32)
+        CHECKF(mapped + 3 * (size_t)FA__SEGMENT_SIZE < from_bytes(), "no room below the threshold for the heap case: %zu MiB mapped", mapped / MiB);
     if (mapped + 3 * (size_t)FA__SEGMENT_SIZE < from_bytes() && from_bytes() / 4 <= 2 * (size_t)FA__SEGMENT_SIZE) {
         size_t n = 0;
         bool busy_heap_mapped = false;
