@@ -4097,6 +4097,7 @@ static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg);
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
+    size_t cut = seg->map_size, tail = seg->huge_tail;   /* a cut block gets its cut back if this fails */
     fa__huge_untail(seg, offset + fa__align_up(size, fa__os_page_size));
     size_t old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
@@ -4120,6 +4121,9 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (now != NULL) {
         if (now != seg) now->cookie = fa__segment_cookie(now);
         now->map_size = new_size;
+    } else if (tail != 0) {   /* the mapping is as it was: the block keeps its size (what was cleared of the tail reads zero) */
+        seg->map_size = cut;
+        seg->huge_tail = tail;
     }
     fa__huge_map(now != NULL ? now : seg);
     if (owner != NULL) fa__huge_link(owner, now != NULL ? now : seg);

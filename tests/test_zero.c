@@ -1109,7 +1109,8 @@ static void test_vector_growth(void) {
 /* A smaller block taken from a bigger cached mapping is cut to the size asked (page-rounded; in
    FASTALLOC_SECURE it keeps the mapping, its guard page right after): calloc clears only that, and
    growth into the rest of the mapping (its tail, old bytes) reads zero after a zeroing resize,
-   also the page slack of a plain growth into it, which a zeroing growth then takes. */
+   also the page slack of a plain growth into it, which a zeroing growth then takes; a resize that
+   fails leaves it as it was, its usable size included. */
 static void test_huge_cut(void) {
     harness_section("huge block cut from a cached mapping");
     fa_collect(true);
@@ -1132,8 +1133,15 @@ static void test_huge_cut(void) {
     CHECKF(b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(z), "calloc(3 MiB) from an 8 MiB mapping cleared %zu bytes",
            b.bytes_zeroed - a.bytes_zeroed);
 #endif
-    /* a zeroing growth into the tail */
+    /* a resize that fails (no memory for it) leaves the cut block as it was, its size included */
     harness_fill(z, 3 * MiB, 11);
+    size_t cut = fa_usable_size(z), too_big = sizeof(size_t) > 4 ? (size_t)1 << 50 : (size_t)PTRDIFF_MAX - 65536;
+    errno = 0;
+    CHECK(fa_realloc(z, too_big) == NULL && errno == ENOMEM);
+    CHECK(fa_rezalloc_aligned(z, too_big, 512 * 1024) == NULL);
+    CHECKF(fa_usable_size(z) == cut, "a failed resize changed the usable size from %zu to %zu", cut, fa_usable_size(z));
+    CHECK(harness_verify(z, 3 * MiB, 11) == HARNESS_OK);
+    /* a zeroing growth into the tail */
     unsigned char* g = (unsigned char*)fa_rezalloc(z, 6 * MiB);
     CHECK(g != NULL);
     if (!g) { fa_free(z); return; }
