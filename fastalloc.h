@@ -5125,8 +5125,9 @@ static size_t fa__good_size(size_t size) {
    >>realloc  ZERO AND REALLOC
    One realloc serves fa_realloc, fa_rezalloc, fa_recalloc and the aligned forms (align 0: none). A
    block that has the alignment asked for stays if it can: a huge block resized where it is or
-   through the OS (fa__realloc_huge), a block of the page tiers kept while it fits, or grown over
-   free slices (fa__large_grow_in_place). Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
+   through the OS (fa__realloc_huge), a block of the page tiers kept while it fits, a large block
+   grown over free slices or shrunk in place (fa__large_grow_in_place, fa__large_shrink_in_place).
+   Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
    invariant: a block from a zeroing function reads zero over its whole usable size except where the
    caller wrote. So growth within the block needs no work; shrinking in place clears what the caller
    gives up (a block of the page tiers does not know its requested size, so it clears up to its
@@ -5176,6 +5177,47 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
     fa__page_map_slices(seg, page, idx + have, need - have);
     page->slice_count = (uint8_t)need;
     page->block_size = (uint32_t)(need << shift);
+    return true;
+}
+
+/* Shrinks the single block of a large page of this thread where it is, giving the slices past the
+   new size back to its segment (memory follows the size asked, nothing is copied, and a later
+   growth can take them back in place); false when it cannot, or when the block would become one a
+   medium or small page serves (it then moves, copying at most 64 KiB, rather than keep a slice
+   for a few bytes). Under a zero promise what the caller gives up in the slices it keeps is
+   cleared. The slices given back are pointed at a descriptor not in use, so a stale pointer into
+   them is not the block's. */
+static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
+    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
+    unsigned shift = fa__seg_shift(seg);
+    size_t slice = fa__geometry_slice(shift);
+    uint8_t* start = fa__page_start(page);
+    /* the block keeps at least the byte at p (a block of size 0 is one byte too) */
+    size_t idx = fa__page_index(page), keep_bytes = (size_t)(p - start) + (size != 0 ? size : 1);
+    if (page->reserved != 1 || keep_bytes <= fa__geometry_medium_max(shift)) return false;
+    size_t keep = (keep_bytes + slice - 1) >> shift, have = page->slice_count;
+    if (keep >= have) return false;
+    if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
+    if (zero) fa__zero_range(p + size, (size_t)(start + (keep << shift) - (p + size)), false);
+    for (size_t i = keep; i < have; i++) seg->pages[idx + i].slice_offset = (uint8_t)(i - keep);
+    seg->pages[idx + keep].slice_offset = (uint8_t)(FA__HEAD | (idx + keep));
+    fa__page_map_slices(seg, &seg->pages[idx + keep], idx + keep, have - keep);
+    fa__track_close(start + (keep << shift), (have - keep) << shift);
+    seg->used_mask &= ~fa__span_bits(idx + keep, have - keep);
+    page->slice_count = (uint8_t)keep;
+    page->block_size = (uint32_t)(keep << shift);
+    /* Once empty, a page may serve its bin again (retained): from now on the bin of a size that
+       fits the block (a grown page keeps its bin, its block being bigger) */
+    size_t bin = fa__bin_of(page->block_size);
+    if (fa__bin_size(bin) > page->block_size) bin--;
+    if (bin != page->bin) {
+        fa__heap_t* heap = seg->heap;
+        bool queued = (page->flags & FA__PAGE_IN_FULL) == 0;
+        if (queued) fa__queue_remove(heap, fa__queue_of(heap, page), page);
+        page->bin = (uint8_t)bin;
+        if (queued) fa__queue_push_back(heap, fa__queue_of(heap, page), page);
+    }
+    fa__heap_schedule_purge(seg->heap);
     return true;
 }
 
@@ -5241,8 +5283,9 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
     } else if (keeps_alignment && size <= usable && size >= usable / 2) {   /* it fits: it stays */
         if (zero) fa__zero_range(old + size, usable - size, false);
         return old;
-    } else if (keeps_alignment && size > usable && fa__realloc_may_resize(heap, seg)
-               && fa__large_grow_in_place(seg, page, old, size, zero)) {
+    } else if (keeps_alignment && fa__realloc_may_resize(heap, seg)
+               && (size > usable ? fa__large_grow_in_place(seg, page, old, size, zero)
+                                 : fa__large_shrink_in_place(seg, page, old, size, zero))) {
         return old;
     }
     return fa__realloc_move(heap, old, usable, size, align, zero);

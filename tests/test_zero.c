@@ -1014,6 +1014,65 @@ static void test_large_grow_in_place(void) {
     CHECKF(res.fails == 0, "large grow in place: %zu failures, first: %s", res.fails, res.first);
 }
 
+/* A large block that shrinks stays where it is and gives its slices past the new size back: its
+   heap's page bytes fall by them and nothing is copied; under rezalloc what it gives up in the slices
+   it keeps reads zero, and so does what it gave up when it grows again. One that shrinks into the
+   medium or small tiers moves. The shrunk page serves a smaller size class from then on: blocks of
+   the old size and the new one allocated over it afterwards keep their bytes. */
+static void test_large_shrink_in_place(void) {
+    harness_section("large shrink in place");
+    unsigned shift = HARNESS_IN_REGION ? FASTALLOC_REGION_SLICE_SHIFT : FASTALLOC_SLICE_SHIFT;
+    size_t slice = (size_t)1 << shift, big = 16 * slice, kept = 4 * slice - 100;
+    unsigned char* p = (unsigned char*)fa_zalloc(big);
+    CHECK(p != NULL);
+    if (!p) return;
+    harness_fill(p, big, 21);
+    fa_heap_stats_t h0, h1;
+    CHECK(fa_heap_stats(NULL, &h0));
+    fa_stats_t a = snap();
+    unsigned char* q = (unsigned char*)fa_rezalloc(p, kept);
+    fa_stats_t b = snap();
+    CHECK(fa_heap_stats(NULL, &h1));
+    CHECKF(q == p, "rezalloc from %zu to %zu bytes moved the block", big, kept);
+    if (!q) { fa_free(p); return; }
+    CHECK_EQ_SZ(fa_usable_size(q), 4 * slice);
+    CHECK(harness_verify(q, kept, 21) == HARNESS_OK);
+    CHECK(harness_first_nonzero(q + kept, 100) == HARNESS_OK);
+    CHECKF(h0.page_bytes - h1.page_bytes == 12 * slice, "page bytes %zu before the shrink, %zu after", h0.page_bytes, h1.page_bytes);
+#ifdef FASTALLOC_STATS
+    CHECK_EQ_SZ(b.bytes_copied - a.bytes_copied, 0);
+#else
+    (void)a; (void)b;
+#endif
+    unsigned char* g = (unsigned char*)fa_rezalloc(q, big - slice);
+    CHECK(g != NULL);
+    if (!g) { fa_free(q); return; }
+    CHECK(harness_verify(g, kept, 21) == HARNESS_OK);
+    CHECK(harness_first_nonzero(g + kept, big - slice - kept) == HARNESS_OK);
+    unsigned char* m = (unsigned char*)fa_rezalloc(g, slice / 2);
+    CHECK(m != NULL);
+    if (!m) { fa_free(g); return; }
+    CHECKF(fa_usable_size(m) < slice, "a block shrunk to %zu bytes kept %zu", slice / 2, fa_usable_size(m));
+    CHECK(harness_verify(m, slice / 2, 21) == HARNESS_OK);
+    fa_free(m);
+    /* a shrunk page, emptied, serves the sizes it fits */
+    p = (unsigned char*)fa_malloc(big);
+    q = p != NULL ? (unsigned char*)fa_realloc(p, kept) : NULL;
+    CHECK(q != NULL);
+    fa_free(q);
+    for (unsigned i = 0; i < 8; i++) {
+        unsigned char* x = (unsigned char*)fa_malloc(big);
+        unsigned char* y = (unsigned char*)fa_malloc(kept);
+        CHECK(x != NULL && y != NULL);
+        if (x) harness_fill(x, big, 30 + i);
+        if (y) harness_fill(y, kept, 40 + i);
+        if (x) CHECK(harness_verify(x, big, 30 + i) == HARNESS_OK);
+        if (y) CHECK(harness_verify(y, kept, 40 + i) == HARNESS_OK);
+        fa_free(x);
+        fa_free(y);
+    }
+}
+
 /* A huge block grown from 4 MiB to 64 MiB in 4 KiB steps: mremap with headroom, so (amortised)
    almost nothing is copied; with rezalloc nothing is cleared. */
 static void test_huge_small_steps(void) {
@@ -1294,6 +1353,7 @@ int main(void) {
     test_763();
     test_within_usable();
     test_large_grow_in_place();
+    test_large_shrink_in_place();
     test_huge_small_steps();
     test_vector_growth();
     test_huge_shrink_far();
