@@ -5182,23 +5182,23 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
 
 /* Shrinks the single block of a large page of this thread where it is, giving the slices past the
    new size back to its segment (memory follows the size asked, nothing is copied, and a later
-   growth can take them back in place); false when it cannot, or when the block would become one a
-   medium or small page serves (it then moves, copying at most 64 KiB, rather than keep a slice
-   for a few bytes). Under a zero promise what the caller gives up in the slices it keeps is
-   cleared. The slices given back are pointed at a descriptor not in use, so a stale pointer into
-   them is not the block's. */
+   growth can take them back in place); false when it cannot, or when the new size is one a medium
+   or small page serves, 0 included (it then moves, copying at most 64 KiB, rather than keep a
+   slice for a few bytes; an aligned block far into its page would keep all the slices before it).
+   Under a zero promise what the caller gives up in the slices it keeps is cleared. The slices
+   given back are pointed at a descriptor not in use, so a stale pointer into them is not the
+   block's. */
 static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
     if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
     unsigned shift = fa__seg_shift(seg);
     size_t slice = fa__geometry_slice(shift);
     uint8_t* start = fa__page_start(page);
-    /* the block keeps at least the byte at p (a block of size 0 is one byte too) */
-    size_t idx = fa__page_index(page), keep_bytes = (size_t)(p - start) + (size != 0 ? size : 1);
-    if (page->reserved != 1 || keep_bytes <= fa__geometry_medium_max(shift)) return false;
+    if (page->reserved != 1 || size <= fa__geometry_medium_max(shift)) return false;
+    size_t idx = fa__page_index(page), keep_bytes = (size_t)(p - start) + size;
     size_t keep = (keep_bytes + slice - 1) >> shift, have = page->slice_count;
     if (keep >= have) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
-    if (zero) fa__zero_range(p + size, (size_t)(start + (keep << shift) - (p + size)), false);
+    if (zero) fa__zero_range(p + size, (keep << shift) - keep_bytes, false);
     for (size_t i = keep; i < have; i++) seg->pages[idx + i].slice_offset = (uint8_t)(i - keep);
     seg->pages[idx + keep].slice_offset = (uint8_t)(FA__HEAD | (idx + keep));
     fa__page_map_slices(seg, &seg->pages[idx + keep], idx + keep, have - keep);
