@@ -3872,6 +3872,13 @@ static void fa__zero_range(void* p, size_t n, bool known_zero);
    block never holds another block's old bytes (a resize treats what lies past the size last asked
    for as the caller's slack or as zero); the rest goes with the mapping, which may be dirty up to
    the block's end from here on. */
+/* The block keeps `map_size` bytes of its mapping from the header on; the rest is its tail (the
+   inverse of fa__huge_untail). */
+static void fa__huge_cut(fa__segment_t* seg, size_t map_size) {
+    seg->huge_tail += seg->map_size - map_size;
+    seg->map_size = map_size;
+}
+
 static void fa__huge_untail(fa__segment_t* seg, size_t keep) {
     if (seg->kind != FA__SEGMENT_HUGE) return;
     size_t end = seg->map_size + seg->huge_tail;
@@ -3972,10 +3979,8 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
            part that may be dirty), not up to four times that. A plain block keeps the whole
            mapping: it clears nothing, and its growth stays in place. So does a block with a guard
            page after the mapping, so that the guard stays under a page past its end. */
-        if (want == FA__HUGE_ZEROED && !FA__HUGE_GUARD && layout.offset + body < seg->map_size) {
-            seg->huge_tail = seg->map_size - (layout.offset + body);
-            seg->map_size = layout.offset + body;
-        }
+        if (want == FA__HUGE_ZEROED && !FA__HUGE_GUARD && layout.offset + body < seg->map_size)
+            fa__huge_cut(seg, layout.offset + body);
         return seg;
     }
     /* A block on huge pages (which start at the block) ends on one: the kernel backs only whole
@@ -4097,7 +4102,7 @@ static fa__segment_t* fa__huge_remap(fa__segment_t* seg, size_t new_size, size_t
 static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t align, bool zero) {
     size_t offset = (size_t)(p - (uint8_t*)seg);
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
-    size_t cut = seg->map_size, tail = seg->huge_tail;   /* a cut block gets its cut back if this fails */
+    size_t cut = seg->map_size;   /* a cut block gets its cut back if this fails */
     fa__huge_untail(seg, offset + fa__align_up(size, fa__os_page_size));
     size_t old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
@@ -4121,9 +4126,8 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     if (now != NULL) {
         if (now != seg) now->cookie = fa__segment_cookie(now);
         now->map_size = new_size;
-    } else if (tail != 0) {   /* the mapping is as it was: the block keeps its size (what was cleared of the tail reads zero) */
-        seg->map_size = cut;
-        seg->huge_tail = tail;
+    } else {   /* the mapping is as it was: the block keeps its size (what was cleared of the tail reads zero) */
+        fa__huge_cut(seg, cut);
     }
     fa__huge_map(now != NULL ? now : seg);
     if (owner != NULL) fa__huge_link(owner, now != NULL ? now : seg);
@@ -5152,17 +5156,22 @@ static void* fa__malloc_for_move(fa__heap_t* heap, size_t size, size_t align, bo
     return q;
 }
 
+/* The slices the single block of a large page of this thread needs to hold `size` bytes from p,
+   the pointer handed out; 0 when it cannot be resized in place (not such a block). */
+static size_t fa__large_slices_for(const fa__segment_t* seg, const fa__page_t* page, const uint8_t* p, size_t size) {
+    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id() || page->reserved != 1)
+        return 0;
+    unsigned shift = fa__seg_shift(seg);
+    return ((size_t)(p - fa__page_start(page)) + size + fa__geometry_slice(shift) - 1) >> shift;
+}
+
 /* Grows the single block of a large page of this thread over the free slices after it; false when
    it cannot. The grown part is zeroed here when `zero` and not known zero. */
 static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
-    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
     unsigned shift = fa__seg_shift(seg);
-    size_t slice = fa__geometry_slice(shift);
+    size_t idx = fa__page_index(page), need = fa__large_slices_for(seg, page, p, size), have = page->slice_count;
+    if (need == 0 || need > fa__geometry_large_max(shift) >> shift || idx + need > FA__SLICES) return false;
     uint8_t* start = fa__page_start(page);
-    size_t idx = fa__page_index(page), need_bytes = (size_t)(p - start) + size;
-    if (page->reserved != 1 || need_bytes > fa__geometry_large_max(shift)) return false;
-    size_t need = (need_bytes + slice - 1) >> shift, have = page->slice_count;
-    if (idx + need > FA__SLICES) return false;
     uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
     if ((seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra)) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
@@ -5189,16 +5198,13 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
    given back are pointed at a descriptor not in use, so a stale pointer into them is not the
    block's. */
 static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
-    if (seg->kind != FA__SEGMENT_NORMAL || fa__load_relaxed(&seg->thread_id) != fa__thread_id()) return false;
     unsigned shift = fa__seg_shift(seg);
-    size_t slice = fa__geometry_slice(shift);
+    size_t idx = fa__page_index(page), have = page->slice_count;
+    size_t keep = size > fa__geometry_medium_max(shift) ? fa__large_slices_for(seg, page, p, size) : 0;
+    if (keep == 0 || keep >= have) return false;
     uint8_t* start = fa__page_start(page);
-    if (page->reserved != 1 || size <= fa__geometry_medium_max(shift)) return false;
-    size_t idx = fa__page_index(page), keep_bytes = (size_t)(p - start) + size;
-    size_t keep = (keep_bytes + slice - 1) >> shift, have = page->slice_count;
-    if (keep >= have) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
-    if (zero) fa__zero_range(p + size, (keep << shift) - keep_bytes, false);
+    if (zero) fa__zero_range(p + size, (size_t)(start + (keep << shift) - (p + size)), false);
     for (size_t i = keep; i < have; i++) seg->pages[idx + i].slice_offset = (uint8_t)(i - keep);
     seg->pages[idx + keep].slice_offset = (uint8_t)(FA__HEAD | (idx + keep));
     fa__page_map_slices(seg, &seg->pages[idx + keep], idx + keep, have - keep);

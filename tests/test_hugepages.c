@@ -134,6 +134,32 @@ static void check_new_segment(const char* what, size_t size, void** keep, size_t
     for (size_t i = 0; i < n; i++) fa_free(keep[i]);
 }
 
+/* Conditions on the heap just before an allocation that maps a segment. */
+static bool heap_quiet(void) {
+    size_t mapped, maps;
+    stats(&mapped, &maps);
+    return heap_reserved() < from_bytes() / 4 && mapped < from_bytes();
+}
+static bool heap_busy(void) { return heap_reserved() >= from_bytes() / 4; }
+
+/* Blocks of `size` are allocated and kept in keep[] (*n of them; the caller frees them) until one
+   maps a segment while `before()` held just before it; that segment must be advised where smaps
+   can say. Returns whether such a segment was mapped. */
+static bool advised_segment_when(const char* what, size_t size, bool (*before)(void), void** keep, size_t keep_max, size_t* n) {
+    bool mapped = false, fresh;
+    *n = 0;
+    while (*n < keep_max && !mapped) {
+        bool held = before();
+        keep[*n] = alloc_checked(what, size, true, &fresh);
+        if (keep[(*n)++] == NULL) break;
+        if (fresh && held) {
+            mapped = true;
+            if (BUILD_ASKS && kernel_has_thp() && advised(keep[*n - 1]) >= 0) CHECK(advised(keep[*n - 1]) == 1);
+        }
+    }
+    return mapped;
+}
+
 static void test_advice(void) {
     harness_section("advice below and above the threshold");
     static void* keep[1024];
@@ -156,18 +182,7 @@ static void test_advice(void) {
         size_t held = heap_reserved(), n = 0;
         CHECKF(mapped + 2 * (size_t)FA__SEGMENT_SIZE < from_bytes() && held < from_bytes() / 4,
                "no room below the thresholds for the big-block case: %zu MiB mapped, %zu MiB held", mapped / MiB, held / MiB);
-        bool big_mapped = false;
-        while (n < 16 && !big_mapped) {
-            bool quiet_before = heap_reserved() < from_bytes() / 4;
-            stats(&mapped, &maps);
-            quiet_before = quiet_before && mapped < from_bytes();
-            keep[n] = alloc_checked("segment for 1.5 MiB blocks", 1536 * KiB, true, &fresh);
-            if (keep[n++] == NULL) break;
-            if (fresh && quiet_before) {
-                big_mapped = true;
-                if (kernel_has_thp() && advised(keep[n - 1]) >= 0) CHECK(advised(keep[n - 1]) == 1);
-            }
-        }
+        bool big_mapped = advised_segment_when("segment for 1.5 MiB blocks", 1536 * KiB, heap_quiet, keep, 16, &n);
         CHECKF(big_mapped, "no segment mapped below the thresholds for 1.5 MiB blocks after %zu blocks", n);
         for (size_t i = 0; i < n; i++) fa_free(keep[i]);
         fa_collect(true);
@@ -179,16 +194,7 @@ static void test_advice(void) {
         CHECKF(mapped + 3 * (size_t)FA__SEGMENT_SIZE < from_bytes(), "no room below the threshold for the heap case: %zu MiB mapped", mapped / MiB);
     if (mapped + 3 * (size_t)FA__SEGMENT_SIZE < from_bytes() && from_bytes() / 4 <= 2 * (size_t)FA__SEGMENT_SIZE) {
         size_t n = 0;
-        bool busy_heap_mapped = false;
-        while (n < 1024 && !busy_heap_mapped) {
-            bool busy = heap_reserved() >= from_bytes() / 4;
-            keep[n] = alloc_checked("segment of a heap that fills segments", 512 * KiB, true, &fresh);
-            if (keep[n++] == NULL) break;
-            if (fresh && busy) {
-                busy_heap_mapped = true;
-                if (BUILD_ASKS && kernel_has_thp() && advised(keep[n - 1]) >= 0) CHECK(advised(keep[n - 1]) == 1);
-            }
-        }
+        bool busy_heap_mapped = advised_segment_when("segment of a heap that fills segments", 512 * KiB, heap_busy, keep, 1024, &n);
         CHECKF(busy_heap_mapped, "no segment mapped for a heap holding %zu KiB after %zu blocks", heap_reserved() / KiB, n);
         stats(&mapped, &maps);
         CHECKF(mapped < from_bytes(), "the global threshold was crossed (%zu MiB mapped): the case did not test the heap's", mapped / MiB);

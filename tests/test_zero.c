@@ -1165,6 +1165,17 @@ static void test_vector_growth(void) {
 }
 
 #if !HARNESS_IN_REGION
+/* Leaves a freed huge mapping of `size` in the cache, every byte of it written (old bytes a
+   zeroing request that takes it must not see). */
+static bool cache_dirty_mapping(size_t size) {
+    unsigned char* p = (unsigned char*)fa_malloc(size);
+    CHECK(p != NULL);
+    if (!p) return false;
+    memset(p, 0xAB, fa_usable_size(p));
+    fa_free(p);
+    return true;
+}
+
 /* A smaller block taken from a bigger cached mapping is cut to the size asked (page-rounded; in
    FASTALLOC_SECURE it keeps the mapping, its guard page right after): calloc clears only that, and
    growth into the rest of the mapping (its tail, old bytes) reads zero after a zeroing resize,
@@ -1173,11 +1184,7 @@ static void test_vector_growth(void) {
 static void test_huge_cut(void) {
     harness_section("huge block cut from a cached mapping");
     fa_collect(true);
-    unsigned char* big = (unsigned char*)fa_malloc(8 * MiB);
-    CHECK(big != NULL);
-    if (!big) return;
-    memset(big, 0xAB, fa_usable_size(big));
-    fa_free(big);
+    if (!cache_dirty_mapping(8 * MiB)) return;
     fa_stats_t a = snap();
     unsigned char* z = (unsigned char*)fa_calloc(1, 3 * MiB);
     fa_stats_t b = snap();
@@ -1234,11 +1241,7 @@ static void test_huge_reuse(void) {
     harness_section("huge mapping reuse");
     fa_collect(true);
     fa_stats_t a = snap();
-    unsigned char* p = (unsigned char*)fa_malloc(6 * MiB);
-    CHECK(p != NULL);
-    if (!p) return;
-    memset(p, 0xAB, fa_usable_size(p));
-    fa_free(p);
+    if (!cache_dirty_mapping(6 * MiB)) return;
     fa_stats_t b = snap();
     unsigned char* q = (unsigned char*)fa_malloc(5 * MiB);
     fa_stats_t c = snap();
