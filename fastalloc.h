@@ -5165,15 +5165,32 @@ static size_t fa__large_slices_for(const fa__segment_t* seg, const fa__page_t* p
     return ((size_t)(p - fa__page_start(page)) + size + fa__geometry_slice(shift) - 1) >> shift;
 }
 
-/* Grows the single block of a large page of this thread over the free slices after it; false when
-   it cannot. The grown part is zeroed here when `zero` and not known zero. */
+/* Empty pages the heap keeps (retire hysteresis) on the slices `bits` give way to a large block
+   growing in place over them: setting a page up again later costs less than copying the block now.
+   false, and nothing released, when a page there has a block out. */
+static bool fa__large_make_way(fa__segment_t* seg, uint64_t bits) {
+    uint64_t busy = seg->used_mask & bits;
+    for (int pass = 0; pass < 2; pass++) {   /* look at them all first, then release */
+        for (uint64_t left = busy; left != 0; ) {
+            fa__page_t* page = fa__segment_page_of(seg, (uint8_t*)seg + ((size_t)fa__ctz64(left) << fa__seg_shift(seg)));
+            left &= ~fa__span_bits(fa__page_index(page), page->slice_count);
+            if (pass == 0 && (page->used != 0 || page->retire_expire == 0)) return false;
+            if (pass == 1) fa__page_release(seg->heap, page);
+        }
+    }
+    return true;
+}
+
+/* Grows the single block of a large page of this thread over the free slices after it (or slices
+   of empty pages kept there); false when it cannot. The grown part is zeroed here when `zero` and
+   not known zero. */
 static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
     unsigned shift = fa__seg_shift(seg);
     size_t idx = fa__page_index(page), need = fa__large_slices_for(seg, page, p, size), have = page->slice_count;
     if (need == 0 || need > fa__geometry_large_max(shift) >> shift || idx + need > FA__SLICES) return false;
     uint8_t* start = fa__page_start(page);
     uint64_t extra = need > have ? fa__span_bits(idx + have, need - have) : 0;
-    if ((seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra)) return false;
+    if (!fa__large_make_way(seg, extra) || !fa__segment_commit(seg, extra)) return false;
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
     size_t old_end = page->block_size, span_end = have << shift;
     if (zero) {
@@ -5186,21 +5203,25 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
     fa__page_map_slices(seg, page, idx + have, need - have);
     page->slice_count = (uint8_t)need;
     page->block_size = (uint32_t)(need << shift);
+    fa__page_set_owner(page, fa__load_relaxed(&seg->thread_id));   /* of one slice before, perhaps */
     return true;
 }
 
 /* Shrinks the single block of a large page of this thread where it is, giving the slices past the
    new size back to its segment (memory follows the size asked, nothing is copied, and a later
    growth can take them back in place); false when it cannot, or when the new size is one a medium
-   or small page serves, 0 included (it then moves, copying at most 64 KiB, rather than keep a
-   slice for a few bytes; an aligned block far into its page would keep all the slices before it).
+   or small page serves and fills less than half of the slices kept, 0 included (it then moves,
+   copying less than half a slice, rather than keep a slice for a few bytes; an aligned block far
+   into its page would keep all the slices before it). A block kept on one slice is the page's
+   only block, in the bin of the slice's size.
    Under a zero promise what the caller gives up in the slices it keeps is cleared. The slices
    given back are pointed at a descriptor not in use, so a stale pointer into them is not the
    block's. */
 static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint8_t* p, size_t size, bool zero) {
     unsigned shift = fa__seg_shift(seg);
     size_t idx = fa__page_index(page), have = page->slice_count;
-    size_t keep = size > fa__geometry_medium_max(shift) ? fa__large_slices_for(seg, page, p, size) : 0;
+    size_t keep = fa__large_slices_for(seg, page, p, size);
+    if (size <= fa__geometry_medium_max(shift) && size < (keep << shift) / 2) return false;
     if (keep == 0 || keep >= have) return false;
     uint8_t* start = fa__page_start(page);
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
@@ -5212,6 +5233,7 @@ static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint
     seg->used_mask &= ~fa__span_bits(idx + keep, have - keep);
     page->slice_count = (uint8_t)keep;
     page->block_size = (uint32_t)(keep << shift);
+    fa__page_set_owner(page, fa__load_relaxed(&seg->thread_id));   /* a page of one slice now, perhaps */
     /* Once empty, a page may serve its bin again (retained): from now on the bin of a size that
        fits the block (a grown page keeps its bin, its block being bigger) */
     size_t bin = fa__bin_of(page->block_size);

@@ -1014,11 +1014,87 @@ static void test_large_grow_in_place(void) {
     CHECKF(res.fails == 0, "large grow in place: %zu failures, first: %s", res.fails, res.first);
 }
 
+/* A large block grows in place over the slices of an empty page its heap keeps (retire hysteresis)
+   right after it, copying nothing; a page there with a live block makes it move, and that block
+   keeps its bytes. In a fresh thread (see large_grow_thread) the two blocks lie side by side. */
+static void* large_make_way_thread(void* arg) {
+    thread_result_t* res = (thread_result_t*)arg;
+    agg_t agg;
+    memset(&agg, 0, sizeof agg);
+    unsigned shift = HARNESS_IN_REGION ? FASTALLOC_REGION_SLICE_SHIFT : FASTALLOC_SLICE_SHIFT;
+    size_t slice = (size_t)1 << shift, two = slice + 100;   /* a large block on two slices */
+    unsigned char* a = (unsigned char*)fa_malloc(two);
+    unsigned char* b = (unsigned char*)fa_malloc(two);
+    agg_note(&agg, a != NULL && b != NULL, "malloc(%zu) failed", two);
+    if (a != NULL && b != NULL) {
+        agg_note(&agg, b == a + 2 * slice, "a fresh segment put the second block at %+td bytes, not right after the first",
+                 (ptrdiff_t)(b - a));
+        pat_fill(a, 0, two, 5);
+        pat_fill(b, 0, two, 6);
+        unsigned char* c = (unsigned char*)fa_realloc(a, 3 * slice);   /* b is live: a moves */
+        agg_note(&agg, c != NULL && c != a, "realloc over a live block's slices: %p -> %p", (void*)a, (void*)c);
+        agg_note(&agg, pat_verify(b, 0, two, 6) == HARNESS_OK, "the block in the way lost its bytes");
+        if (c != NULL) a = c;
+        agg_note(&agg, pat_verify(a, 0, two, 5) == HARNESS_OK, "the moved block lost its bytes");
+        fa_free(a);
+        a = (unsigned char*)fa_malloc(two);   /* where the first one was, b still after it */
+        agg_note(&agg, a != NULL && b == a + 2 * slice, "the freed slices before b were not taken again");
+        if (a != NULL && b == a + 2 * slice) {
+            pat_fill(a, 0, two, 7);
+            fa_free(b);   /* its page stays, empty, for reuse */
+            b = NULL;
+            fa_stats_t s0 = snap();
+            c = (unsigned char*)fa_realloc(a, 3 * slice);
+            fa_stats_t s1 = snap();
+            agg_note(&agg, c == a, "realloc over an empty kept page's slices moved: %p -> %p", (void*)a, (void*)c);
+            if (c != NULL) a = c;
+            agg_note(&agg, pat_verify(a, 0, two, 7) == HARNESS_OK, "grow over a kept page lost data");
+            agg_note(&agg, fa_usable_size(a) >= 3 * slice, "usable %zu < %zu", fa_usable_size(a), 3 * slice);
+#ifdef FASTALLOC_STATS
+            agg_note(&agg, s1.bytes_copied == s0.bytes_copied, "grow over a kept page copied %zu", s1.bytes_copied - s0.bytes_copied);
+#else
+            (void)s0; (void)s1;
+#endif
+            /* the page that gave way is gone: a block of its size comes from elsewhere, whole */
+            unsigned char* d = (unsigned char*)fa_malloc(two);
+            agg_note(&agg, d != NULL && (d + two <= a || d >= a + fa_usable_size(a)), "a new block overlaps the grown one");
+            if (d != NULL) {
+                pat_fill(d, 0, two, 8);
+                agg_note(&agg, pat_verify(a, 0, two, 7) == HARNESS_OK && pat_verify(d, 0, two, 8) == HARNESS_OK,
+                         "the grown block and a new one overwrite each other");
+            }
+            fa_free(d);
+        }
+    }
+    fa_free(a);
+    fa_free(b);
+    res->fails = agg.fails;
+    memcpy(res->first, agg.first, sizeof res->first);
+    res->first[sizeof res->first - 1] = '\0';
+    return NULL;
+}
+
+static void test_large_make_way(void) {
+    harness_section("large grow over a kept page");
+    fa_collect(true);
+    thread_result_t res;
+    memset(&res, 0, sizeof res);
+#if HARNESS_HAVE_THREADS
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, large_make_way_thread, &res) == 0);
+    pthread_join(t, NULL);
+#else
+    (void)large_make_way_thread(&res);
+#endif
+    CHECKF(res.fails == 0, "large grow over a kept page: %zu failures, first: %s", res.fails, res.first);
+}
+
 /* A large block that shrinks stays where it is and gives its slices past the new size back: its
    heap's page bytes fall by them and nothing is copied; under rezalloc what it gives up in the slices
    it keeps reads zero, and so does what it gave up when it grows again. One that shrinks into the
-   medium or small tiers moves. The shrunk page serves a smaller size class from then on: blocks of
-   the old size and the new one allocated over it afterwards keep their bytes. */
+   medium or small tiers moves unless it fills half of the one slice it would keep. The shrunk page
+   serves a smaller size class from then on: blocks of the old size and the new one allocated over
+   it afterwards keep their bytes. */
 static void test_large_shrink_in_place(void) {
     harness_section("large shrink in place");
     unsigned shift = HARNESS_IN_REGION ? FASTALLOC_REGION_SLICE_SHIFT : FASTALLOC_SLICE_SHIFT;
@@ -1049,11 +1125,20 @@ static void test_large_shrink_in_place(void) {
     if (!g) { fa_free(q); return; }
     CHECK(harness_verify(g, kept, 21) == HARNESS_OK);
     CHECK(harness_first_nonzero(g + kept, big - slice - kept) == HARNESS_OK);
-    unsigned char* m = (unsigned char*)fa_rezalloc(g, slice / 2);
+    /* into the medium tier: it stays on one slice while it fills half of it (cleared past the new
+       size under rezalloc), and moves below that */
+    unsigned char* h = (unsigned char*)fa_rezalloc(g, slice / 2);
+    CHECK(h != NULL);
+    if (!h) { fa_free(g); return; }
+    CHECKF(h == g && fa_usable_size(h) == slice, "a block shrunk to %zu bytes: %s, usable %zu", slice / 2,
+           h == g ? "in place" : "moved", fa_usable_size(h));
+    CHECK(harness_verify(h, slice / 2, 21) == HARNESS_OK);
+    CHECK(harness_first_nonzero(h + slice / 2, fa_usable_size(h) - slice / 2) == HARNESS_OK);
+    unsigned char* m = (unsigned char*)fa_rezalloc(h, slice / 2 - 1);
     CHECK(m != NULL);
-    if (!m) { fa_free(g); return; }
-    CHECKF(fa_usable_size(m) < slice, "a block shrunk to %zu bytes kept %zu", slice / 2, fa_usable_size(m));
-    CHECK(harness_verify(m, slice / 2, 21) == HARNESS_OK);
+    if (!m) { fa_free(h); return; }
+    CHECKF(fa_usable_size(m) < slice, "a block shrunk to %zu bytes kept %zu", slice / 2 - 1, fa_usable_size(m));
+    CHECK(harness_verify(m, slice / 2 - 1, 21) == HARNESS_OK);
     fa_free(m);
     /* a shrunk page, emptied, serves the sizes it fits */
     p = (unsigned char*)fa_malloc(big);
@@ -1356,6 +1441,7 @@ int main(void) {
     test_763();
     test_within_usable();
     test_large_grow_in_place();
+    test_large_make_way();
     test_large_shrink_in_place();
     test_huge_small_steps();
     test_vector_growth();
