@@ -10,7 +10,8 @@
 #                     then the per-frame heap benchmark (bench/frame.sh)
 #   make bench-heap   only the per-frame heap benchmark: reset / destroy / free each, vs the peers
 #   make bench-instr  instructions per operation under callgrind
-#   make bench-secure the cost of FASTALLOC_SECURE on the suite's workloads (bench/results/secure.md)
+#   make bench-secure the cost of FASTALLOC_SECURE on the suite's workloads, then on python3, sqlite3
+#                     and lua5.4 with libfastalloc.so / libfastalloc-secure.so preloaded (bench/results/secure.md)
 #   make lib          build/lib/libfastalloc.so and .a (LD_PRELOAD drop-in)
 #   make examples     build examples/
 #   make clean
@@ -181,6 +182,10 @@ $(BUILD)/lib/libfastalloc.so: $(LIB_SRC) fastalloc.h
 $(BUILD)/lib/libfastalloc-valgrind.so: $(LIB_SRC) fastalloc.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -shared -DFASTALLOC_VALGRIND $< -o $@
+# The same library with FASTALLOC_SECURE: preloaded against libfastalloc.so in make bench-secure
+$(BUILD)/lib/libfastalloc-secure.so: $(LIB_SRC) fastalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -shared -DFASTALLOC_SECURE $< -o $@
 $(BUILD)/lib/libfastalloc.o: $(LIB_SRC) fastalloc.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread $(WARN) -fPIC -c $< -o $@
@@ -238,14 +243,17 @@ $(BUILD)/bench/%_sys: bench/%.c $(BENCH_DEPS)
 	$(CC) $(BENCH_FLAGS) $< -o $@
 
 # make bench-secure: the cost of FASTALLOC_SECURE, default against secure build of every workload
-# (bench/secure.sh, DIV=N: the suite's N / N, default 4): bench/results/secure.md
+# (bench/secure.sh, DIV=N: the suite's N / N, default 4), then real programs (python3, sqlite3,
+# lua5.4, each skipped when missing; PROGRAMS=0: none) with libfastalloc.so against
+# libfastalloc-secure.so preloaded: bench/results/secure.md
 SECURE_BIN := $(foreach b,$(notdir $(BENCH_SRC:.c=)),$(BUILD)/bench-secure/$(b)_fa)
 $(BUILD)/bench-secure/%_fa: bench/%.c fastalloc.h $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_FLAGS) -DBENCH_FASTALLOC -DFASTALLOC_SECURE $< -o $@
 .PHONY: bench-secure
-bench-secure: bench-build $(SECURE_BIN)
-	@bash bench/secure.sh $(BUILD)/bench $(BUILD)/bench-secure
+bench-secure: bench-build $(SECURE_BIN) $(BUILD)/lib/libfastalloc.so $(BUILD)/lib/libfastalloc-secure.so
+	@FASTALLOC_SO=$(BUILD)/lib/libfastalloc.so FASTALLOC_SECURE_SO=$(BUILD)/lib/libfastalloc-secure.so \
+	    bash bench/secure.sh $(BUILD)/bench $(BUILD)/bench-secure
 
 # The smoke pass under the memory tools (make test): the suite's workload programs built with
 # ASan+UBSan (bench-asan: fastalloc compiled in, _fa and the ablations, each checked against the
