@@ -5322,11 +5322,14 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
 /* The common cases first, kept small: a block that still fits, using at least half of it, stays
    where it is — a block of the page tiers (its owner tag is a thread's; or FA__NO_OWNER, and its
    page is in use without aligned blocks: full, or in a secure build spanning several slices), or a
-   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. A huge block on the OS
+   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. realloc(NULL, n) is
+   malloc's fast path, not a page-map lookup of NULL: an interpreter whose allocator is realloc
+   (Lua's) makes every object so. A huge block on the OS
    has its segment's first entry for its page, so the header is where the page says if it is that
    entry: its kind and size load beside the entry's index instead of after it (a block grown a
    byte at a time asks on every call). */
 FA__INLINE void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+    if (p == NULL && align == 0) return fa__heap_malloc_fast(heap, size, zero);   /* Lua allocates so */
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
     if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != 0)) {
