@@ -1126,6 +1126,13 @@ int clock_gettime(int clock, struct timespec* now);
 #    define FA__THREAD_LOCAL __thread
 #  endif
 #endif
+/* A path inlined into its hottest callers for speed, but kept as one copy in a build for size
+   (-Os, as firmware is built): there each copy costs more than the calls it saves. */
+#if defined(__OPTIMIZE_SIZE__)
+#  define FA__INLINE_HOT static
+#else
+#  define FA__INLINE_HOT FA__INLINE
+#endif
 
 /* ---- atomics --------------------------------------------------------------------------------------- */
 #if defined(FASTALLOC_SINGLE_THREAD) && !defined(FA__MSVC)
@@ -5328,7 +5335,7 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
    has its segment's first entry for its page, so the header is where the page says if it is that
    entry: its kind and size load beside the entry's index instead of after it (a block grown a
    byte at a time asks on every call). */
-FA__INLINE void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+FA__INLINE_HOT void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
     if (p == NULL && align == 0) return fa__heap_malloc_fast(heap, size, zero);   /* Lua allocates so */
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
@@ -5424,8 +5431,8 @@ static bool fa__on_free(void* p) {
    block now has (it may have grown or shrunk in place, or moved). Inlined into realloc and
    fa_realloc, whose constant arguments fold the fast path down (a block grown a byte at a time:
    94 instructions a call, the caller's loop included, instead of 108); the other entry points
-   share one copy, fa__realloc_any. */
-FA__INLINE void* fa__realloc_api(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
+   share one copy, fa__realloc_any (and a build for size has only that one, FA__INLINE_HOT). */
+FA__INLINE_HOT void* fa__realloc_api(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
 #if FA__HOOKS
     bool live = (align == 0 || fa__is_pow2(align)) && fa__on_free(p);
 #endif
