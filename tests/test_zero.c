@@ -935,6 +935,31 @@ typedef struct {
     char first[300];
 } thread_result_t;
 
+/* What a test thread hands back: its failures and the first one's text. */
+static void* thread_result_set(thread_result_t* res, const agg_t* agg) {
+    res->fails = agg->fails;
+    memcpy(res->first, agg->first, sizeof res->first);
+    res->first[sizeof res->first - 1] = '\0';
+    return NULL;
+}
+
+/* Runs `body` in a new thread, whose heap maps a fresh segment (fa_collect(true) first: nothing
+   abandoned to adopt), and checks what it hands back. Without threads: on this thread's heap,
+   which that fa_collect emptied. */
+static void run_in_fresh_heap(const char* what, void* (*body)(void*)) {
+    fa_collect(true);
+    thread_result_t res;
+    memset(&res, 0, sizeof res);
+#if HARNESS_HAVE_THREADS
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, body, &res) == 0);
+    pthread_join(t, NULL);
+#else
+    (void)body(&res);
+#endif
+    CHECKF(res.fails == 0, "%s: %zu failures, first: %s", what, res.fails, res.first);
+}
+
 /* In a fresh thread whose segment is empty past it, a large block grows in place over the free
    slices after it; the grown part of a zeroed block lands on never-used slices and is not cleared. */
 static void* large_grow_thread(void* arg) {
@@ -993,25 +1018,12 @@ static void* large_grow_thread(void* arg) {
         fa_free(z);
     }
     fa_free(p);
-    res->fails = agg.fails;
-    memcpy(res->first, agg.first, sizeof res->first);
-    res->first[sizeof res->first - 1] = '\0';
-    return NULL;
+    return thread_result_set(res, &agg);
 }
 
 static void test_large_grow_in_place(void) {
     harness_section("large grow in place");
-    fa_collect(true); /* nothing abandoned for the new thread to adopt: it maps a fresh segment */
-    thread_result_t res;
-    memset(&res, 0, sizeof res);
-#if HARNESS_HAVE_THREADS
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, large_grow_thread, &res) == 0);
-    pthread_join(t, NULL);
-#else
-    (void)large_grow_thread(&res); /* no threads: this thread's heap, emptied by fa_collect above */
-#endif
-    CHECKF(res.fails == 0, "large grow in place: %zu failures, first: %s", res.fails, res.first);
+    run_in_fresh_heap("large grow in place", large_grow_thread);
 }
 
 /* A large block grows in place over the slices of an empty page its heap keeps (retire hysteresis)
@@ -1068,25 +1080,12 @@ static void* large_make_way_thread(void* arg) {
     }
     fa_free(a);
     fa_free(b);
-    res->fails = agg.fails;
-    memcpy(res->first, agg.first, sizeof res->first);
-    res->first[sizeof res->first - 1] = '\0';
-    return NULL;
+    return thread_result_set(res, &agg);
 }
 
 static void test_large_make_way(void) {
     harness_section("large grow over a kept page");
-    fa_collect(true);
-    thread_result_t res;
-    memset(&res, 0, sizeof res);
-#if HARNESS_HAVE_THREADS
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, large_make_way_thread, &res) == 0);
-    pthread_join(t, NULL);
-#else
-    (void)large_make_way_thread(&res);
-#endif
-    CHECKF(res.fails == 0, "large grow over a kept page: %zu failures, first: %s", res.fails, res.first);
+    run_in_fresh_heap("large grow over a kept page", large_make_way_thread);
 }
 
 /* A large block that shrinks stays where it is and gives its slices past the new size back: its
