@@ -5044,8 +5044,10 @@ FA__INLINE void fa__secure_check_block(fa__page_t* page, const fa__segment_t* se
 #endif
 
 /* Secure builds check as they go (FASTALLOC_SECURE's checks above): what is not a live block of
-   fastalloc's, a huge block's interior, then fa__secure_check_block. */
+   fastalloc's, a huge block's interior, then fa__secure_check_block. free(NULL) leaves first, before
+   the page map's dispatch: Lua frees the NULL array part of every table it collects. */
 static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
+    if (p == NULL) return;
     fa__page_t* page = fa__owner_page(owner, p);
     if (page == NULL || !fa__page_in_use(page)) {   /* not a block of fastalloc's (debug: caught before) */
         if (FA__SECURE_FREE_CHECKS && p != NULL)
