@@ -5050,7 +5050,7 @@ static FA__NOINLINE void fa__free_generic(uintptr_t* owner, void* p) {
     if (p == NULL) return;
     fa__page_t* page = fa__owner_page(owner, p);
     if (page == NULL || !fa__page_in_use(page)) {   /* not a block of fastalloc's (debug: caught before) */
-        if (FA__SECURE_FREE_CHECKS && p != NULL)
+        if (FA__SECURE_FREE_CHECKS)
             FA__SECURE_FAIL("fa_free: not a pointer fastalloc handed out (foreign, or its page is free: double free?)");
         return;
     }
@@ -5332,33 +5332,31 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
 /* The common cases first, kept small: a block that still fits, using at least half of it, stays
    where it is — a block of the page tiers (its owner tag is a thread's; or FA__NO_OWNER, and its
    page is in use without aligned blocks: full, or in a secure build spanning several slices), or a
-   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. realloc(NULL, n) is
-   malloc's fast path, not a page-map lookup of NULL: an interpreter whose allocator is realloc
-   (Lua's) makes every object so. A huge block on the OS
-   has its segment's first entry for its page, so the header is where the page says if it is that
-   entry: its kind and size load beside the entry's index instead of after it (a block grown a
-   byte at a time asks on every call). */
+   huge block (FA__NO_OWNER too), which a growing realloc left headroom in. A huge block on the OS
+   has its segment's first entry for its page, so its header is the one that entry would have:
+   kind and size load beside the entry's index instead of after it (a block grown a byte at a time
+   asks on every call; a region's huge block on its extra entry takes the slow path). realloc(NULL,
+   n) is malloc's fast path, not a page-map lookup of NULL: Lua's allocator is realloc. */
 FA__INLINE_HOT void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
-    if (p == NULL && align == 0) return fa__heap_malloc_fast(heap, size, zero);   /* Lua allocates so */
+    if (p == NULL && align == 0) return fa__heap_malloc_fast(heap, size, zero);
     uintptr_t* owner = fa__ptr_owner(p);
     uintptr_t tag = fa__load_relaxed(owner);
     if (fa__likely(p != NULL && align == 0 && tag != FA__DISPATCH && tag != 0)) {
         fa__page_t* page = (fa__page_t*)(void*)owner;
-        fa__segment_t* seg = (fa__segment_t*)(void*)((uint8_t*)page - offsetof(fa__segment_t, pages));
-        bool huge = tag == FA__NO_OWNER && page->slice_offset == FA__HEAD && seg->kind == FA__SEGMENT_HUGE;
-        if (!huge && (tag != FA__NO_OWNER
-            || ((seg = fa__page_segment(page))->kind != FA__SEGMENT_HUGE
-                && (fa__load_relaxed(&page->flags) & (FA__PAGE_HAS_ALIGNED | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE))) {
+        fa__segment_t* first = (fa__segment_t*)(void*)((uint8_t*)page - offsetof(fa__segment_t, pages));
+        if (tag == FA__NO_OWNER && page->slice_offset == FA__HEAD && first->kind == FA__SEGMENT_HUGE) {
+            size_t usable = first->map_size - (size_t)((uint8_t*)p - (uint8_t*)first);
+            if (!zero && size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, first)
+                && (!fa__seg_sampled(first) || size + 16 > usable)) {   /* sampled: the same 16-rounded end */
+                first->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
+                return p;
+            }
+        } else if (tag != FA__NO_OWNER
+                   || (fa__page_segment(page)->kind != FA__SEGMENT_HUGE
+                       && (fa__load_relaxed(&page->flags) & (FA__PAGE_HAS_ALIGNED | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE)) {
             size_t usable = page->block_size;
             if (size <= usable && size >= usable / 2) {
                 if (zero) fa__zero_range((uint8_t*)p + size, usable - size, false);
-                return p;
-            }
-        } else if (huge && !zero) {
-            size_t usable = seg->map_size - (size_t)((uint8_t*)p - (uint8_t*)seg);
-            if (size <= usable && size >= usable / 2 && fa__realloc_may_resize(heap, seg)
-                && (!fa__seg_sampled(seg) || size + 16 > usable)) {   /* sampled: the same 16-rounded end */
-                seg->huge_written = size;   /* as fa__huge_settle: the caller's bytes end here */
                 return p;
             }
         }

@@ -943,10 +943,11 @@ static void* thread_result_set(thread_result_t* res, const agg_t* agg) {
     return NULL;
 }
 
-/* Runs `body` in a new thread, whose heap maps a fresh segment (fa_collect(true) first: nothing
+/* A test section `what`: runs `body` in a new thread, whose heap maps a fresh segment (fa_collect(true) first: nothing
    abandoned to adopt), and checks what it hands back. Without threads: on this thread's heap,
    which that fa_collect emptied. */
 static void run_in_fresh_heap(const char* what, void* (*body)(void*)) {
+    harness_section(what);
     fa_collect(true);
     thread_result_t res;
     memset(&res, 0, sizeof res);
@@ -1022,7 +1023,6 @@ static void* large_grow_thread(void* arg) {
 }
 
 static void test_large_grow_in_place(void) {
-    harness_section("large grow in place");
     run_in_fresh_heap("large grow in place", large_grow_thread);
 }
 
@@ -1084,7 +1084,6 @@ static void* large_make_way_thread(void* arg) {
 }
 
 static void test_large_make_way(void) {
-    harness_section("large grow over a kept page");
     run_in_fresh_heap("large grow over a kept page", large_make_way_thread);
 }
 
