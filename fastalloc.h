@@ -5431,7 +5431,7 @@ static bool fa__on_free(void* p) {
 /* realloc as the API sees it: the hooks' reports around it, and the memory tools told the size the
    block now has (it may have grown or shrunk in place, or moved). Inlined into realloc and
    fa_realloc, whose constant arguments fold the fast path down (a block grown a byte at a time:
-   94 instructions a call, the caller's loop included, instead of 108); the other entry points
+   94 instructions a call preloaded, the caller's loop included, instead of 108); the other entry points
    share one copy, fa__realloc_any (and a build for size has only that one, FA__INLINE_HOT). */
 FA__INLINE_HOT void* fa__realloc_api(fa__heap_t* heap, void* p, size_t size, size_t align, bool zero) {
 #if FA__HOOKS
