@@ -2354,6 +2354,9 @@ FA__INLINE size_t fa__map_top_index(uintptr_t a) {
     return (size_t)(a >> (FA__MAP_GRANULE_SHIFT + FA__MAP_LEAF_BITS)) & (FA__MAP_TOP_ENTRIES - 1);
 }
 FA__INLINE size_t fa__map_leaf_index(uintptr_t a) {
+    /* where a leaf's index is the low word's top bits, the 32-bit shift needs no mask (x86-64:
+       the index then scales in the address, one instruction fewer on every free) */
+    if (FA__MAP_GRANULE_SHIFT + FA__MAP_LEAF_BITS == 32) return (size_t)((uint32_t)a >> FA__MAP_GRANULE_SHIFT);
     return (size_t)(a >> FA__MAP_GRANULE_SHIFT) & (FA__MAP_LEAF_ENTRIES - 1);
 }
 FA__INLINE uintptr_t fa__map_encode(const void* at) { return (uintptr_t)at - (uintptr_t)&fa__map.base; }
