@@ -3087,16 +3087,31 @@ static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
     return seg;
 }
 
-/* The pool: empty OS segments between heaps. A destroyed heap leaves its segments here (up to
-   FA__POOL_SEGMENTS) and new segments come from here first, so a heap made and destroyed per task
-   does not map and fault in fresh memory every time. The purge delay purges them like any free
-   slice; fa_collect(true) and running out of memory unmap them. Region segments never come here:
-   they go back to their region. */
+/* The pool: empty OS segments between heaps and threads. A destroyed heap, an exiting thread, a
+   heap whose spare is taken and the reclaim of what exited threads left put their empty segments
+   here (up to FA__POOL_SEGMENTS), and new segments come from here first, so heaps and threads that
+   come and go do not unmap memory and fault it in again a moment later. The pool is a buffer
+   against such bursts, not a store: FASTALLOC_PURGE_DELAY_MS after the latest arrival (each one
+   pushes the deadline back, as memory going back to a heap does) the next heartbeat of any heap
+   unmaps all but FA__POOL_KEEP of them and purges those (fa__pool_expire), so the next heap or
+   thread still finds a segment without a mapping; fa_collect(true) and running out of memory
+   unmap them all, and a heap's own purge purges them. Region segments never come here: they go
+   back to their region. */
 #define FA__POOL_SEGMENTS 8
+#define FA__POOL_KEEP     2
 static fa__segment_queue_t fa__pool;
+static uintptr_t fa__pool_expire_at;  /* atomic: when the pool is unmapped, clock_ms truncated to a
+                                         word and made odd (fa__clock_due); 0: never */
+
+/* Whether the clock has reached `at`, a deadline truncated to a word (on 32-bit targets it wraps
+   every 49 days: a deadline is at most a few seconds ahead, so the difference's sign tells). */
+static bool fa__clock_due(uintptr_t at) { return (intptr_t)((uintptr_t)fa__os_clock_ms() - at) >= 0; }
 
 static bool fa__pool_put(fa__segment_t* seg) {
-    return seg->region == NULL && fa__segment_queue_put(&fa__pool, seg, FA__POOL_SEGMENTS);
+    if (seg->region != NULL || !fa__segment_queue_put(&fa__pool, seg, FA__POOL_SEGMENTS)) return false;
+    uint64_t at = fa__purge_deadline();
+    if (at != 0) fa__store_relaxed(&fa__pool_expire_at, (uintptr_t)at | 1);
+    return true;
 }
 
 static fa__segment_t* fa__pool_take(void) { return fa__segment_queue_take(&fa__pool); }
@@ -3117,6 +3132,18 @@ static bool fa__pool_unmap(void) {
     return any;
 }
 
+/* A heartbeat's look at the pool: past its deadline, all but FA__POOL_KEEP pooled segments (the
+   oldest first) are unmapped and the rest purged. The deadline is cleared first: a segment that
+   arrives meanwhile sets it again once it is queued, so none is left behind without one. */
+static void fa__pool_expire(void) {
+    uintptr_t at = fa__load_relaxed(&fa__pool_expire_at);
+    if (at == 0 || !fa__clock_due(at)) return;
+    fa__store_relaxed(&fa__pool_expire_at, (uintptr_t)0);
+    fa__segment_t* seg;
+    while (fa__load_relaxed(&fa__pool.count) > FA__POOL_KEEP && (seg = fa__pool_take()) != NULL) fa__segment_free(seg);
+    fa__pool_purge();
+}
+
 /* The next page in use of a segment at or after slice *idx (NULL: none); *idx moves past it, so the
    caller may give the page back while walking. */
 static fa__page_t* fa__segment_next_page(fa__segment_t* seg, size_t* idx) {
@@ -3129,15 +3156,18 @@ static fa__page_t* fa__segment_next_page(fa__segment_t* seg, size_t* idx) {
 }
 
 /* ---- a heap's own segments --------------------------------------------------------------------- */
+static void fa__segment_discard(fa__segment_t* seg);
+
 /* A segment whose last page went back. A heap keeps one OS segment as its spare against map/unmap
-   churn; region windows go straight back, so heaps sharing a region never hoard memory another one
-   needs. */
+   churn and pools the others for any heap (fa__segment_discard); region windows go straight back,
+   so heaps sharing a region never hoard memory another one needs. */
 static void fa__segment_release(fa__heap_t* heap, fa__segment_t* seg) {
     FA__DEBUG_ASSERT(seg->page_count == 0);
     fa__segment_unlink(heap, seg);
     fa__store_relaxed(&seg->thread_id, FA__NO_OWNER);
-    if (heap->spare_segment == NULL && seg->region == NULL) heap->spare_segment = seg;
-    else fa__segment_free(seg);
+    if (seg->region != NULL) fa__segment_free(seg);
+    else if (heap->spare_segment == NULL) heap->spare_segment = seg;
+    else fa__segment_discard(seg);
 }
 
 /* A new segment for the heap, to hold a page of `block_size` blocks: its spare, else one from its
@@ -4448,10 +4478,12 @@ static void fa__heap_purge(fa__heap_t* heap) {
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
 /* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-        size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
-        int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
+    for (int pass = 0; pass < 2; pass++) {
+        for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+            size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
+            int idx = fa__span_find(~seg->used_mask & (pass == 0 ? seg->dirty_mask : ~(uint64_t)0), slices);
+            if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
+        }
     }
     return NULL;
 }
@@ -4506,6 +4538,7 @@ static void fa__heap_heartbeat(fa__heap_t* heap) {
     if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__abandoned_reclaim(FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
     if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
+    fa__pool_expire();
 }
 
 static void fa__debug_check_page(const fa__page_t* page) { FA__DEBUG_ASSERT(fa__page_check(page)); (void)page; }
@@ -4560,7 +4593,7 @@ static void fa__heap_abandon(fa__heap_t* heap) {
     fa__heap_collect_pages(heap);
     fa__retained_drop_all(heap);               /* revived ones */
     while (heap->segments != NULL) fa__segment_abandon(heap, heap->segments);
-    if (heap->spare_segment != NULL) fa__segment_free(heap->spare_segment);
+    if (heap->spare_segment != NULL) fa__segment_discard(heap->spare_segment);
     if (FA__GUARD_SAMPLING) (void)fa__heap_detach_huge(heap);   /* its sampled blocks (>>guard): nobody's now */
     fa__heap_record_release(heap);
 }

@@ -116,6 +116,7 @@ workloads=(
     "threads w_threads falseshare-2 -"    "threads w_threads falseshare-4 -"
     "stress w_stress mstress-4 -"         "stress w_stress mstress-8 -"
     "stress w_stress rptest-2 -"          "stress w_stress rptest-4 -"
+    "stress w_stress spawn-2 -"
     "realloc w_app realloc-grow-1 -"      "realloc w_app realloc-grow-4 -"
     "frag w_frag frag -"                  "app w_frag hashmap -"
     "app w_app interp -"

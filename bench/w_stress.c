@@ -15,6 +15,10 @@
  *               it frees half of its working set in random order and allocates it again (a phase
  *               change); every 256 steps it hands 32 of its blocks to the next thread and frees
  *               what the previous thread handed to it. T = 2 and 4.
+ *   spawn-T     a thread per task: tasks of 4096 blocks of 16..512 B (made, checked, all freed), each
+ *               in a thread of its own that exits when its task is done, T tasks at a time (a
+ *               server spawning a thread per request, a pool that grows and shrinks). Memory an
+ *               exited thread gave back is what the next one needs. T = 2.
  *
  * Every block carries a header word (size << 40 | id) and a check byte at its end, checked before
  * any thread frees it. The checksum is made only of what each thread's own random stream decides
@@ -292,10 +296,62 @@ static uint64_t run_rptest(uint64_t n, long nthreads)
     return mix(sum, n);
 }
 
+/* ---- spawn ---- */
+#define SP_TASK 4096u
+
+typedef struct {
+    _Alignas(64) uint64_t seed;
+    uint64_t sum;
+} sp_arg_t;
+
+static void *sp_task(void *v)
+{
+    sp_arg_t *a = v;
+    void **blk = malloc(sizeof(void *) * SP_TASK);   /* harness memory */
+    rng_t r = rng_seed(a->seed);
+    uint64_t sum = 0, aw = 0, fw = 0;
+    if (!blk)
+        die_oom(SP_TASK);
+    for (unsigned i = 0; i < SP_TASK; i++) {
+        size_t size = 16 + rng_below(&r, 497);
+        uint64_t id = (a->seed << 16) ^ i;
+        blk[i] = obj_new(size, id);
+        aw += ((uint64_t)size << HDR_SIZE_SHIFT) | (id & HDR_ID_MASK);
+        sum += size;
+    }
+    for (unsigned i = 0; i < SP_TASK; i++)
+        fw += obj_free(blk[i], "spawn");
+    free(blk);
+    atomic_fetch_add(&g_allocs, SP_TASK);
+    atomic_fetch_add(&g_frees, SP_TASK);
+    atomic_fetch_add(&g_alloc_words, aw);
+    atomic_fetch_add(&g_free_words, fw);
+    a->sum = sum;
+    return NULL;
+}
+
+static uint64_t run_spawn(uint64_t n, long nthreads)
+{
+    sp_arg_t arg[8];
+    uint64_t sum = 0, tasks = (n + SP_TASK - 1) / SP_TASK, next = 0;
+    while (next < tasks) {
+        int k = tasks - next < (uint64_t)nthreads ? (int)(tasks - next) : (int)nthreads;
+        for (int i = 0; i < k; i++)
+            arg[i] = (sp_arg_t){ .seed = 7 + next + (uint64_t)i };
+        run_threads(k, sp_task, arg, sizeof arg[0]);
+        for (int i = 0; i < k; i++)
+            sum = mix(sum, arg[i].sum);
+        next += (uint64_t)k;
+    }
+    totals_check("spawn");
+    return mix(sum, tasks);
+}
+
 static const workload_t W[] = {
     { "mstress-4", run_mstress, 4, 5000000, "mstress shape: 4 threads x 10 rounds, mixed sizes, transfers" },
     { "mstress-8", run_mstress, 8, 5000000, "mstress shape: 8 threads x 10 rounds, mixed sizes, transfers" },
     { "rptest-2",  run_rptest,  2, 2000000, "rptest shape: 2 threads, 16..8000 B, cross-thread frees" },
     { "rptest-4",  run_rptest,  4, 2000000, "rptest shape: 4 threads, 16..8000 B, cross-thread frees" },
+    { "spawn-2",   run_spawn,   2, 4096000, "a thread per task of 4096 blocks, 2 at a time" },
 };
 BENCH_MAIN(W)

@@ -18,7 +18,12 @@
      cannot be read (no /proc, not Windows) those checks are skipped, the mapped-bytes ones stay.
    - thread exit residue: a thread leaves half of 100 MiB of small blocks behind; after
      fa_collect(true) and freeing the rest from main, mapped memory returns to where it was and
-     nothing stays abandoned. */
+     nothing stays abandoned.
+   - threads that come and go: rounds of 2 threads, each filling about 1.5 segments with small and
+     medium blocks and freeing them before it exits; after the first round no segment is mapped or
+     unmapped (the exited threads' segments wait in the pool for the next ones), and once the
+     purge delay has passed and some thread allocates, the pool is cut to two purged segments:
+     mapped memory is back within those two, resident memory where it was. */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -634,6 +639,78 @@ static void test_thread_exit_residue(void) {
     residue_scenario(false);
 }
 
+/* ---- 6. threads that come and go ---------------------------------------------------------- */
+
+/* About 1.5 segments per thread: each exits with its spare and another segment emptied, four in
+   all for the pool's FA__POOL_SEGMENTS (8), with room for a layout that needs a third. */
+static size_t come_go_bytes(void) { return 3 * FA__SEGMENT_SIZE / 2; }
+
+/* Fills come_go_bytes() with 256-byte and 4 KiB blocks (small and medium pages), checks them,
+   frees them all; the count of bad blocks goes to *arg. */
+static void* come_go_thread(void* arg) {
+    size_t* bad = (size_t*)arg;
+    size_t n = come_go_bytes() / ((256 + 4096) / 2);
+    unsigned char** p = (unsigned char**)fa_malloc(n * sizeof *p);
+    if (p == NULL) { *bad = 1; return NULL; }
+    for (size_t i = 0; i < n; i++) {
+        size_t size = i % 2 ? 4096 : 256;
+        p[i] = (unsigned char*)fa_malloc(size);
+        if (p[i] != NULL) { p[i][0] = (unsigned char)i; p[i][size - 1] = (unsigned char)(i >> 3); }
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t size = i % 2 ? 4096 : 256;
+        if (p[i] == NULL || p[i][0] != (unsigned char)i || p[i][size - 1] != (unsigned char)(i >> 3)) (*bad)++;
+        fa_free(p[i]);
+    }
+    fa_free(p);
+    return NULL;
+}
+
+static void come_go_round(size_t* bad) {
+    enum { THREADS = 2 };
+    pthread_t t[THREADS];
+    size_t bads[THREADS] = {0, 0};
+    bool started[THREADS];
+    for (int i = 0; i < THREADS; i++) started[i] = pthread_create(&t[i], NULL, come_go_thread, &bads[i]) == 0;
+    for (int i = 0; i < THREADS; i++) {
+        if (started[i]) pthread_join(t[i], NULL);
+        *bad += bads[i] + !started[i];
+    }
+}
+
+static void test_threads_come_and_go(void) {
+    harness_section("threads that come and go");
+    fa_collect(true);
+    fa_stats_t before = snap();
+    size_t bad = 0, rss0 = rss_bytes();
+    come_go_round(&bad);
+    fa_stats_t first = snap();
+    size_t rss_full = rss_bytes();
+    for (int round = 0; round < 3; round++) come_go_round(&bad);
+    fa_stats_t later = snap();
+    CHECKF(bad == 0, "%zu blocks lost or corrupted (or threads not started)", bad);
+    CHECKF(later.os_map_calls == first.os_map_calls && later.os_unmap_calls == first.os_unmap_calls,
+           "after the first round, 3 more rounds of threads mapped %zu and unmapped %zu times (the pool should serve them)",
+           later.os_map_calls - first.os_map_calls, later.os_unmap_calls - first.os_unmap_calls);
+    sleep_ms(50); /* well past FASTALLOC_PURGE_DELAY_MS (10 ms) */
+    some_activity();
+    fa_stats_t expired = snap();
+    /* the pool's two, and a segment's worth for guard pages (secure builds map one per segment) */
+    CHECKF(expired.os_unmap_calls > later.os_unmap_calls && expired.mapped_bytes <= before.mapped_bytes + (FA__POOL_KEEP + 1) * FA__SEGMENT_SIZE,
+           "after 50 ms and some activity: %zu unmaps, mapped %zu MiB (%zu MiB before the rounds, %zu MiB after them)",
+           expired.os_unmap_calls - later.os_unmap_calls, expired.mapped_bytes / MiB, before.mapped_bytes / MiB,
+           later.mapped_bytes / MiB);
+    size_t rss1 = rss_bytes();
+    if (rss0 == 0 || CT_SANITIZED) {
+        harness_skip("resident memory of the pool after the purge delay",
+                     rss0 == 0 ? "no resident-size query on this platform" : "sanitizer shadow memory");
+    } else {
+        size_t slack = 8 * MiB + rss_extra_slack();
+        CHECKF(rss1 <= rss0 + slack, "resident %zu MiB before the rounds, %zu MiB after the first, %zu MiB after the purge delay (bound %zu MiB)",
+               rss0 / MiB, rss_full / MiB, rss1 / MiB, (rss0 + slack) / MiB);
+    }
+}
+
 int main(void) {
     test_steady_churn();
     test_one_object_churn();
@@ -641,5 +718,6 @@ int main(void) {
     test_thread_exit_residue();
     test_rss_after_collect();
     test_rss_after_purge_delay();
+    test_threads_come_and_go();
     return harness_finish();
 }
