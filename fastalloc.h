@@ -3100,7 +3100,7 @@ static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
 #define FA__POOL_SEGMENTS 8
 #define FA__POOL_KEEP     2
 static fa__segment_queue_t fa__pool;
-static uintptr_t fa__pool_expire_at;  /* atomic: when the pool is unmapped, clock_ms truncated to a
+static uintptr_t fa__pool_expire_at;  /* atomic: when the pool is cut to FA__POOL_KEEP, clock_ms cut to a
                                          word and made odd (fa__clock_due); 0: never */
 
 /* Whether the clock has reached `at`, a deadline truncated to a word (on 32-bit targets it wraps
@@ -4478,12 +4478,10 @@ static void fa__heap_purge(fa__heap_t* heap) {
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
 /* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
-    for (int pass = 0; pass < 2; pass++) {
-        for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-            size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
-            int idx = fa__span_find(~seg->used_mask & (pass == 0 ? seg->dirty_mask : ~(uint64_t)0), slices);
-            if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
-        }
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
+        int idx = fa__span_find(~seg->used_mask, slices);
+        if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
     return NULL;
 }
