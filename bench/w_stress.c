@@ -56,6 +56,15 @@ static inline uint64_t obj_free(void *vp, const char *what)
     return h;
 }
 
+/* A thread's (or the end's) counts and header sums, into the totals totals_check compares. */
+static void totals_add(uint64_t allocs, uint64_t frees, uint64_t alloc_words, uint64_t free_words)
+{
+    atomic_fetch_add(&g_allocs, allocs);
+    atomic_fetch_add(&g_frees, frees);
+    atomic_fetch_add(&g_alloc_words, alloc_words);
+    atomic_fetch_add(&g_free_words, free_words);
+}
+
 static void totals_check(const char *what)
 {
     if (atomic_load(&g_allocs) != atomic_load(&g_frees) ||
@@ -123,10 +132,7 @@ static void *ms_thread(void *v)
             fw += obj_free(slot[s], "mstress-end");
             frees++;
         }
-    atomic_fetch_add(&g_allocs, allocs);
-    atomic_fetch_add(&g_frees, frees);
-    atomic_fetch_add(&g_alloc_words, aw);
-    atomic_fetch_add(&g_free_words, fw);
+    totals_add(allocs, frees, aw, fw);
     a->sum = sum;
     return NULL;
 }
@@ -153,8 +159,7 @@ static uint64_t run_mstress(uint64_t n, long nthreads)
             frees++;
         }
     }
-    atomic_fetch_add(&g_frees, frees);
-    atomic_fetch_add(&g_free_words, fw);
+    totals_add(0, frees, 0, fw);
     totals_check("mstress");
     return mix(sum, n);
 }
@@ -259,10 +264,7 @@ static void *rp_thread(void *v)
     free(slot);
     free(inbox);
     free(order);
-    atomic_fetch_add(&g_allocs, allocs);
-    atomic_fetch_add(&g_frees, frees);
-    atomic_fetch_add(&g_alloc_words, aw);
-    atomic_fetch_add(&g_free_words, fw);
+    totals_add(allocs, frees, aw, fw);
     a->sum = mix(sum, allocs);
     return NULL;
 }
@@ -290,8 +292,7 @@ static uint64_t run_rptest(uint64_t n, long nthreads)
         pthread_mutex_destroy(&boxes[i].lock);
     }
     free(boxes);
-    atomic_fetch_add(&g_frees, frees);
-    atomic_fetch_add(&g_free_words, fw);
+    totals_add(0, frees, 0, fw);
     totals_check("rptest");
     return mix(sum, n);
 }
@@ -322,10 +323,7 @@ static void *sp_task(void *v)
     for (unsigned i = 0; i < SP_TASK; i++)
         fw += obj_free(blk[i], "spawn");
     free(blk);
-    atomic_fetch_add(&g_allocs, SP_TASK);
-    atomic_fetch_add(&g_frees, SP_TASK);
-    atomic_fetch_add(&g_alloc_words, aw);
-    atomic_fetch_add(&g_free_words, fw);
+    totals_add(SP_TASK, SP_TASK, aw, fw);
     a->sum = sum;
     return NULL;
 }
