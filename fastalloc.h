@@ -127,8 +127,11 @@
                                       again; 0: clear every zeroing allocation (for comparison)
      FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
                                       spare segment unmapped once this many ms pass without more
-                                      memory going back (default 10; 0 = at the next slow path;
-                                      -1 = only in fa_collect). Region memory is never purged.
+                                      memory going back, and the pool of empty segments (what
+                                      exited threads and destroyed heaps left) cut to 2 purged
+                                      ones once this many ms pass without another arriving
+                                      (default 10; 0 = at the next slow path; -1 = only in
+                                      fa_collect). Region memory is never purged.
      FASTALLOC_PURGE_DECOMMITS  impl  1: a purge also decommits (Windows MEM_DECOMMIT; POSIX
                                       PROT_NONE), so purged memory stops counting against the
                                       commit limit, and a page laid on it commits it again.
