@@ -3127,11 +3127,12 @@ static void fa__pool_purge(void) {
     fa__unlock();
 }
 
-/* Gives every pooled segment back to the OS; says whether there was any. */
-static bool fa__pool_unmap(void) {
+/* Gives pooled segments back to the OS, the oldest first, until `keep` are left; says whether it
+   gave any. */
+static bool fa__pool_unmap(size_t keep) {
     bool any = false;
     fa__segment_t* seg;
-    while ((seg = fa__pool_take()) != NULL) { fa__segment_free(seg); any = true; }
+    while (fa__load_relaxed(&fa__pool.count) > keep && (seg = fa__pool_take()) != NULL) { fa__segment_free(seg); any = true; }
     return any;
 }
 
@@ -3142,8 +3143,7 @@ static void fa__pool_expire(void) {
     uintptr_t at = fa__load_relaxed(&fa__pool_expire_at);
     if (at == 0 || !fa__clock_due(at)) return;
     fa__store_relaxed(&fa__pool_expire_at, (uintptr_t)0);
-    fa__segment_t* seg;
-    while (fa__load_relaxed(&fa__pool.count) > FA__POOL_KEEP && (seg = fa__pool_take()) != NULL) fa__segment_free(seg);
+    (void)fa__pool_unmap(FA__POOL_KEEP);
     fa__pool_purge();
 }
 
@@ -4574,7 +4574,7 @@ static bool fa__heap_make_room(fa__heap_t* heap) {
     bool any = fa__heap_collect_pages(heap) != 0 || heap->spare_segment != NULL || abandoned != 0;
     if (heap->spare_segment != NULL) { fa__segment_free(heap->spare_segment); heap->spare_segment = NULL; }
     if (fa__heap_source(heap) == NULL) {
-        any |= fa__pool_unmap();
+        any |= fa__pool_unmap(0);
         any |= fa__huge_cache_unmap();
     }
     return any;
@@ -5419,7 +5419,7 @@ static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
 static void fa__collect(bool force) {
     fa__heap_t* heap = force ? fa__thread_heap() : fa__tls_heap;
     if (heap != NULL && heap != FA__EMPTY_HEAP) fa__heap_collect(heap, force);
-    if (force) (void)fa__pool_unmap();
+    if (force) (void)fa__pool_unmap(0);
     if (force) fa__guard_ring_unmap();
 }
 

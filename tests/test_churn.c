@@ -641,24 +641,37 @@ static void test_thread_exit_residue(void) {
 
 /* ---- 6. threads that come and go ---------------------------------------------------------- */
 
+#define COME_GO_THREADS 2
+
 /* About 1.5 segments per thread: each exits with its spare and another segment emptied, four in
    all for the pool's FA__POOL_SEGMENTS (8), with room for a layout that needs a third. */
 static size_t come_go_bytes(void) { return 3 * FA__SEGMENT_SIZE / 2; }
 
-/* Fills come_go_bytes() with 256-byte and 4 KiB blocks (small and medium pages), checks them,
-   frees them all; the count of bad blocks goes to *arg. */
+/* Block i's size: 256 bytes and 4 KiB in turn (small and medium pages). */
+static size_t come_go_size(size_t i) { return i % 2 ? 4096 : 256; }
+
+/* Threads of the round that hold all their blocks; each waits for the others before freeing, so
+   every round holds the same memory at its peak whatever the scheduler does (a first round whose
+   threads ran one after the other would pool too few segments for a later one that overlaps). */
+static int come_go_holding;
+
+/* Fills come_go_bytes() with come_go_size blocks, waits for the round's other threads, checks its
+   blocks, frees them all; the count of bad blocks goes to *arg. */
 static void* come_go_thread(void* arg) {
     size_t* bad = (size_t*)arg;
     size_t n = come_go_bytes() / ((256 + 4096) / 2);
     unsigned char** p = (unsigned char**)fa_malloc(n * sizeof *p);
-    if (p == NULL) { *bad = 1; return NULL; }
+    if (p == NULL) n = 0, *bad = 1;
     for (size_t i = 0; i < n; i++) {
-        size_t size = i % 2 ? 4096 : 256;
+        size_t size = come_go_size(i);
         p[i] = (unsigned char*)fa_malloc(size);
         if (p[i] != NULL) { p[i][0] = (unsigned char)i; p[i][size - 1] = (unsigned char)(i >> 3); }
     }
+    __atomic_add_fetch(&come_go_holding, 1, __ATOMIC_ACQ_REL);
+    for (int ms = 0; ms < 10000 && __atomic_load_n(&come_go_holding, __ATOMIC_ACQUIRE) < COME_GO_THREADS; ms++)
+        sleep_ms(1);   /* bounded: a thread that failed to start must not hang the test */
     for (size_t i = 0; i < n; i++) {
-        size_t size = i % 2 ? 4096 : 256;
+        size_t size = come_go_size(i);
         if (p[i] == NULL || p[i][0] != (unsigned char)i || p[i][size - 1] != (unsigned char)(i >> 3)) (*bad)++;
         fa_free(p[i]);
     }
@@ -667,12 +680,12 @@ static void* come_go_thread(void* arg) {
 }
 
 static void come_go_round(size_t* bad) {
-    enum { THREADS = 2 };
-    pthread_t t[THREADS];
-    size_t bads[THREADS] = {0, 0};
-    bool started[THREADS];
-    for (int i = 0; i < THREADS; i++) started[i] = pthread_create(&t[i], NULL, come_go_thread, &bads[i]) == 0;
-    for (int i = 0; i < THREADS; i++) {
+    pthread_t t[COME_GO_THREADS];
+    size_t bads[COME_GO_THREADS] = {0, 0};
+    bool started[COME_GO_THREADS];
+    __atomic_store_n(&come_go_holding, 0, __ATOMIC_RELEASE);
+    for (int i = 0; i < COME_GO_THREADS; i++) started[i] = pthread_create(&t[i], NULL, come_go_thread, &bads[i]) == 0;
+    for (int i = 0; i < COME_GO_THREADS; i++) {
         if (started[i]) pthread_join(t[i], NULL);
         *bad += bads[i] + !started[i];
     }
