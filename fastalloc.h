@@ -122,7 +122,7 @@
                                       FASTALLOC_SLICE_SHIFT
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
-                                      medium and large pages; 0 = at once)
+                                      pages of several slices; 0 = at once)
      FASTALLOC_ZERO_TRACKING    impl  1 (default): know which memory reads zero and never clear it
                                       again; 0: clear every zeroing allocation (for comparison)
      FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
@@ -1628,7 +1628,11 @@ struct fa__region_s {
 typedef struct fa__page_queue_s {
     fa__page_t* first;
     fa__page_t* last;
-    size_t retained_bytes;            /* of this bin's pages in heap->retained */
+    uint16_t retained_slices;         /* of this bin's pages in heap->retained (at most
+                                         FA__RETAINED_MAX pages of FA__SLICES) */
+    uint8_t medium_slices;            /* a medium bin: slices of its next fresh page (>>pages);
+                                         the two fit where a size_t was, so a heap in a region
+                                         costs it no more */
 } fa__page_queue_t;
 
 enum { FA__HEAP_THREAD = 0, FA__HEAP_FIRST_CLASS = 1, FA__HEAP_GONE = 2 };  /* heap->kind */
@@ -3283,9 +3287,10 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
    64 bytes; above that there are four bins per power of two (80, 96, 112, 128, 160, ...), so the
    worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
    a slice-aligned page. Tiers, in a segment's geometry: small blocks (<= slice/32; slice/8 in a
-   region's) get one-slice pages, medium ones (<= fa__geometry_medium_max) pages of
-   FA__MEDIUM_PAGE_SLICES slices (in a region, just enough slices for eight blocks), large ones just
-   enough slices for one block; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
+   region's) get one-slice pages, medium ones (<= fa__geometry_medium_max) pages of just enough
+   slices for eight blocks at first, each next fresh page of the bin in a heap twice the last up to
+   FA__MEDIUM_PAGE_SLICES (in a region they stay at the first size), large ones just enough slices
+   for one block; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
    at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
    (blocks on thread_free still count as used until the owner collects them). xowner is the
    segment's owner while flags has neither IN_FULL nor HAS_ALIGNED and the page is in use, else
@@ -3320,15 +3325,32 @@ static size_t fa__bin_size(size_t bin) {
    bigger in debug builds). */
 static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_size(bin); }
 
-/* Slices for a page of blocks of `block_size` in a geometry. Region memory is scarce: a medium page
-   there is just big enough for eight blocks, not a fixed FA__MEDIUM_PAGE_SLICES (in a 64 KiB region,
-   twelve medium size classes at 8 KiB each would not even fit). */
+/* Slices for the first page of blocks of `block_size` in a geometry (the fewest any page of them
+   has). A medium page starts just big enough for eight blocks: a thread that keeps a few blocks of
+   each of twenty medium size classes would otherwise hold twenty pages of FA__MEDIUM_PAGE_SLICES
+   (10 MiB of address space, faulted in whole where segments have huge pages), and in a 64 KiB
+   region twelve such size classes would not even fit. A heap that keeps asking for a bin's pages
+   gets bigger ones (fa__medium_grown_slices). */
+#define FA__MEDIUM_FIRST_BLOCKS 8
 static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     size_t slice = fa__geometry_slice(shift);
     if (block_size <= fa__geometry_small_max(shift)) return 1;
-    if (block_size <= fa__geometry_medium_max(shift))
-        return shift == FA__REGION_SHIFT ? (8 * block_size + slice - 1) >> shift : FA__MEDIUM_PAGE_SLICES;
+    if (block_size <= fa__geometry_medium_max(shift)) return (FA__MEDIUM_FIRST_BLOCKS * block_size + slice - 1) >> shift;
     return (block_size + slice - 1) >> shift;
+}
+/* Slices for the next fresh page of a medium bin in a heap (`first`: fa__page_slices_for): each
+   page twice the last one, up to FA__MEDIUM_PAGE_SLICES, so a bin in heavy use soon sets up one page
+   per 64 or more blocks. Region memory is scarce: pages in a region's geometry (which OS segments
+   share where the two slice shifts are equal) stay at the first size. */
+static size_t fa__medium_grown_slices(const fa__page_queue_t* q, size_t first, unsigned shift) {
+    if (shift == FA__REGION_SHIFT || q->medium_slices <= first) return first;
+    return q->medium_slices;
+}
+static void fa__medium_grow(fa__page_queue_t* q, size_t block_size, size_t slices, unsigned shift) {
+    if (shift == FA__REGION_SHIFT || block_size <= fa__geometry_small_max(shift) || block_size > fa__geometry_medium_max(shift)
+        || slices >= FA__MEDIUM_PAGE_SLICES) return;
+    size_t next = 2 * slices > FA__MEDIUM_PAGE_SLICES ? FA__MEDIUM_PAGE_SLICES : 2 * slices;
+    if (next > q->medium_slices) q->medium_slices = (uint8_t)next;
 }
 
 /* Where a page's first block is, with its segment known (or found: fa__page_start). */
@@ -3742,7 +3764,7 @@ static void fa__retained_drop(fa__heap_t* heap, fa__page_t* page) {
     for (size_t i = 0; i < heap->retained_count; i++) {
         if (heap->retained[i] != page) continue;
         heap->retained[i] = heap->retained[--heap->retained_count];
-        heap->queues[page->bin].retained_bytes -= fa__page_bytes(page);
+        heap->queues[page->bin].retained_slices = (uint16_t)(heap->queues[page->bin].retained_slices - page->slice_count);
         page->retire_expire = 0;
         return;
     }
@@ -3764,7 +3786,7 @@ static void fa__page_release(fa__heap_t* heap, fa__page_t* page) {
 }
 
 /* Retire hysteresis: a page that empties is kept, still in its queue, for a few heartbeats (fewer
-   for medium and large pages) so alloc/free churn reuses it instead of handing it back and taking
+   for pages of several slices) so alloc/free churn reuses it instead of handing it back and taking
    it again. Up to FA__RETAIN_BIN_SLICES slices per bin (but always the last page of a bin) and never more
    than FA__RETAINED_MAX per heap. Emptying again while kept re-arms it, and so does refilling it
    (fa__page_quick_refill): the free fast path, where a ping-pong empties the page on every free,
@@ -3781,10 +3803,10 @@ static void fa__page_retire(fa__page_t* page) {
     fa__page_queue_t* q = &heap->queues[page->bin];
     bool alone = q->first == page && page->next == NULL;
     if (cycles != 0 && heap->retained_count < FA__RETAINED_MAX
-        && (alone || q->retained_bytes + fa__page_bytes(page) <= (size_t)FA__RETAIN_BIN_SLICES << fa__seg_shift(seg))) {
+        && (alone || (size_t)q->retained_slices + page->slice_count <= FA__RETAIN_BIN_SLICES)) {
         page->retire_expire = cycles;
         heap->retained[heap->retained_count++] = page;
-        q->retained_bytes += fa__page_bytes(page);
+        q->retained_slices = (uint16_t)(q->retained_slices + page->slice_count);
         return;
     }
     fa__page_release(heap, page);
@@ -4360,7 +4382,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
    microcontroller its kilobyte sits in flash, not RAM. FA__EMPTY_HEAP is the pointer threads hold. */
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
-                                     { { NULL, NULL, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                     { { NULL, NULL, 0, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                                      0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
@@ -4479,12 +4501,23 @@ static void fa__heap_purge(fa__heap_t* heap) {
 }
 
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
-/* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
+/* A new page of `bin` on free slices of one of the heap's segments, or NULL. A medium bin's grown
+   page size comes first; where no segment has room for it, its first size (a smaller page beats a
+   new segment). */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-        size_t slices = fa__page_slices_for(fa__bin_size(bin), fa__seg_shift(seg));
-        int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx >= 0 && fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) return fa__page_setup(seg, (size_t)idx, slices, bin);
+    fa__page_queue_t* q = &heap->queues[bin];
+    size_t bs = fa__bin_size(bin);
+    for (int pass = 0; pass < 2; pass++) {
+        bool grown = pass == 0;
+        for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+            unsigned shift = fa__seg_shift(seg);
+            size_t first = fa__page_slices_for(bs, shift), slices = grown ? fa__medium_grown_slices(q, first, shift) : first;
+            if (!grown && slices == fa__medium_grown_slices(q, first, shift)) continue;   /* pass 0 tried it */
+            int idx = fa__span_find(~seg->used_mask, slices);
+            if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
+            fa__medium_grow(q, bs, slices, shift);
+            return fa__page_setup(seg, (size_t)idx, slices, bin);
+        }
     }
     return NULL;
 }
@@ -5715,7 +5748,7 @@ static bool fa__direct_check(const fa__heap_t* heap) {
     return true;
 }
 
-/* The retained set holds pages of this heap with retire_expire set, and each bin's byte count. */
+/* The retained set holds pages of this heap with retire_expire set, and each bin's slice count. */
 static bool fa__retained_check(const fa__heap_t* heap) {
     if (heap->retained_count > FA__RETAINED_MAX) return false;
     for (size_t i = 0; i < heap->retained_count; i++) {
@@ -5723,10 +5756,10 @@ static bool fa__retained_check(const fa__heap_t* heap) {
         if (page->retire_expire == 0 || fa__page_segment(page)->heap != heap) return false;
     }
     for (size_t bin = 0; bin <= FA__BIN_FULL; bin++) {
-        size_t bytes = 0;
+        size_t slices = 0;
         for (size_t i = 0; i < heap->retained_count; i++)
-            if (heap->retained[i]->bin == bin) bytes += fa__page_bytes(heap->retained[i]);
-        if (bytes != heap->queues[bin].retained_bytes) return false;
+            if (heap->retained[i]->bin == bin) slices += heap->retained[i]->slice_count;
+        if (slices != heap->queues[bin].retained_slices) return false;
     }
     return true;
 }

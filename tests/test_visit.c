@@ -201,6 +201,58 @@ static void test_first_class(void) {
     fa_heap_destroy(h);
 }
 
+/* Medium pages start just big enough for eight blocks and double with each fresh page a heap makes
+   for the class (up to FA__MEDIUM_PAGE_SLICES; a region's geometry keeps the first size): one block
+   of every medium class holds one first-size page each, and many blocks of one class fill few pages. */
+enum { MEDIUM_MANY = 400 };
+static void test_medium_pages(void) {
+    harness_section("first-class: medium pages start small and grow with use");
+    fa_heap_t* h = fa_heap_new();
+    CHECK(h != NULL);
+    unsigned shift = FASTALLOC_SLICE_SHIFT;
+    size_t slice = (size_t)1 << shift;
+    static void* one[64];
+    static void* many[MEDIUM_MANY];
+    size_t classes = 0, first_bytes = 0;
+    for (size_t bin = fa__bin_of(fa__geometry_small_max(shift) + 1); fa__bin_size(bin) <= fa__geometry_medium_max(shift); bin++) {
+        size_t bs = fa__bin_size(bin);
+        CHECK((one[classes] = fa_heap_malloc(h, bs)) != NULL);
+        classes++;
+        first_bytes += fa__page_slices_for(bs, shift) * slice;
+    }
+    fa_heap_stats_t st, before;
+    CHECK(fa_heap_stats(h, &st));
+    CHECK_EQ_SZ(st.pages_medium, classes);
+    CHECK_EQ_SZ(st.page_bytes, first_bytes);
+    if (FA__REGION_SHIFT != FASTALLOC_SLICE_SHIFT) CHECK(first_bytes < classes * FA__MEDIUM_PAGE_SLICES * slice / 2);
+
+    /* the smallest medium class, whose first page is one slice: 1, 2, 4, then FA__MEDIUM_PAGE_SLICES
+       slices per page hold MEDIUM_MANY blocks in a few pages, where pages of the first size would
+       take one per slice's worth of blocks */
+    size_t bs = fa__bin_size(fa__bin_of(fa__geometry_small_max(shift) + 1)), per_slice = slice / bs;
+    before = st;
+    for (size_t i = 0; i < MEDIUM_MANY; i++) CHECK((many[i] = fa_heap_malloc(h, bs)) != NULL);
+    CHECK(fa_heap_stats(h, &st));
+    size_t pages = st.pages_medium - before.pages_medium, want = 0;
+    if (FA__REGION_SHIFT != FASTALLOC_SLICE_SHIFT) {
+        size_t room = per_slice - 1, next = 2;   /* the class's first page holds one block already */
+        while (room < MEDIUM_MANY) {
+            room += next * per_slice;
+            want++;
+            next = next * 2 > FA__MEDIUM_PAGE_SLICES ? FA__MEDIUM_PAGE_SLICES : next * 2;
+        }
+        CHECK_EQ_SZ(pages, want);
+    } else {
+        CHECK_EQ_SZ(pages, (MEDIUM_MANY - (per_slice - 1) + per_slice - 1) / per_slice);
+    }
+    CHECK_GE_SZ(st.page_bytes - before.page_bytes, (MEDIUM_MANY - per_slice) * bs);
+    for (size_t i = 0; i < MEDIUM_MANY; i++) fa_free(many[i]);
+    for (size_t i = 0; i < classes; i++) fa_free(one[i]);
+    CHECK(fa_heap_stats(h, &st));
+    CHECK_EQ_SZ(st.live_blocks, 0);
+    fa_heap_destroy(h);
+}
+
 #if VISIT_THREADS
 enum { CROSS = 3000 };
 static void* cross_blocks[CROSS];
@@ -303,6 +355,7 @@ static void test_einval(void) {
 int main(void) {
     test_thread_heap();
     test_first_class();
+    test_medium_pages();
 #if VISIT_THREADS
     test_cross_thread();
 #endif
