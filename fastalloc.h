@@ -3339,9 +3339,9 @@ static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     return (block_size + slice - 1) >> shift;
 }
 /* Slices for the next fresh page of a medium bin in a heap (`first`: fa__page_slices_for): each
-   page twice the last one, up to FA__MEDIUM_PAGE_SLICES, so a bin in heavy use soon sets up one page
-   per 64 or more blocks. Region memory is scarce: pages in a region's geometry (which OS segments
-   share where the two slice shifts are equal) stay at the first size. */
+   page twice the last one, up to FA__MEDIUM_PAGE_SLICES, so a bin in heavy use soon sets up pages
+   of that size (8 to 204 blocks each). Region memory is scarce: pages in a region's geometry
+   (which OS segments share where the two slice shifts are equal) stay at the first size. */
 static size_t fa__medium_grown_slices(const fa__page_queue_t* q, size_t first, unsigned shift) {
     if (shift == FA__REGION_SHIFT || q->medium_slices <= first) return first;
     return q->medium_slices;
