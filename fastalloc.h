@@ -4501,23 +4501,18 @@ static void fa__heap_purge(fa__heap_t* heap) {
 }
 
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
-/* A new page of `bin` on free slices of one of the heap's segments, or NULL. A medium bin's grown
-   page size comes first; where no segment has room for it, its first size (a smaller page beats a
-   new segment). */
+/* A new page of `bin` on free slices of one of the heap's segments, or NULL (a medium bin's page
+   of its grown size: see fa__medium_grown_slices). */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     size_t bs = fa__bin_size(bin);
-    for (int pass = 0; pass < 2; pass++) {
-        bool grown = pass == 0;
-        for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-            unsigned shift = fa__seg_shift(seg);
-            size_t first = fa__page_slices_for(bs, shift), slices = grown ? fa__medium_grown_slices(q, first, shift) : first;
-            if (!grown && slices == fa__medium_grown_slices(q, first, shift)) continue;   /* pass 0 tried it */
-            int idx = fa__span_find(~seg->used_mask, slices);
-            if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
-            fa__medium_grow(q, bs, slices, shift);
-            return fa__page_setup(seg, (size_t)idx, slices, bin);
-        }
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
+        unsigned shift = fa__seg_shift(seg);
+        size_t slices = fa__medium_grown_slices(q, fa__page_slices_for(bs, shift), shift);
+        int idx = fa__span_find(~seg->used_mask, slices);
+        if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
+        fa__medium_grow(q, bs, slices, shift);
+        return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
     return NULL;
 }
