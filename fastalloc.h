@@ -3330,7 +3330,7 @@ static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_si
    each of twenty medium size classes would otherwise hold twenty pages of FA__MEDIUM_PAGE_SLICES
    (10 MiB of address space, faulted in whole where segments have huge pages), and in a 64 KiB
    region twelve such size classes would not even fit. A heap that keeps asking for a bin's pages
-   gets bigger ones (fa__medium_grown_slices). */
+   gets bigger ones (fa__fresh_page_slices). */
 #define FA__MEDIUM_FIRST_BLOCKS 8
 static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     size_t slice = fa__geometry_slice(shift);
@@ -3338,13 +3338,14 @@ static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     if (block_size <= fa__geometry_medium_max(shift)) return (FA__MEDIUM_FIRST_BLOCKS * block_size + slice - 1) >> shift;
     return (block_size + slice - 1) >> shift;
 }
-/* Slices for the next fresh page of a medium bin in a heap (`first`: fa__page_slices_for): each
-   page twice the last one, up to FA__MEDIUM_PAGE_SLICES, so a bin in heavy use soon sets up pages
-   of that size (8 to 204 blocks each). Region memory is scarce: pages in a region's geometry
-   (which OS segments share where the two slice shifts are equal) stay at the first size. */
-static size_t fa__medium_grown_slices(const fa__page_queue_t* q, size_t first, unsigned shift) {
-    if (shift == FA__REGION_SHIFT || q->medium_slices <= first) return first;
-    return q->medium_slices;
+/* Slices for the next fresh page of a bin in a heap: the first size, or a medium bin's grown one.
+   Each fresh medium page makes the next twice its size, up to FA__MEDIUM_PAGE_SLICES, so a bin in
+   heavy use soon sets up pages of that size (8 to 204 blocks each). Region memory is scarce: pages
+   in a region's geometry (which OS segments share where the two slice shifts are equal) never
+   grow, so their bins' medium_slices stays 0. */
+static size_t fa__fresh_page_slices(const fa__page_queue_t* q, size_t block_size, unsigned shift) {
+    size_t first = fa__page_slices_for(block_size, shift);
+    return q->medium_slices > first ? q->medium_slices : first;
 }
 static void fa__medium_grow(fa__page_queue_t* q, size_t block_size, size_t slices, unsigned shift) {
     if (shift == FA__REGION_SHIFT || block_size <= fa__geometry_small_max(shift) || block_size > fa__geometry_medium_max(shift)
@@ -4501,14 +4502,13 @@ static void fa__heap_purge(fa__heap_t* heap) {
 }
 
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
-/* A new page of `bin` on free slices of one of the heap's segments, or NULL (a medium bin's page
-   of its grown size: see fa__medium_grown_slices). */
+/* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     size_t bs = fa__bin_size(bin);
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
         unsigned shift = fa__seg_shift(seg);
-        size_t slices = fa__medium_grown_slices(q, fa__page_slices_for(bs, shift), shift);
+        size_t slices = fa__fresh_page_slices(q, bs, shift);
         int idx = fa__span_find(~seg->used_mask, slices);
         if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
         fa__medium_grow(q, bs, slices, shift);

@@ -226,26 +226,27 @@ static void test_medium_pages(void) {
     CHECK_EQ_SZ(st.page_bytes, first_bytes);
     if (FA__REGION_SHIFT != FASTALLOC_SLICE_SHIFT) CHECK(first_bytes < classes * FA__MEDIUM_PAGE_SLICES * slice / 2);
 
-    /* the smallest medium class, whose first page is one slice: 1, 2, 4, then FA__MEDIUM_PAGE_SLICES
-       slices per page hold MEDIUM_MANY blocks in a few pages, where pages of the first size would
-       take one per slice's worth of blocks */
-    size_t bs = fa__bin_size(fa__bin_of(fa__geometry_small_max(shift) + 1)), per_slice = slice / bs;
+    /* the smallest medium class (first page: one slice with an OS): pages of twice, four times ...
+       the first size, up to FA__MEDIUM_PAGE_SLICES slices, hold MEDIUM_MANY blocks in a few pages,
+       where pages of the first size (a region's geometry) take one per first page's worth */
+    size_t bs = fa__bin_size(fa__bin_of(fa__geometry_small_max(shift) + 1));
+    size_t first_slices = fa__page_slices_for(bs, shift), first_blocks = first_slices * slice / bs;
     before = st;
     for (size_t i = 0; i < MEDIUM_MANY; i++) CHECK((many[i] = fa_heap_malloc(h, bs)) != NULL);
     CHECK(fa_heap_stats(h, &st));
     size_t pages = st.pages_medium - before.pages_medium, want = 0;
     if (FA__REGION_SHIFT != FASTALLOC_SLICE_SHIFT) {
-        size_t room = per_slice - 1, next = 2;   /* the class's first page holds one block already */
+        size_t room = first_blocks - 1, next = 2 * first_slices;   /* the first page holds one block already */
         while (room < MEDIUM_MANY) {
-            room += next * per_slice;
+            room += next * slice / bs;
             want++;
             next = next * 2 > FA__MEDIUM_PAGE_SLICES ? FA__MEDIUM_PAGE_SLICES : next * 2;
         }
         CHECK_EQ_SZ(pages, want);
     } else {
-        CHECK_EQ_SZ(pages, (MEDIUM_MANY - (per_slice - 1) + per_slice - 1) / per_slice);
+        CHECK_EQ_SZ(pages, MEDIUM_MANY / first_blocks);   /* ceil((MEDIUM_MANY - (first_blocks - 1)) / first_blocks) */
     }
-    CHECK_GE_SZ(st.page_bytes - before.page_bytes, (MEDIUM_MANY - per_slice) * bs);
+    CHECK_GE_SZ(st.page_bytes - before.page_bytes, (MEDIUM_MANY - first_blocks) * bs);
     for (size_t i = 0; i < MEDIUM_MANY; i++) fa_free(many[i]);
     for (size_t i = 0; i < classes; i++) fa_free(one[i]);
     CHECK(fa_heap_stats(h, &st));
