@@ -4517,9 +4517,25 @@ static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     return NULL;
 }
 
+/* Gives back to its segment the empty page the heap keeps (retire hysteresis) that is nearest its
+   expiry; false: it keeps none (revived pages, which have blocks out again, do not count). */
+static bool fa__retained_release_next(fa__heap_t* heap) {
+    fa__page_t* next = NULL;
+    for (size_t i = 0; i < heap->retained_count; i++) {
+        fa__page_t* page = heap->retained[i];
+        if (page->used == 0 && (next == NULL || page->retire_expire < next->retire_expire)) next = page;
+    }
+    if (next != NULL) fa__page_release(heap, next);
+    return next != NULL;
+}
+
 /* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
-   a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, a new
-   segment. NULL: out of memory. */
+   a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, room
+   made by giving back kept empty pages one at a time, a new segment. Kept pages cost their heap
+   memory that a new segment would otherwise add: a thread resizing one block through the size
+   classes (rezalloc-chain), or cycling blocks of 16-512 KiB (calloc-medium), kept a page in each
+   class it passed through, mapped a second segment for the next one and doubled its resident memory
+   and page faults. NULL: out of memory. */
 static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     for (;;) {
@@ -4529,6 +4545,7 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
         /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
            whole (reset and destroy rely on it) and a region heap takes nothing from outside */
         if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_adopt_abandoned(heap)) continue;
+        while (page == NULL && fa__retained_release_next(heap)) page = fa__heap_fresh_page(heap, bin);
         if (page == NULL && fa__segment_new(heap, fa__bin_size(bin)) != NULL) page = fa__heap_fresh_page(heap, bin);
         if (page == NULL) return NULL;
         fa__page_extend(page);

@@ -10,6 +10,11 @@
      is made; every byte written survives until its free.
    - one-object churn: malloc/free of one block a million times, no page and no OS call after
      the first.
+   - a tour of the size classes: in a first-class heap, one block resized 4000 times to
+     log-uniform sizes of 16 B to a quarter segment, its bytes checked after every move; then
+     4 slots of zeroed blocks of 16 B to an eighth of a segment recycled 4000 times. The heap never
+     holds more than one segment (empty pages it keeps for reuse go back before a second one would
+     be mapped) and every byte reads as written (or zero).
    - cross-thread churn: one thread allocates batches, another verifies and frees them; mapped
      memory stays bounded and the allocating thread's page count stabilises.
    - resident memory after a peak: 1 GiB of small blocks, freed: fa_collect(true) gives it back;
@@ -268,7 +273,72 @@ static void test_one_object_churn(void) {
     }
 }
 
-/* ---- 3. cross-thread churn ------------------------------------------------------------------ */
+/* ---- 3. a tour of the size classes ---------------------------------------------------------- */
+
+/* A log-uniform size in [16, 16 << octaves): the shape of rezalloc-chain and calloc-medium. */
+static size_t tour_size(uint64_t* rng, unsigned octaves) {
+    *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+    unsigned e = 4 + (unsigned)(*rng % octaves);
+    return ((size_t)1 << e) + (size_t)((*rng >> 8) & (((size_t)1 << e) - 1));
+}
+
+static size_t tour_segment_bytes(fa_heap_t* h) {
+    fa_heap_stats_t st;
+    if (!fa_heap_stats(h, &st)) return (size_t)-1;
+    return st.reserved_bytes - st.huge_bytes;   /* sampled blocks (FASTALLOC_GUARD_SAMPLE) are no segment's */
+}
+
+static void test_size_class_tour(void) {
+    harness_section("a tour of the size classes");
+    size_t rounds = harness_scale(4000, 10);
+    unsigned octaves = FASTALLOC_SEGMENT_SHIFT - 2 - 4;   /* to a quarter segment: large, never huge */
+    fa_heap_t* h = fa_heap_new();
+    CHECK(h != NULL);
+    if (!h) return;
+    uint64_t rng = 0x243F6A8885A308D3ULL;
+    size_t size = 64, most = 0, bad = 0, nulls = 0;
+    void* p = fa_heap_malloc(h, size);
+    if (p) cheap_fill(p, size, 0);
+    for (size_t i = 1; p != NULL && i <= rounds; i++) {
+        size_t next = tour_size(&rng, octaves);
+        void* q = fa_heap_realloc(h, p, next);
+        if (!q) { nulls++; break; }
+        if (!cheap_verify(q, size < next ? size : next, i - 1)) bad++;
+        cheap_fill(q, next, i);
+        p = q, size = next;
+        size_t held = tour_segment_bytes(h);
+        if (held > most) most = held;
+    }
+    fa_free(p);
+    CHECKF(nulls == 0 && bad == 0, "one block resized %zu times: %zu NULL, %zu with bytes changed", rounds, nulls, bad);
+    CHECKF(most <= (size_t)1 << FASTALLOC_SEGMENT_SHIFT, "one block resized through the classes: the heap held %zu KiB of segments (one is %zu)",
+           most >> 10, ((size_t)1 << FASTALLOC_SEGMENT_SHIFT) >> 10);
+
+    enum { SLOTS = 4 };
+    void* slot[SLOTS] = {NULL};
+    size_t slot_size[SLOTS] = {0};
+    most = 0, bad = 0, nulls = 0;
+    for (size_t i = 0; i < rounds; i++) {
+        size_t k = i % SLOTS, n = tour_size(&rng, octaves - 1);
+        if (slot[k] && !cheap_verify(slot[k], slot_size[k], i - SLOTS)) bad++;
+        fa_free(slot[k]);
+        unsigned char* b = (unsigned char*)fa_heap_calloc(h, 1, n);
+        if (!b) { nulls++; slot[k] = NULL; continue; }
+        for (size_t j = 0; j < n; j += 4096) bad += b[j] != 0;
+        bad += b[n - 1] != 0;
+        cheap_fill(b, n, i);
+        slot[k] = b, slot_size[k] = n;
+        size_t held = tour_segment_bytes(h);
+        if (held > most) most = held;
+    }
+    for (size_t k = 0; k < SLOTS; k++) fa_free(slot[k]);
+    CHECKF(nulls == 0 && bad == 0, "zeroed blocks recycled %zu times: %zu NULL, %zu bad bytes", rounds, nulls, bad);
+    CHECKF(most <= (size_t)1 << FASTALLOC_SEGMENT_SHIFT, "zeroed blocks recycled through the classes: the heap held %zu KiB of segments (one is %zu)",
+           most >> 10, ((size_t)1 << FASTALLOC_SEGMENT_SHIFT) >> 10);
+    fa_heap_destroy(h);
+}
+
+/* ---- 4. cross-thread churn ------------------------------------------------------------------ */
 
 enum { XBATCH = 256, XSLOTS = 8 };
 
@@ -377,7 +447,7 @@ static void test_cross_thread_churn(void) {
     pthread_cond_destroy(&xq.cv);
 }
 
-/* ---- 4. resident memory after a peak -------------------------------------------------------- */
+/* ---- 5. resident memory after a peak -------------------------------------------------------- */
 
 /* Resident memory of this process; 0 where it cannot be read. Linux: VmRSS of /proc/self/status,
    in KiB whatever the page size (under qemu-user with -p 65536 /proc/self/statm counts host pages
@@ -592,7 +662,7 @@ static void test_rss_after_purge_delay(void) {
     CHECKF(res[4] <= res[3] + 16 * MiB, "child: mapped %zu MiB before, %zu MiB after", res[3] / MiB, res[4] / MiB);
 }
 
-/* ---- 5. thread exit residue ----------------------------------------------------------------- */
+/* ---- 6. thread exit residue ----------------------------------------------------------------- */
 
 static size_t residue_total(void) { return CT_SLOW ? 32 * MiB : 100 * MiB; }
 
@@ -644,7 +714,7 @@ static void test_thread_exit_residue(void) {
     residue_scenario(false);
 }
 
-/* ---- 6. threads that come and go ---------------------------------------------------------- */
+/* ---- 7. threads that come and go ---------------------------------------------------------- */
 
 #define COME_GO_THREADS 2
 
@@ -732,6 +802,7 @@ static void test_threads_come_and_go(void) {
 int main(void) {
     test_steady_churn();
     test_one_object_churn();
+    test_size_class_tour();
     test_cross_thread_churn();
     test_thread_exit_residue();
     test_rss_after_collect();
