@@ -2162,10 +2162,20 @@ static bool fa__sys_resize(void* p, size_t old_size, size_t new_size) {
 }
 #endif
 
-/* Milliseconds on a clock that never jumps back; only the purge delay reads it. */
+/* Milliseconds on a clock that never jumps back; only the purge delay reads it, on every heartbeat
+   with a purge pending, so the coarse clock where there is one (Linux, FreeBSD): the last tick's
+   time, 5 ns a call instead of 23 for reading the time stamp counter (measured on x86-64 Linux),
+   and a tick (1-10 ms) is precision enough for a delay of FASTALLOC_PURGE_DELAY_MS. */
+#if defined(CLOCK_MONOTONIC_COARSE)
+#  define FA__CLOCK CLOCK_MONOTONIC_COARSE
+#elif defined(CLOCK_MONOTONIC_FAST)
+#  define FA__CLOCK CLOCK_MONOTONIC_FAST
+#else
+#  define FA__CLOCK CLOCK_MONOTONIC
+#endif
 static uint64_t fa__os_clock_ms(void) {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(FA__CLOCK, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 #endif
