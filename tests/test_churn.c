@@ -282,10 +282,11 @@ static size_t tour_size(uint64_t* rng, unsigned octaves) {
     return ((size_t)1 << e) + (size_t)((*rng >> 8) & (((size_t)1 << e) - 1));
 }
 
+/* Bytes of the segments a heap holds, its spare one included (huge blocks are no segment's). */
 static size_t tour_segment_bytes(fa_heap_t* h) {
-    fa_heap_stats_t st;
-    if (!fa_heap_stats(h, &st)) return (size_t)-1;
-    return st.reserved_bytes - st.huge_bytes;   /* sampled blocks (FASTALLOC_GUARD_SAMPLE) are no segment's */
+    size_t n = h->spare_segment != NULL;
+    for (const fa__segment_t* seg = h->segments; seg != NULL; seg = seg->next) n++;
+    return n << FASTALLOC_SEGMENT_SHIFT;
 }
 
 static void test_size_class_tour(void) {
