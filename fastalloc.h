@@ -4541,11 +4541,11 @@ static bool fa__retained_release_next(fa__heap_t* heap) {
 
 /* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
    a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, room
-   made by giving back kept empty pages one at a time, a new segment. Kept pages cost their heap
-   memory that a new segment would otherwise add: a thread resizing one block through the size
-   classes (rezalloc-chain), or cycling blocks of 16-512 KiB (calloc-medium), kept a page in each
-   class it passed through, mapped a second segment for the next one and doubled its resident memory
-   and page faults. NULL: out of memory. */
+   made by giving back kept empty pages one at a time, a new segment. Kept pages go before a segment
+   is mapped because they are only worth keeping while the heap has room: a thread resizing one
+   block through the size classes (rezalloc-chain), or cycling blocks of 16-512 KiB (calloc-medium),
+   kept a page in each class it passed through, mapped a second segment for the next one and
+   doubled its resident memory and page faults. NULL: out of memory. */
 static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     for (;;) {

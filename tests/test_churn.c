@@ -277,9 +277,9 @@ static void test_one_object_churn(void) {
 
 /* A log-uniform size in [16, 16 << octaves): the shape of rezalloc-chain and calloc-medium. */
 static size_t tour_size(uint64_t* rng, unsigned octaves) {
-    *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
-    unsigned e = 4 + (unsigned)(*rng % octaves);
-    return ((size_t)1 << e) + (size_t)((*rng >> 8) & (((size_t)1 << e) - 1));
+    uint64_t x = harness_rand(rng);
+    unsigned e = 4 + (unsigned)(x % octaves);
+    return ((size_t)1 << e) + (size_t)((x >> 8) & (((size_t)1 << e) - 1));
 }
 
 /* Bytes of the segments a heap holds, its spare one included (huge blocks are no segment's). */
@@ -291,7 +291,7 @@ static size_t tour_segment_bytes(fa_heap_t* h) {
 
 static void test_size_class_tour(void) {
     harness_section("a tour of the size classes");
-    size_t rounds = harness_scale(4000, 10);
+    size_t rounds = harness_scale(4000, 4);
     unsigned octaves = FASTALLOC_SEGMENT_SHIFT - 2 - 4;   /* to a quarter segment: large, never huge */
     fa_heap_t* h = fa_heap_new();
     CHECK(h != NULL);
