@@ -3112,7 +3112,7 @@ static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
    pushes the deadline back, as memory going back to a heap does) the next heartbeat of any heap
    unmaps all but FA__POOL_KEEP of them and purges those (fa__pool_expire), so the next heap or
    thread still finds a segment without a mapping; fa_collect(true) and running out of memory
-   unmap them all, and a heap's own purge purges them. Region segments never come here: they go
+   unmap them all, and fa_collect purges them. Region segments never come here: they go
    back to their region. */
 #define FA__POOL_SEGMENTS 8
 #define FA__POOL_KEEP     2
@@ -4498,15 +4498,17 @@ static size_t fa__heap_large_max(fa__heap_t* heap) { return fa__geometry_large_m
    such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
 static void fa__heap_schedule_purge(fa__heap_t* heap) { heap->purge_at = fa__purge_deadline(); }
 
-/* The purge deadline fell due (or fa_collect): every free slice of the heap's segments and of the
-   pooled segments goes back to the OS; the heap's spare segment and the huge cache are unmapped. */
+/* The purge deadline fell due (or fa_collect): every free slice of the heap's segments goes back to
+   the OS; the heap's spare segment and the huge cache are unmapped. The pool keeps its own deadline
+   (fa__pool_expire): its segments wait for the next thread or heap, and when one heap's purge
+   purged them too, a program whose threads come and go faulted them in again at once (mstress-8:
+   a median of 60 MiB purged per run and 10,300 page faults; 1 MiB and 7,000 without). */
 static void fa__heap_purge(fa__heap_t* heap) {
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) fa__segment_purge(seg);
     if (heap->spare_segment != NULL) {
         fa__segment_free(heap->spare_segment);
         heap->spare_segment = NULL;
     }
-    fa__pool_purge();
     (void)fa__huge_cache_unmap();
     heap->purge_at = 0;
 }
@@ -5469,6 +5471,7 @@ static void fa__heap_collect(fa__heap_t* heap, bool adopt_abandoned) {
     if (adopt_abandoned) while (fa__heap_adopt_abandoned(heap)) { }
     fa__heap_collect_pages(heap);
     fa__heap_purge(heap);
+    fa__pool_purge();
 }
 
 static void fa__collect(bool force) {
