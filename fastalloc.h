@@ -63,7 +63,7 @@
                                       checked free-list links, shuffled fresh free lists, an O(1)
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
-                                      segments and huge blocks. Costs ~28 instructions per malloc/free pair:
+                                      segments and huge blocks. Costs ~22 instructions per malloc/free pair:
                                       1.3-2.1x on pure churn, 1.22x geomean over the bench suite,
                                       1.05x over python3, sqlite3 and lua5.4 preloaded
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
@@ -319,8 +319,8 @@
    Not covered: an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
-   checks replace the free checks when both are on. Cost: about 28 instructions per small
-   malloc/free pair (about 9 on malloc, 19 on a free): code that only allocates and frees pays most
+   checks replace the free checks when both are on. Cost: about 22 instructions per small
+   malloc/free pair (about 6 on malloc, 16 on a free): code that only allocates and frees pays most
    of its time again (1.3-2.1x), code that uses its memory 0-25 %. The bench suite's geomean is
    1.22x on a quiet machine (1.26x at the previous design's 42, 1.28x at 51; bench/results/secure.md,
    `make bench-secure`).
@@ -1822,7 +1822,9 @@ static void fa__track_close(const void* p, size_t n) { (void)VALGRIND_MAKE_MEM_N
 #endif
 
 /* FASTALLOC_SECURE: a free block's link word holds its link encoded with its page's secret key and
-   the block's own address, link ^ key ^ rotate(block, half a word), so a write of anything but the
+   the block's own address, link ^ (block * key) (the key is odd, so the product keeps every bit of
+   the address; the multiply runs beside the link's load, off the chain from block to block, where a
+   rotate and two xors sat on it), so a write of anything but the
    allocator's own encoding (an overflow from the block before, a write after free) decodes to an
    address an attacker cannot aim, which the next malloc finds without its block's tag (or
    fa__link_next finds out of reach) and the program stops there; a link copied from another block,
@@ -1841,15 +1843,13 @@ static uint64_t fa__mix64(uint64_t x) {
 }
 static struct { uintptr_t seed, order, counter; } fa__secure;
 FA__INLINE uintptr_t fa__page_key(const fa__page_t* page);
-#define FA__HALF_WORD (4 * sizeof(uintptr_t))
-/* The double-free tag of a free block of `page` (>>debug): its address ^ the page key, rotated so
-   that the two words of a free block xored together do not cancel the key (and give the link). */
-FA__INLINE uintptr_t fa__secure_tag_rotate(uintptr_t key) { return (key << 17) | (key >> (8 * sizeof(uintptr_t) - 17)); }
-FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) { return (uintptr_t)block ^ fa__secure_tag_rotate(key); }
+/* The double-free tag of a free block of `page` (>>debug): its address plus the page key, one
+   instruction; the two words of a free block xored together still do not cancel the key (and give
+   the link), as a sum and a product mix it differently. */
+FA__INLINE uintptr_t fa__secure_tag_key(uintptr_t key, const void* block) { return (uintptr_t)block + key; }
 FA__INLINE uintptr_t fa__secure_tag(const fa__page_t* page, const void* block) { return fa__secure_tag_key(fa__page_key(page), block); }
 FA__INLINE uintptr_t fa__secure_encode_key(uintptr_t key, const fa__block_t* block, const fa__block_t* link) {
-    uintptr_t b = (uintptr_t)block;
-    return (uintptr_t)link ^ key ^ ((b << FA__HALF_WORD) | (b >> FA__HALF_WORD));
+    return (uintptr_t)link ^ ((uintptr_t)block * key);
 }
 FA__INLINE uintptr_t fa__secure_encode(const fa__page_t* page, const fa__block_t* block, const fa__block_t* link) {
     return fa__secure_encode_key(fa__page_key(page), block, link);
@@ -3474,7 +3474,7 @@ static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, si
     while (!fa__coprime(stride, count)) stride = stride + 1 < count ? stride + 1 : 1;
     /* the key read once: the stores into the blocks could alias the descriptor, for all the
        compiler knows; offsets from `first` step by the stride and wrap at the stretch's end */
-    uintptr_t key = fa__page_key(page), tag_key = fa__secure_tag_rotate(key);
+    uintptr_t key = fa__page_key(page);
     size_t span = count * bs, step = stride * bs, off = at * bs;
     fa__block_t* head = (fa__block_t*)(void*)(first + off);
     /* each block gets its link and its free tag (>>debug) in one pass, one cache line each */
@@ -3482,12 +3482,12 @@ static fa__block_t* fa__secure_thread(const fa__page_t* page, uint8_t* first, si
         size_t to = off + step < span ? off + step : off + step - span;
         fa__block_t* b = (fa__block_t*)(void*)(first + off);
         fa__word_set(b, 0, fa__secure_encode_key(key, b, (fa__block_t*)(void*)(first + to)));
-        fa__word_set(b, 1, (uintptr_t)b ^ tag_key);
+        fa__word_set(b, 1, fa__secure_tag_key(key, b));
         off = to;
     }
     fa__block_t* last = (fa__block_t*)(void*)(first + off);
     fa__word_set(last, 0, fa__secure_encode_key(key, last, NULL));
-    fa__word_set(last, 1, (uintptr_t)last ^ tag_key);
+    fa__word_set(last, 1, fa__secure_tag_key(key, last));
     return head;
 }
 #endif
@@ -3655,7 +3655,7 @@ static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices,
     *fa__page_prev(page) = NULL;
 #ifdef FASTALLOC_SECURE
     /* a new key whenever the slices become a page: a key leaked before is of no use after */
-    page->key = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page);
+    page->key = (uintptr_t)fa__secure_next((uint64_t)(uintptr_t)page) | 1;   /* odd: see fa__secure_encode */
 #endif
     fa__page_set_flags(page, FA__PAGE_IN_USE);
     seg->used_mask |= span;
