@@ -64,8 +64,8 @@
                                       double-free check on every free, and aborts on frees of
                                       foreign and interior pointers, guard pages after OS
                                       segments and huge blocks. Costs ~22 instructions per malloc/free pair:
-                                      1.3-2.1x on pure churn, 1.22x geomean over the bench suite,
-                                      1.05x over python3, sqlite3 and lua5.4 preloaded
+                                      1.3-2.1x on pure churn, 1.21x geomean over the bench suite,
+                                      1.05-1.10x over python3, sqlite3 and lua5.4 preloaded
                                       (bench/results/secure.md); 8-byte requests take 16 bytes.
      FASTALLOC_GUARD_SAMPLE     impl  sampled guard pages for production (see GUARD PAGES): about
                                       one allocation in N (the macro's value; 0 or empty: 2^18) of
