@@ -192,6 +192,24 @@ L.append("| **peak RSS, geometric mean** | %s |" % " | ".join(
     rss_geomean(order, a, REF) if a != REF else "1" for a in names))
 L.append("")
 
+# ---- the per-workload target: fa-preload within 1.10x of the fastest peer ----
+peers = [a for a in names if not a.startswith("fa-")]
+if BASE == "fa-preload" and peers:
+    behind = []
+    for w in order:
+        rs = [(r[0], a) for a in peers for r in [ratio(w, BASE, a)] if r and r[1] == ""]
+        if rs and max(rs)[0] > 1.10:
+            behind.append((w, max(rs)))
+    L.append("## Where fa-preload trails the fastest peer\n")
+    L.append("Workloads where fa-preload took more than 1.10× the time of the fastest other allocator "
+             "in the same hyperfine run (bounded ratios left out): %d of %d.\n" % (len(behind), len(order)))
+    if behind:
+        L.append("| workload | fa-preload | fastest peer | its time | fa-preload / it |")
+        L.append("|---|---:|---|---:|---:|")
+        for w, (r, a) in behind:
+            L.append("| %s | %s | %s | %s | %.2f× |" % (w, fmt_t(time[(w, BASE)][0]), a, fmt_t(time[(w, a)][0]), r))
+    L.append("")
+
 # ---- time against fa-preload ----
 L.append("## Time\n")
 L.append("Median wall time; in parentheses the ratio allocator / %s (**> 1: fastalloc is faster**).\n" % BASE)
