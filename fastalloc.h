@@ -5183,13 +5183,14 @@ static FA__NOINLINE void fa__free_other(uintptr_t* owner, void* p) {
 #  define fa__free_other(owner, p) fa__free_generic((owner), (p))
 #endif
 
-FA__INLINE void fa__free(void* p) {
+/* A free whose page-map entry (`owner`) the caller looked up already. */
+FA__INLINE void fa__free_at(uintptr_t* owner, void* p) {
     fa__check_free(p);
     if (!FA__TAKEN(p)) return;
-    uintptr_t* owner = fa__ptr_owner(p);
     if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) { fa__free_owned(owner, p, true); return; }
     fa__free_other(owner, p);
 }
+FA__INLINE void fa__free(void* p) { fa__free_at(fa__ptr_owner(p), p); }
 
 /* Bytes usable at p, a pointer into a block of `page` (a huge block's page is its segment's). */
 FA__INLINE size_t fa__page_usable(const fa__page_t* page, const void* p) {
@@ -5235,7 +5236,8 @@ static size_t fa__good_size(size_t size) {
    block that has the alignment asked for stays if it can: a huge block resized where it is or
    through the OS (fa__realloc_huge), a block of the page tiers kept while it fits, a large block
    grown over free slices or shrunk in place (fa__large_grow_in_place, fa__large_shrink_in_place).
-   Otherwise it moves (fa__realloc_move). Every byte is copied or cleared at most once. The zero promise rests on one
+   Otherwise it moves (fa__realloc_move; a small block of this thread's own page that moves to a
+   small block skips the slow path's lookups, fa__realloc_small_move). Every byte is copied or cleared at most once. The zero promise rests on one
    invariant: a block from a zeroing function reads zero over its whole usable size except where the
    caller wrote. So growth within the block needs no work; shrinking in place clears what the caller
    gives up (a block of the page tiers does not know its requested size, so it clears up to its
@@ -5423,6 +5425,23 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
     return fa__realloc_move(heap, old, usable, size, align, zero);
 }
 
+/* A block of a page this thread owns, of at most FA__DIRECT_MAX bytes, that no longer fits moves to
+   a block of at most that size: the slow path's move without its lookups (the page-map entry is
+   known, the new block is never huge, nothing is zeroed). An interpreter's growing strings and
+   vectors take this path on every size class they pass (interp: 7,500 moves in 60,000 objects). */
+static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t* owner, size_t size, size_t align, bool zero);
+static FA__NOINLINE void* fa__realloc_small_move(fa__heap_t* heap, uintptr_t* owner, uint8_t* old, size_t size) {
+    size_t usable = ((fa__page_t*)(void*)owner)->block_size;
+    if (usable > FA__DIRECT_MAX) return fa__realloc_slow(heap, old, owner, size, 0, false);
+    uint8_t* q = (uint8_t*)fa__heap_malloc_fast(heap, size, false);
+    if (q == NULL) return NULL;
+    size_t copy = usable < size ? usable : size;
+    FA__COPY(q, old, copy);
+    FA__XSTAT(bytes_copied, copy);
+    fa__free_at(owner, old);
+    return q;
+}
+
 /* The common cases first, kept small: a block that still fits, using at least half of it, stays
    where it is — a block of the page tiers (its owner tag is a thread's; or FA__NO_OWNER, and its
    page is in use without aligned blocks: full, or in a secure build spanning several slices), or a
@@ -5455,6 +5474,9 @@ FA__INLINE_HOT void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t 
             }
         }
     }
+    /* this thread's page (so p is a block of the page tiers) and it did not fit */
+    if (tag == fa__thread_id() && align == 0 && !zero && size <= FA__DIRECT_MAX)
+        return fa__realloc_small_move(heap, owner, (uint8_t*)p, size);
     return fa__realloc_slow(heap, p, owner, size, align, zero);
 }
 
