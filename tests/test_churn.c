@@ -778,9 +778,18 @@ static void test_threads_come_and_go(void) {
     for (int round = 0; round < 3; round++) come_go_round(&bad);
     fa_stats_t later = snap();
     CHECKF(bad == 0, "%zu blocks lost or corrupted (or threads not started)", bad);
-    CHECKF(later.os_map_calls == first.os_map_calls && later.os_unmap_calls == first.os_unmap_calls,
-           "after the first round, 3 more rounds of threads mapped %zu and unmapped %zu times (the pool should serve them)",
-           later.os_map_calls - first.os_map_calls, later.os_unmap_calls - first.os_unmap_calls);
+    /* The pool serves a round that starts within the purge delay of the last one's end. memcheck
+       runs one thread at a time, many times slower: a round's second thread can start after the
+       pool's deadline, when the first one's heartbeat has cut it to FA__POOL_KEEP (seen in 2 of 3
+       quiet runs on 2026-12-06, with the pool rules of then and of before). */
+    if (harness_under_valgrind()) {
+        harness_skip("the pool serving later rounds without a mapping",
+                     "memcheck runs threads one at a time, slower than the 10 ms purge delay");
+    } else {
+        CHECKF(later.os_map_calls == first.os_map_calls && later.os_unmap_calls == first.os_unmap_calls,
+               "after the first round, 3 more rounds of threads mapped %zu and unmapped %zu times (the pool should serve them)",
+               later.os_map_calls - first.os_map_calls, later.os_unmap_calls - first.os_unmap_calls);
+    }
     sleep_ms(50); /* well past FASTALLOC_PURGE_DELAY_MS (10 ms) */
     some_activity();
     fa_stats_t expired = snap();
