@@ -5361,6 +5361,14 @@ FA__INLINE bool fa__realloc_may_resize(const fa__heap_t* heap, const fa__segment
     return heap->kind != FA__HEAP_FIRST_CLASS || fa__load_relaxed(&seg->heap) == heap;
 }
 
+/* A move's copy: the smaller of the old usable size and the new size; returns how much. */
+static size_t fa__realloc_copy(uint8_t* q, const uint8_t* old, size_t usable, size_t size) {
+    size_t copy = usable < size ? usable : size;
+    FA__COPY(q, old, copy);
+    FA__XSTAT(bytes_copied, copy);
+    return copy;
+}
+
 /* A new block from `heap` (with a quarter of headroom when a huge block grows, so growth by small
    steps is amortised; without room for that, exactly sized), the old usable size copied, the rest
    cleared under a zero promise unless known zero; then the old block is freed. NULL: out of memory, the old block untouched. */
@@ -5370,9 +5378,7 @@ static void* fa__realloc_move(fa__heap_t* heap, uint8_t* old, size_t usable, siz
     uint8_t* q = (uint8_t*)fa__malloc_for_move(heap, want, align, zero, &known_zero);
     if (q == NULL && want != size) q = (uint8_t*)fa__malloc_for_move(heap, size, align, zero, &known_zero);
     if (q == NULL) return NULL;
-    size_t copy = usable < size ? usable : size;
-    FA__COPY(q, old, copy);
-    FA__XSTAT(bytes_copied, copy);
+    size_t copy = fa__realloc_copy(q, old, usable, size);
     if (zero) {
         size_t q_usable = fa__usable_size(q);
         if (!known_zero) fa__zero_range(q + copy, q_usable - copy, false);
@@ -5429,15 +5435,13 @@ static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t*
    a block of at most that size: the slow path's move without its lookups (the page-map entry is
    known, the new block is never huge, nothing is zeroed). An interpreter's growing strings and
    vectors take this path on every size class they pass (interp: 7,500 moves in 60,000 objects). */
-static FA__NOINLINE void* fa__realloc_slow(fa__heap_t* heap, void* p, uintptr_t* owner, size_t size, size_t align, bool zero);
 static FA__NOINLINE void* fa__realloc_small_move(fa__heap_t* heap, uintptr_t* owner, uint8_t* old, size_t size) {
+    /* read here, not by the caller, so the fast path's fits test keeps no register for it */
     size_t usable = ((fa__page_t*)(void*)owner)->block_size;
     if (usable > FA__DIRECT_MAX) return fa__realloc_slow(heap, old, owner, size, 0, false);
     uint8_t* q = (uint8_t*)fa__heap_malloc_fast(heap, size, false);
     if (q == NULL) return NULL;
-    size_t copy = usable < size ? usable : size;
-    FA__COPY(q, old, copy);
-    FA__XSTAT(bytes_copied, copy);
+    (void)fa__realloc_copy(q, old, usable, size);
     fa__free_at(owner, old);
     return q;
 }

@@ -197,9 +197,9 @@ peers = [a for a in names if not a.startswith("fa-")]
 if BASE == "fa-preload" and peers:
     behind = []
     for w in order:
-        rs = [(r[0], a) for a in peers for r in [ratio(w, BASE, a)] if r and r[1] == ""]
-        if rs and max(rs)[0] > 1.10:
-            behind.append((w, max(rs)))
+        worst = max(((r[0], a) for a in peers for r in [ratio(w, BASE, a)] if r and r[1] == ""), default=None)
+        if worst and worst[0] > 1.10:
+            behind.append((w, worst))
     L.append("## Where fa-preload trails the fastest peer\n")
     L.append("Workloads where fa-preload took more than 1.10× the time of the fastest other allocator "
              "in the same hyperfine run (bounded ratios left out): %d of %d.\n" % (len(behind), len(order)))
