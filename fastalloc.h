@@ -3342,24 +3342,22 @@ static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_si
    region twelve such size classes would not even fit. A heap that keeps asking for a bin's pages
    gets bigger ones (fa__fresh_page_slices). */
 #define FA__MEDIUM_FIRST_BLOCKS 8
-/* A large bin whose blocks leave more than a sixteenth of the fewest slices that hold one unused
-   gets the smallest page of at most FA__LARGE_PACK_SLICES slices (and no bigger than the biggest
-   large block's) that its blocks fill exactly: 80 KiB, 5 slices for 4 blocks; 96 KiB, 3 for 2;
-   112 KiB, 7 for 4; 160 KiB, 5 for 2; 224 KiB, 7 for 2. Why: once huge pages back a segment
-   (fa__os_huge_page_for), the rest of a block's last slice is resident like the block (calloc-fresh,
-   6000 live blocks of 1..256 KiB, preloaded: peak RSS 506 MB with one block per page, 445 packed).
-   A packed block cannot grow in place (fa__large_grow_in_place wants a page of one block): a realloc
-   out of its size class copies at most 224 KiB. Not in a region's geometry, where a page bigger
-   than one block could fail a request that one block's slices would serve. */
+/* A large bin whose size is not a whole number of slices gets the smallest page of at most
+   FA__LARGE_PACK_SLICES that its blocks fill exactly (80 KiB: 5 slices for 4 blocks; 96 KiB: 3 for 2;
+   112 KiB: 7 for 4; 160 KiB: 5 for 2; 224 KiB: 7 for 2), not one block's slices with the rest of
+   the last one unused: once huge pages back a segment (fa__os_huge_page_for), that rest is resident
+   all the same (calloc-fresh, 6000 live blocks of 1..256 KiB: 506 MB resident against 445 packed).
+   Such a block gives up growing in place (fa__large_grow_in_place wants a page of one block): a
+   realloc across these bins copies at most 224 KiB. Not in a region's geometry, where a page
+   bigger than one block could fail a request that one block's slices would serve. */
 #define FA__LARGE_PACK_SLICES 8
 static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     size_t slice = fa__geometry_slice(shift);
     if (block_size <= fa__geometry_small_max(shift)) return 1;
     if (block_size <= fa__geometry_medium_max(shift)) return (FA__MEDIUM_FIRST_BLOCKS * block_size + slice - 1) >> shift;
     size_t fewest = (block_size + slice - 1) >> shift;
-    bool slack = ((fewest << shift) % block_size) * 16 > (fewest << shift);   /* more than a sixteenth unused */
-    if (slack && shift != FA__REGION_SHIFT)   /* and never a page bigger than the biggest large block's */
-        for (size_t slices = fewest; slices <= FA__LARGE_PACK_SLICES && (slices << shift) <= fa__geometry_large_max(shift); slices++)
+    if (shift != FA__REGION_SHIFT)
+        for (size_t slices = fewest; slices <= FA__LARGE_PACK_SLICES; slices++)
             if ((slices << shift) % block_size == 0) return slices;
     return fewest;
 }
