@@ -3300,7 +3300,7 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
    region's) get one-slice pages, medium ones (<= fa__geometry_medium_max) pages of just enough
    slices for eight blocks at first, each next fresh page of the bin in a heap twice the last up to
    FA__MEDIUM_PAGE_SLICES (in a region they stay at the first size), large ones just enough slices
-   for one block; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
+   for one block, or for the few blocks that fill their slices exactly; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
    at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
    (blocks on thread_free still count as used until the owner collects them). xowner is the
    segment's owner while flags has neither IN_FULL nor HAS_ALIGNED and the page is in use, else
@@ -3342,11 +3342,26 @@ static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_si
    region twelve such size classes would not even fit. A heap that keeps asking for a bin's pages
    gets bigger ones (fa__fresh_page_slices). */
 #define FA__MEDIUM_FIRST_BLOCKS 8
+/* A large bin whose blocks leave more than a sixteenth of the fewest slices that hold one unused
+   gets the smallest page of at most FA__LARGE_PACK_SLICES slices (and no bigger than the biggest
+   large block's) that its blocks fill exactly: 80 KiB, 5 slices for 4 blocks; 96 KiB, 3 for 2;
+   112 KiB, 7 for 4; 160 KiB, 5 for 2; 224 KiB, 7 for 2. Why: once huge pages back a segment
+   (fa__os_huge_page_for), the rest of a block's last slice is resident like the block (calloc-fresh,
+   6000 live blocks of 1..256 KiB, preloaded: peak RSS 506 MB with one block per page, 445 packed).
+   A packed block cannot grow in place (fa__large_grow_in_place wants a page of one block): a realloc
+   out of its size class copies at most 224 KiB. Not in a region's geometry, where a page bigger
+   than one block could fail a request that one block's slices would serve. */
+#define FA__LARGE_PACK_SLICES 8
 static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     size_t slice = fa__geometry_slice(shift);
     if (block_size <= fa__geometry_small_max(shift)) return 1;
     if (block_size <= fa__geometry_medium_max(shift)) return (FA__MEDIUM_FIRST_BLOCKS * block_size + slice - 1) >> shift;
-    return (block_size + slice - 1) >> shift;
+    size_t fewest = (block_size + slice - 1) >> shift;
+    bool slack = ((fewest << shift) % block_size) * 16 > (fewest << shift);   /* more than a sixteenth unused */
+    if (slack && shift != FA__REGION_SHIFT)   /* and never a page bigger than the biggest large block's */
+        for (size_t slices = fewest; slices <= FA__LARGE_PACK_SLICES && (slices << shift) <= fa__geometry_large_max(shift); slices++)
+            if ((slices << shift) % block_size == 0) return slices;
+    return fewest;
 }
 /* Slices for the next fresh page of a bin in a heap: the first size, or a medium bin's grown one.
    Each fresh medium page makes the next twice its size, up to FA__MEDIUM_PAGE_SLICES, so a bin in

@@ -15,6 +15,7 @@
      untouched); resizing to 0 bytes under alignments of 128 KiB .. 4 MiB (in a child process, so
      a crash is a failed check); blocks moved to a bigger alignment.
    - in-place behaviour: steps within the usable size, a large block growing over free slices,
+     large blocks packed several to a page (and moving out of it when they outgrow their block),
      a huge block grown by 4 KiB steps through mremap, a vector grown one int at a time,
      a huge block shrunk far in place.
    Assertions on [S] counters only run in the FASTALLOC_STATS build. */
@@ -965,15 +966,16 @@ static void run_in_fresh_heap(const char* what, void* (*body)(void*)) {
     CHECKF(res.fails == 0, "%s: %zu failures, first: %s", what, res.fails, res.first);
 }
 
-/* In a fresh thread whose segment is empty past it, a large block grows in place over the free
-   slices after it; the grown part of a zeroed block lands on never-used slices and is not cleared. */
+/* In a fresh thread whose segment is empty past it, a large block on a page of its own (120 KiB: a
+   block of 128 KiB, two slices) grows in place over the free slices after it; the grown part of a
+   zeroed block lands on never-used slices and is not cleared. */
 static void* large_grow_thread(void* arg) {
     thread_result_t* res = (thread_result_t*)arg;
     agg_t agg;
     memset(&agg, 0, sizeof agg);
-    static const size_t steps[] = {100 * KiB, 200 * KiB, 500 * KiB, MiB, 2 * MiB};
+    static const size_t steps[] = {120 * KiB, 200 * KiB, 500 * KiB, MiB, 2 * MiB};
     unsigned char* p = (unsigned char*)fa_malloc(steps[0]);
-    agg_note(&agg, p != NULL, "malloc(100 KiB) failed");
+    agg_note(&agg, p != NULL, "malloc(120 KiB) failed");
     for (size_t i = 1; p && i < ARRAY_LEN(steps); i++) {
         pat_fill(p, steps[i - 1] - 1000, steps[i - 1], 3); /* the end of the old size */
         fa_stats_t a = snap();
@@ -993,25 +995,25 @@ static void* large_grow_thread(void* arg) {
         (void)a; (void)b;
 #endif
     }
-    /* a zeroed block after it: 100 KiB, grown to 1 MiB over slices no page ever used */
-    unsigned char* z = (unsigned char*)fa_zalloc(100 * KiB);
-    agg_note(&agg, z != NULL, "zalloc(100 KiB) failed");
+    /* a zeroed block after it: 120 KiB, grown to 1 MiB over slices no page ever used */
+    unsigned char* z = (unsigned char*)fa_zalloc(120 * KiB);
+    agg_note(&agg, z != NULL, "zalloc(120 KiB) failed");
     if (z) {
-        pat_fill(z, 0, 100 * KiB, 4);
+        pat_fill(z, 0, 120 * KiB, 4);
         fa_stats_t a = snap();
         unsigned char* q = (unsigned char*)fa_rezalloc(z, MiB);
         fa_stats_t b = snap();
-        agg_note(&agg, q == z, "rezalloc 100 KiB -> 1 MiB moved (%p -> %p)", (void*)z, (void*)q);
+        agg_note(&agg, q == z, "rezalloc 120 KiB -> 1 MiB moved (%p -> %p)", (void*)z, (void*)q);
         if (q) {
             z = q;
-            agg_note(&agg, pat_verify(z, 0, 100 * KiB, 4) == HARNESS_OK, "rezalloc in place lost data");
-            size_t bad = zero_verify(z, 100 * KiB, fa_usable_size(z));
-            agg_note(&agg, bad == HARNESS_OK, "rezalloc 100 KiB -> 1 MiB: not zero at %zu", bad);
+            agg_note(&agg, pat_verify(z, 0, 120 * KiB, 4) == HARNESS_OK, "rezalloc in place lost data");
+            size_t bad = zero_verify(z, 120 * KiB, fa_usable_size(z));
+            agg_note(&agg, bad == HARNESS_OK, "rezalloc 120 KiB -> 1 MiB: not zero at %zu", bad);
         }
 #ifdef FASTALLOC_STATS
         agg_note(&agg, b.bytes_copied == a.bytes_copied, "rezalloc in place copied %zu", b.bytes_copied - a.bytes_copied);
 #if HARNESS_IN_REGION   /* region memory is not fresh: each grown byte is cleared, once */
-        agg_note(&agg, b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(z) - 100 * KiB,
+        agg_note(&agg, b.bytes_zeroed - a.bytes_zeroed <= fa_usable_size(z) - 120 * KiB,
                  "rezalloc over region windows cleared %zu", b.bytes_zeroed - a.bytes_zeroed);
 #else
         agg_note(&agg, b.bytes_zeroed - a.bytes_zeroed <= 8, "rezalloc over fresh slices cleared %zu",
@@ -1038,7 +1040,7 @@ static void* large_make_way_thread(void* arg) {
     agg_t agg;
     memset(&agg, 0, sizeof agg);
     unsigned shift = HARNESS_IN_REGION ? FASTALLOC_REGION_SLICE_SHIFT : FASTALLOC_SLICE_SHIFT;
-    size_t slice = (size_t)1 << shift, two = slice + 100;   /* a large block on two slices */
+    size_t slice = (size_t)1 << shift, two = 2 * slice - 100;   /* a large block on two slices of its own */
     unsigned char* a = (unsigned char*)fa_malloc(two);
     unsigned char* b = (unsigned char*)fa_malloc(two);
     agg_note(&agg, a != NULL && b != NULL, "malloc(%zu) failed", two);
@@ -1089,6 +1091,54 @@ static void* large_make_way_thread(void* arg) {
 
 static void test_large_make_way(void) {
     run_in_fresh_heap("large grow over a kept page", large_make_way_thread);
+}
+
+/* Blocks of 100 KiB (112 KiB each) are packed four to a page of seven slices where the geometry is
+   the OS's (not a region's): in a fresh thread the first four fill one page, side by side (in any
+   order: a secure build shuffles fresh blocks). A step within the usable size stays in place; one
+   past it moves the block out of the page, and every block keeps its bytes. */
+static void* large_packed_thread(void* arg) {
+    thread_result_t* res = (thread_result_t*)arg;
+    agg_t agg;
+    memset(&agg, 0, sizeof agg);
+    const size_t n = 100 * KiB;
+    unsigned char* b[4];
+    bool all = true;
+    for (int i = 0; i < 4; i++) {
+        b[i] = (unsigned char*)fa_malloc(n);
+        all = all && b[i] != NULL;
+    }
+    agg_note(&agg, all, "malloc(100 KiB) failed");
+    if (all) {
+        size_t usable = fa_usable_size(b[0]);
+        agg_note(&agg, usable >= n, "usable size of a 100 KiB block: %zu", usable);
+#if !HARNESS_IN_REGION
+        agg_note(&agg, usable == 112 * KiB, "usable size of a 100 KiB block: %zu, expected 112 KiB", usable);
+        unsigned char* first = b[0];
+        for (int i = 1; i < 4; i++) first = b[i] < first ? b[i] : first;
+        unsigned seen = 0;
+        for (int i = 0; i < 4; i++) {
+            size_t off = (size_t)(b[i] - first);
+            if (off % usable == 0 && off / usable < 4) seen |= 1u << (off / usable);
+        }
+        agg_note(&agg, seen == 0xF, "four 100 KiB blocks of a fresh thread are not packed side by side (seen %x)", seen);
+#endif
+        for (int i = 0; i < 4; i++) pat_fill(b[i], 0, n, 10 + i);
+        unsigned char* q = (unsigned char*)fa_realloc(b[1], 110 * KiB);
+        agg_note(&agg, q == b[1], "realloc 100 -> 110 KiB within the usable size moved");
+        if (q != NULL) b[1] = q;
+        q = (unsigned char*)fa_realloc(b[1], 200 * KiB);
+        agg_note(&agg, q != NULL && (HARNESS_IN_REGION || q != b[1]), "realloc 100 -> 200 KiB out of a packed page: %p -> %p",
+                 (void*)b[1], (void*)q);
+        if (q != NULL) b[1] = q;
+        for (int i = 0; i < 4; i++) agg_note(&agg, pat_verify(b[i], 0, n, 10 + i) == HARNESS_OK, "block %d lost its bytes", i);
+    }
+    for (int i = 0; i < 4; i++) fa_free(b[i]);
+    return thread_result_set(res, &agg);
+}
+
+static void test_large_packed(void) {
+    run_in_fresh_heap("large blocks packed", large_packed_thread);
 }
 
 /* A large block that shrinks stays where it is and gives its slices past the new size back: its
@@ -1444,6 +1494,7 @@ int main(void) {
     test_within_usable();
     test_large_grow_in_place();
     test_large_make_way();
+    test_large_packed();
     test_large_shrink_in_place();
     test_huge_small_steps();
     test_vector_growth();
