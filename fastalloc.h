@@ -315,7 +315,8 @@
      Regions, wasm and FASTALLOC_NO_OS have no page protection: no guard there.
    - every huge block on the OS ends in a guard page too (its mapping is one inaccessible OS page
      longer), so a write one byte past its usable size faults; realloc through the OS (mremap)
-     moves the guard page to the new end (two more protection changes).
+     moves the guard page to the new end (two more protection changes); a block that reuses a
+     bigger mapping from the huge cache gets a guard page right after its last page.
    Not covered: an overflow into a live block's data
    (no redzones), a use after free that does not touch the link or the tag, and an attacker who
    can read a free block and knows its address and link (that leaks its page's key). FASTALLOC_DEBUG's
@@ -2979,10 +2980,10 @@ static size_t fa__segment_mapped(const fa__segment_t* seg) {
     return seg->map_size + seg->huge_tail + (seg->guarded ? fa__os_page_size : 0);
 }
 
-static void fa__huge_untail(fa__segment_t* seg, size_t keep);
+static bool fa__huge_untail(fa__segment_t* seg, size_t keep);
 
 static void fa__segment_free(fa__segment_t* seg) {
-    fa__huge_untail(seg, 0);
+    (void)fa__huge_untail(seg, 0);   /* a guarded tail it could not open goes back to the OS all the same */
     fa__track_release(seg);
     fa__sub_fetch(&fa__stats.segments_live, (size_t)1);
     fa__segment_unmap_granules(seg);
@@ -3863,7 +3864,8 @@ static void fa__retained_expire(fa__heap_t* heap) {
    belong to nobody. In FASTALLOC_SECURE a huge block on the OS ends in a guard page: its mapping is
    map_size and one inaccessible OS page more (fa__segment_map with guard, the same layout as a sampled
    block's in >>guard), so a write one byte past its usable size faults; a resize through the OS
-   moves the guard page to the new end (fa__huge_remap).
+   moves the guard page to the new end (fa__huge_remap); a block cut from a cached mapping has a
+   guard page at the start of its tail (fa__huge_cut), opened again when the block grows or goes back.
    ===================================================================================================== */
 typedef struct fa__huge_layout_s {
     size_t offset;               /* block start from the header                          */
@@ -3908,7 +3910,7 @@ static fa__segment_t* fa__huge_cache[FA__HUGE_CACHE_SLOTS];
 static size_t fa__huge_cache_count;
 
 static bool fa__huge_cache_put(fa__segment_t* seg) {
-    fa__huge_untail(seg, 0);
+    if (!fa__huge_untail(seg, 0)) return false;
     if (seg->region != NULL || seg->map_size > FA__HUGE_CACHE_MAX || fa__seg_sampled(seg)) return false;
     fa__segment_unmap_granules(seg);   /* before another thread can take it: the block is gone */
     bool kept = false;
@@ -3958,21 +3960,27 @@ static bool fa__huge_cache_unmap(void) {
 
 static void fa__zero_range(void* p, size_t n, bool known_zero);
 
+/* The block keeps `map_size` bytes of its mapping from the header on; the rest is its tail (the
+   inverse of fa__huge_untail). A guarded block's tail starts with a guard page, so the block
+   still ends at a page no linear access passes (>>secure). One page, not the whole tail: taking
+   access from a populated range costs a walk of its page tables, and from part of a huge page a
+   split of it. */
+static void fa__huge_cut(fa__segment_t* seg, size_t map_size) {
+    if (seg->guarded && map_size < seg->map_size) fa__os_guard((uint8_t*)seg + map_size, fa__os_page_size);
+    seg->huge_tail += seg->map_size - map_size;
+    seg->map_size = map_size;
+}
+
 /* The block takes its tail back (usable to the mapping's end) before its mapping is resized (`keep`:
    the bytes from the header on that the resized block will hold), cached or unmapped (`keep` 0).
    What a resized block takes in of the tail and may hold old bytes is cleared first, so that the
    block never holds another block's old bytes (a resize treats what lies past the size last asked
    for as the caller's slack or as zero); the rest goes with the mapping, which may be dirty up to
-   the block's end from here on. */
-/* The block keeps `map_size` bytes of its mapping from the header on; the rest is its tail (the
-   inverse of fa__huge_untail). */
-static void fa__huge_cut(fa__segment_t* seg, size_t map_size) {
-    seg->huge_tail += seg->map_size - map_size;
-    seg->map_size = map_size;
-}
-
-static void fa__huge_untail(fa__segment_t* seg, size_t keep) {
-    if (seg->kind != FA__SEGMENT_HUGE) return;
+   the block's end from here on. false: a guarded tail's guard page could not be opened again (the
+   OS refused), and nothing changed. */
+static bool fa__huge_untail(fa__segment_t* seg, size_t keep) {
+    if (seg->kind != FA__SEGMENT_HUGE) return true;
+    if (seg->guarded && seg->huge_tail != 0 && !fa__os_commit((uint8_t*)seg + seg->map_size, fa__os_page_size)) return false;
     size_t end = seg->map_size + seg->huge_tail;
     size_t dirty_end = seg->huge_dirty < end ? seg->huge_dirty : end;
     if (keep < dirty_end) dirty_end = keep;
@@ -3980,6 +3988,7 @@ static void fa__huge_untail(fa__segment_t* seg, size_t keep) {
     if (seg->huge_dirty < seg->map_size) seg->huge_dirty = seg->map_size;
     seg->map_size = end;
     seg->huge_tail = 0;
+    return true;
 }
 
 /* ---- which heap a huge block belongs to ---------------------------------------------------------- */
@@ -4069,9 +4078,12 @@ static fa__segment_t* fa__huge_segment_new(fa__heap_t* heap, size_t size, size_t
         /* A zeroed block is the size asked for, page-rounded; the rest of the mapping stays mapped
            as its tail, for the mapping's next user. So it clears at most what it asked for (the
            part that may be dirty), not up to four times that. A plain block keeps the whole
-           mapping: it clears nothing, and its growth stays in place. So does a block with a guard
-           page after the mapping, so that the guard stays under a page past its end. */
-        if (want == FA__HUGE_ZEROED && !FA__HUGE_GUARD && layout.offset + body < seg->map_size)
+           mapping: it clears nothing, and its growth stays in place. With guard pages every block
+           is cut so, its tail starting with a guard page: the guard stays under a page past its
+           end, and a zeroed one clears no more than a fresh mapping's would hold (FASTALLOC_SECURE's
+           calloc-large, 1..8 MiB blocks through the huge cache, cleared whole mappings of up to
+           four times the size asked for). */
+        if ((want == FA__HUGE_ZEROED || FA__HUGE_GUARD) && layout.offset + body < seg->map_size)
             fa__huge_cut(seg, layout.offset + body);
         return seg;
     }
@@ -4195,7 +4207,7 @@ static void* fa__huge_resize(fa__segment_t* seg, uint8_t* p, size_t size, size_t
     size_t offset = (size_t)(p - (uint8_t*)seg);
     if (size > FA__PTRDIFF_MAX - offset - fa__os_page_size) return NULL;
     size_t cut = seg->map_size;   /* a cut block gets its cut back if this fails */
-    fa__huge_untail(seg, offset + fa__align_up(size, fa__os_page_size));
+    if (!fa__huge_untail(seg, offset + fa__align_up(size, fa__os_page_size))) return NULL;
     size_t old_size = seg->map_size;
     size_t want = size > old_size - offset ? size + size / 4 : size;
     if (want > FA__PTRDIFF_MAX - offset - fa__os_page_size) want = size;

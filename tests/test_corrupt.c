@@ -43,6 +43,12 @@ static void overflow_huge(void) {                   /* a huge block's slack past
     unsigned char* volatile p = (unsigned char*)fa_malloc(5 * MiB + 100);
     p[5 * MiB + 100] = 1;
 }
+static void overflow_recycled_huge(void) {          /* past the last page of a block cut from a bigger cached mapping */
+    fa_free(fa_malloc(8 * MiB));
+    size_t size = 3 * MiB + 100, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char* volatile p = (unsigned char*)fa_malloc(size);
+    p[(size + page - 1) / page * page] = 1;
+}
 static void use_after_free_read(void) {
     unsigned char* volatile p = (unsigned char*)fa_malloc(64);
     memset(p, 7, 64);
@@ -208,6 +214,7 @@ static const misuse_t cases[] = {
     { "overflow by one byte past the size asked", overflow_by_one, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "overflow past a huge block's size", overflow_huge, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "write across the end of a segment (guard page)", overflow_off_segment_end, SILENT, SILENT, SECURE_GUARD, TOOL, TOOL },
+    { "write past a recycled huge block (guard)", overflow_recycled_huge, SILENT, SILENT, SECURE_GUARD, TOOL, TOOL },
     { "read after free", use_after_free_read, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "write after free (past the link)", use_after_free_write, SILENT, SILENT, SILENT, TOOL, TOOL },
     { "read after fa_heap_reset", use_after_reset, SILENT, SILENT, SILENT, TOOL, TOOL },
