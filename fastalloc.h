@@ -4594,14 +4594,12 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
 }
 
 /* ---- housekeeping -------------------------------------------------------------------------------- */
-/* Whether the page's cross-thread list holds every block but one (the caller's): taking it in empties the page. */
+/* Whether the page's cross-thread list holds every block but one (the caller's): taking it in empties
+   the page. Where the word does not count its list, whether there is one (no walk of it here). */
 FA__INLINE bool fa__thread_free_empties(const fa__page_t* page) {
     uintptr_t tf = fa__load_relaxed(&page->xthread_free);
-#if FA__TF_COUNTED
-    return (uint32_t)(tf >> 32) + 1 == page->used;
-#else
-    return (tf & ~FA__DELAY_MASK) != 0;
-#endif
+    if (!FA__TF_COUNTED) return (tf & ~FA__DELAY_MASK) != 0;
+    return fa__tf_length(page, tf) + 1 == page->used;
 }
 
 /* Frees the blocks other threads routed here because their pages were full. A block whose page is

@@ -45,9 +45,9 @@ static void overflow_huge(void) {                   /* a huge block's slack past
 }
 static void overflow_recycled_huge(void) {          /* past the last page of a block cut from a bigger cached mapping */
     fa_free(fa_malloc(8 * MiB));
-    size_t size = 3 * MiB + 100, page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = 3 * MiB + 100;
     unsigned char* volatile p = (unsigned char*)fa_malloc(size);
-    p[(size + page - 1) / page * page] = 1;
+    p[fa__align_up(size, fa__os_page_size)] = 1;
 }
 static void use_after_free_read(void) {
     unsigned char* volatile p = (unsigned char*)fa_malloc(64);

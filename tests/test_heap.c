@@ -271,6 +271,16 @@ static void* free_span(void* arg) {
    first free into a full page tells the heap (delayed free), and the frees that follow it into the
    page's own list are taken in then too, so the page is seen empty rather than one block short of it.
    Here 32 MiB of medium blocks, freed by another thread, must serve 32 MiB of large blocks. */
+/* Allocates `count` blocks of `size` bytes from `heap`, each written once; returns how many came back NULL. */
+static size_t alloc_fixed(fa_heap_t* heap, blk_t* v, size_t count, size_t size) {
+    size_t nulls = 0;
+    for (size_t i = 0; i < count; i++) {
+        v[i].p = (unsigned char*)fa_heap_malloc(heap, size);
+        if (v[i].p) v[i].p[0] = 1; else nulls++;
+    }
+    return nulls;
+}
+
 static void test_foreign_emptied_pages(void) {
     harness_section("pages other threads empty serve other sizes");
     enum { SMALL_BYTES = 8 * 1024, TOTAL = 32 << 20 };
@@ -279,22 +289,13 @@ static void test_foreign_emptied_pages(void) {
     fa_heap_t* h = fa_heap_new();
     CHECK(h != NULL && v != NULL);
     if (!h || !v) { free(v); return; }
-    size_t nulls = 0;
-    for (size_t i = 0; i < n_small; i++) {
-        v[i].p = (unsigned char*)fa_heap_malloc(h, SMALL_BYTES);
-        if (v[i].p) v[i].p[0] = 1; else nulls++;
-    }
-    CHECK_EQ_SZ(nulls, 0);
+    CHECK_EQ_SZ(alloc_fixed(h, v, n_small, SMALL_BYTES), 0);
     span_t all = {v, 0, n_small};
     pthread_t t;
     CHECK(pthread_create(&t, NULL, free_span, &all) == 0);
     pthread_join(t, NULL);
     fa_stats_t a = snap();
-    for (size_t i = 0; i < n_big; i++) {
-        v[i].p = (unsigned char*)fa_heap_malloc(h, big);
-        if (v[i].p) v[i].p[0] = 1; else nulls++;
-    }
-    CHECK_EQ_SZ(nulls, 0);
+    CHECK_EQ_SZ(alloc_fixed(h, v, n_big, big), 0);
     fa_stats_t b = snap();
     CHECKF(HELD(b) <= HELD(a) + 2 * FA__SEGMENT_SIZE, "large blocks over pages emptied by another thread: %zu -> %zu bytes held",
            HELD(a), HELD(b));
