@@ -1671,6 +1671,8 @@ struct fa_heap_s {
     uint8_t kind;                     /* FA__HEAP_* */
     uint8_t home;                     /* FA__HOME_* */
     uint8_t slice_shift;              /* geometry of its segments; 0 until its source is known */
+    uint8_t others_emptied;           /* 1: a page of it may be empty, its blocks all freed by
+                                         other threads and waiting on its cross-thread list */
 #if FA__GUARD_SAMPLING
     uint8_t guard_hold;               /* 1: no sample now (an aligned request is being served) */
     int64_t guard_countdown;          /* blocks to hand out before the next sample (>>guard) */
@@ -4421,7 +4423,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0
+                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
 #endif
@@ -4568,9 +4570,12 @@ static bool fa__retained_release_next(fa__heap_t* heap) {
     return next != NULL;
 }
 
+static size_t fa__heap_collect_pages(fa__heap_t* heap);
+
 /* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
    a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, room
-   made by giving back kept empty pages one at a time, a new segment. Kept pages go before a segment
+   made by giving back kept empty pages one at a time, then pages other threads emptied (one walk of
+   the heap's pages, only after a delayed free saw one: fa__heap_delayed_free), a new segment. Kept pages go before a segment
    is mapped because they are only worth keeping while the heap has room: a thread resizing one
    block through the size classes (rezalloc-chain), or cycling blocks of 16-512 KiB (calloc-medium),
    kept a page in each class it passed through, mapped a second segment for the next one and
@@ -4585,6 +4590,10 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
            whole (reset and destroy rely on it) and a region heap takes nothing from outside */
         if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_adopt_abandoned(heap)) continue;
         while (page == NULL && fa__retained_release_next(heap)) page = fa__heap_fresh_page(heap, bin);
+        if (page == NULL && heap->others_emptied) {
+            heap->others_emptied = 0;
+            if (fa__heap_collect_pages(heap) != 0) continue;
+        }
         if (page == NULL && fa__segment_new(heap, fa__bin_size(bin)) != NULL) page = fa__heap_fresh_page(heap, bin);
         if (page == NULL) return NULL;
         fa__page_extend(page);
@@ -4605,13 +4614,14 @@ FA__INLINE bool fa__thread_free_empties(const fa__page_t* page) {
 /* Frees the blocks other threads routed here because their pages were full. A block whose page is
    still mid-handoff (FREEING) waits for the next heartbeat: freeing it now could release the page
    under the freer's feet. Only the first free into a full page comes this way; the rest of a
-   thread's frees into it land on the page's cross-thread list. If that list holds every other block
-   the page is empty, and it must be seen so now (retired, its slices free for any size) rather than
-   one block short of it until malloc next walks its bin (32 MiB of 8 KiB blocks freed by another
-   thread, then 32 MiB of 1 MiB blocks: 42 MB more mapped without this, 4 MB with it). A page not
-   emptied keeps its list for the next refill: taking it in here, while a consumer thread is still
-   pushing onto it, cost prodcons-64 6 %. Where the word does not count its list (32-bit), it is
-   taken in whenever there is one. */
+   thread's frees into it land on the page's cross-thread list, which stays there for the page's
+   next refill. If that list holds every other block the page is empty in fact though not on its
+   count, so the heap is told (others_emptied): before it maps a segment it takes such pages in and
+   gives them back (fa__heap_find_page). Retiring them here instead, at once, let a producer/consumer
+   pair hand back and carve again up to a thousand pages per 10,000 batches that its bins would
+   have reused (test_churn's cross-thread churn); taking the list in whenever there is one, while
+   the consumer still pushes onto it, cost prodcons-64 6 %. Where the word does not count its list
+   (32-bit), any list counts. */
 static void fa__heap_delayed_free(fa__heap_t* heap) {
     fa__block_t* block = fa__exchange(&heap->delayed_free, (fa__block_t*)NULL);
     while (block != NULL) {
@@ -4624,7 +4634,7 @@ static void fa__heap_delayed_free(fa__heap_t* heap) {
             fa__block_t* head = fa__load_relaxed(&heap->delayed_free);
             do { fa__link_set(page, block, head); } while (!fa__cas(&heap->delayed_free, &head, block));
         } else {
-            if (fa__thread_free_empties(page)) fa__page_collect_thread_free(page);
+            if (fa__thread_free_empties(page)) heap->others_emptied = 1;
             fa__free_local(page, block);
         }
         block = next;
@@ -4802,6 +4812,7 @@ static void fa__heap_merge(fa__heap_t* from, fa__heap_t* into) {
         fa__segment_adopt(into, seg);
     }
     fa__heap_delayed_free(from);       /* adopting waited out every handoff: none is left behind */
+    into->others_emptied |= from->others_emptied;
     if (from->spare_segment != NULL) {
         if (into->spare_segment == NULL) into->spare_segment = from->spare_segment;
         else fa__segment_free(from->spare_segment);
