@@ -4574,12 +4574,12 @@ static size_t fa__heap_collect_pages(fa__heap_t* heap);
 
 /* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
    a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, room
-   made by giving back kept empty pages one at a time, then pages other threads emptied (one walk of
-   the heap's pages, only after a delayed free saw one: fa__heap_delayed_free), a new segment. Kept pages go before a segment
-   is mapped because they are only worth keeping while the heap has room: a thread resizing one
-   block through the size classes (rezalloc-chain), or cycling blocks of 16-512 KiB (calloc-medium),
-   kept a page in each class it passed through, mapped a second segment for the next one and
-   doubled its resident memory and page faults. NULL: out of memory. */
+   made by giving back kept empty pages one at a time, then pages other threads emptied (one walk
+   of the heap's pages, only after a delayed free saw one: fa__heap_delayed_free), a new segment.
+   Kept pages go before a segment is mapped because they are only worth keeping while the heap has
+   room: a thread resizing one block through the size classes (rezalloc-chain), or cycling blocks of
+   16-512 KiB (calloc-medium), kept a page in each class it passed through, mapped a second segment
+   for the next one and doubled its resident memory and page faults. NULL: out of memory. */
 static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     for (;;) {

@@ -731,14 +731,19 @@ static size_t come_go_size(size_t i) { return i % 2 ? 4096 : 256; }
    threads ran one after the other would pool too few segments for a later one that overlaps). */
 static int come_go_holding;
 
-/* Clock readings (the allocator's own clock, the one its pool deadline is set on) of the last
-   round: the latest end of its threads' allocations, the earliest end of a thread. */
-static uint64_t come_go_alloc_done, come_go_thread_end;
+/* What a thread of a round reports, read after the join. Times are the allocator's own clock, the
+   one its pool deadline is set on. */
+typedef struct {
+    size_t bad;          /* blocks lost or corrupted */
+    uint64_t alloc_done; /* its allocations ended */
+    uint64_t end;        /* before its exit hands its segments to the pool: never later than that put */
+} come_go_report_t;
 
 /* Fills come_go_bytes() with come_go_size blocks, waits for the round's other threads, checks its
-   blocks, frees them all; the count of bad blocks goes to *arg. */
+   blocks, frees them all, and reports to *arg. */
 static void* come_go_thread(void* arg) {
-    size_t* bad = (size_t*)arg;
+    come_go_report_t* report = (come_go_report_t*)arg;
+    size_t* bad = &report->bad;
     size_t n = come_go_bytes() / ((256 + 4096) / 2);
     unsigned char** p = (unsigned char**)fa_malloc(n * sizeof *p);
     if (p == NULL) n = 0, *bad = 1;
@@ -747,8 +752,7 @@ static void* come_go_thread(void* arg) {
         p[i] = (unsigned char*)fa_malloc(size);
         if (p[i] != NULL) { p[i][0] = (unsigned char)i; p[i][size - 1] = (unsigned char)(i >> 3); }
     }
-    uint64_t done = fa__os_clock_ms(), seen = __atomic_load_n(&come_go_alloc_done, __ATOMIC_RELAXED);
-    while (seen < done && !__atomic_compare_exchange_n(&come_go_alloc_done, &seen, done, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { }
+    report->alloc_done = fa__os_clock_ms();
     __atomic_add_fetch(&come_go_holding, 1, __ATOMIC_ACQ_REL);
     for (int ms = 0; ms < 10000 && __atomic_load_n(&come_go_holding, __ATOMIC_ACQUIRE) < COME_GO_THREADS; ms++)
         sleep_ms(1);   /* bounded: a thread that failed to start must not hang the test */
@@ -758,29 +762,32 @@ static void* come_go_thread(void* arg) {
         fa_free(p[i]);
     }
     fa_free(p);
-    /* before the thread's end hands its segments to the pool: never later than that put */
-    uint64_t end = fa__os_clock_ms(), first = __atomic_load_n(&come_go_thread_end, __ATOMIC_RELAXED);
-    while (end < first && !__atomic_compare_exchange_n(&come_go_thread_end, &first, end, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { }
+    report->end = fa__os_clock_ms();
     return NULL;
 }
 
-/* One round; returns an upper bound on how long after the previous round's threads put their
+/* One round. *first_end: the earliest end of the previous round's threads (UINT64_MAX: none), then
+   of this round's. Returns an upper bound on how long after the previous round's threads put their
    segments in the pool this round's threads were still allocating (taking segments, and running
    the heartbeats that cut the pool once its deadline, put + FASTALLOC_PURGE_DELAY_MS + 1, is due). */
-static uint64_t come_go_round(size_t* bad) {
+static uint64_t come_go_round(size_t* bad, uint64_t* first_end) {
     pthread_t t[COME_GO_THREADS];
-    size_t bads[COME_GO_THREADS] = {0, 0};
+    come_go_report_t reports[COME_GO_THREADS];
     bool started[COME_GO_THREADS];
-    uint64_t previous_end = come_go_thread_end;
-    come_go_alloc_done = 0;
-    come_go_thread_end = UINT64_MAX;
+    memset(reports, 0, sizeof reports);
     __atomic_store_n(&come_go_holding, 0, __ATOMIC_RELEASE);
-    for (int i = 0; i < COME_GO_THREADS; i++) started[i] = pthread_create(&t[i], NULL, come_go_thread, &bads[i]) == 0;
+    for (int i = 0; i < COME_GO_THREADS; i++) started[i] = pthread_create(&t[i], NULL, come_go_thread, &reports[i]) == 0;
+    uint64_t alloc_done = 0, end = UINT64_MAX;
     for (int i = 0; i < COME_GO_THREADS; i++) {
         if (started[i]) pthread_join(t[i], NULL);
-        *bad += bads[i] + !started[i];
+        *bad += reports[i].bad + !started[i];
+        if (!started[i]) continue;
+        if (reports[i].alloc_done > alloc_done) alloc_done = reports[i].alloc_done;
+        if (reports[i].end < end) end = reports[i].end;
     }
-    return come_go_alloc_done > previous_end ? come_go_alloc_done - previous_end : 0;
+    uint64_t took = alloc_done > *first_end ? alloc_done - *first_end : 0;
+    *first_end = end;
+    return took;
 }
 
 static void test_threads_come_and_go(void) {
@@ -788,8 +795,8 @@ static void test_threads_come_and_go(void) {
     fa_collect(true);
     fa_stats_t before = snap();
     size_t bad = 0, rss0 = rss_bytes();
-    come_go_thread_end = UINT64_MAX;
-    come_go_round(&bad);
+    uint64_t first_end = UINT64_MAX;
+    come_go_round(&bad, &first_end);
     fa_stats_t first = snap(), later = first;
     size_t rss_full = rss_bytes();
     /* The pool serves a round whose threads allocate within the purge delay of the last round's
@@ -798,10 +805,10 @@ static void test_threads_come_and_go(void) {
        the rounds start again, after one that fills the pool, up to 4 times. */
     uint64_t slowest = 0;
     for (int attempt = 0; attempt < 4; attempt++) {
-        if (attempt != 0) { come_go_round(&bad); first = snap(); }
+        if (attempt != 0) { come_go_round(&bad, &first_end); first = snap(); }
         slowest = 0;
         for (int round = 0; round < 3; round++) {
-            uint64_t took = come_go_round(&bad);
+            uint64_t took = come_go_round(&bad, &first_end);
             if (took > slowest) slowest = took;
         }
         later = snap();

@@ -267,10 +267,6 @@ static void* free_span(void* arg) {
     return NULL;
 }
 
-/* Pages that other threads empty go back to their segments as soon as the owner hears of them: the
-   first free into a full page tells the heap (delayed free), and the frees that follow it into the
-   page's own list are taken in then too, so the page is seen empty rather than one block short of it.
-   Here 32 MiB of medium blocks, freed by another thread, must serve 32 MiB of large blocks. */
 /* Allocates `count` blocks of `size` bytes from `heap`, each written once; returns how many came back NULL. */
 static size_t alloc_fixed(fa_heap_t* heap, blk_t* v, size_t count, size_t size) {
     size_t nulls = 0;
@@ -281,6 +277,10 @@ static size_t alloc_fixed(fa_heap_t* heap, blk_t* v, size_t count, size_t size) 
     return nulls;
 }
 
+/* Pages that other threads empty go back to their segments before the owner maps more: the first
+   free into a full page tells the heap (delayed free), which notes the page when the frees that
+   follow it into the page's own list empty it, and takes such pages in before it maps a segment.
+   Here 32 MiB of medium blocks, freed by another thread, must serve 32 MiB of large blocks. */
 static void test_foreign_emptied_pages(void) {
     harness_section("pages other threads empty serve other sizes");
     enum { SMALL_BYTES = 8 * 1024, TOTAL = 32 << 20 };
