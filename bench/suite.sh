@@ -17,6 +17,9 @@
 #   SLOW=1.5    an allocator whose checked run takes longer than this many seconds is timed by that
 #               single run instead of hyperfine (marked ¹), to keep `make bench` within minutes
 #   ONLY=REGEX  run only the workloads whose name matches
+#   RECHECK=10  when fa-preload's hyperfine median is above 1.10x the fastest peer's, run the two
+#               again this many times each, alternating, right away (bench/recheck.py; its line in
+#               recheck.tsv, the report shows it beside the gap); 0: no rechecks
 #   RUNNER="valgrind -q --error-exitcode=1 ..."   words put before every workload program (after
 #               env [LD_PRELOAD=...]): the smoke pass under a memory tool (make test runs it under
 #               memcheck, see the Makefile). With a RUNNER nothing is timed: no hyperfine runs.
@@ -174,6 +177,10 @@ wall0=$(date +%s.%N)
 tsv=$OUT/suite.tsv
 printf 'set\tworkload\tallocator\tstatus\tn\tpeak_rss_kib\tseconds\tchecksum\tmetrics\n' > "$tsv"
 abl_tsv=$OUT/ablation.tsv
+recheck_tsv=$OUT/recheck.tsv
+RECHECK=${RECHECK:-10}
+[ "$QUICK" = 1 ] && RECHECK=0
+printf 'workload\tpeer\tpairs\tfa_median\tpeer_median\tratio_median\tratio_q1\tratio_q3\n' > "$recheck_tsv"
 printf 'workload\tvariant\tn\tkind\tvariant_secs\tdefault_secs\n' > "$abl_tsv"
 tmp=$(mktemp -d /tmp/fa-suite.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -227,6 +234,24 @@ hyperfine_run() {
         say "hyperfine FAILED for $w:"; tail -n 5 "$tmp/hf.log" >&2; return 1; }
 }
 
+# recheck JSON N W NAME:LIB:BIN...: bench/recheck.py's interleaved second look, when fa-preload
+# trailed; its line goes to recheck.tsv
+recheck() {
+    local json=$1 n=$2 w=$3 spec name lib bin
+    shift 3
+    local -a args=()
+    for spec in "$@"; do
+        IFS=: read -r name lib bin <<< "$spec"
+        local -a cmd; mapfile -t cmd < <(cmd_words "$lib" "$bin" "$w" "$n")
+        args+=("$name=${cmd[*]}")
+    done
+    local found
+    found=$(python3 "$here/recheck.py" "$json" "$w" "$RECHECK" "${args[@]}") || { say "recheck of $w failed (left out)"; return 0; }
+    [ -z "$found" ] && return 0
+    printf '%s\n' "$found" >> "$recheck_tsv"
+    say "recheck $(awk -F'\t' '{ printf "%s: fa-preload / %s over %s alternating pairs, median %.2fx (quartiles %.2f-%.2f)", $1, $2, $3, $6, $7, $8 }' <<< "$found")"
+}
+
 declare -A defn
 for p in $progs; do
     while read -r w n; do defn[$p.$w]=$n; done < <("$BINDIR/${p}_sys" list)
@@ -270,8 +295,11 @@ for spec in "${workloads[@]}"; do
         line+=" $name ${r_secs}s"
     done
     if [ $HAVE_HF = 1 ] && [ ${#hf_specs[@]} -gt 0 ]; then
-        hyperfine_run "$OUT/$w" "$n" "$w" "${hf_specs[@]}" ||
-            { failed=$((failed + 1)); fail_list+=("$w/hyperfine"); }
+        if hyperfine_run "$OUT/$w" "$n" "$w" "${hf_specs[@]}"; then
+            [ "$RECHECK" -gt 0 ] && recheck "$OUT/$w.json" "$n" "$w" "${hf_specs[@]}"
+        else
+            failed=$((failed + 1)); fail_list+=("$w/hyperfine")
+        fi
     fi
 
     # ablation: fastalloc compiled in, default against the variant build, same N (or abl_n)
