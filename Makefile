@@ -59,9 +59,11 @@ V_stats_CC   = gcc
 V_stats_FLAGS= -O2 $(BASE) -DFASTALLOC_STATS
 # FASTALLOC_HUGE_PAGES (default: huge pages from 32 MiB mapped): the thp build asks from the first
 # segment, so every suite runs over memory advised MADV_HUGEPAGE; nothp never asks (test_hugepages
-# checks the advice through /proc/self/smaps in each build)
+# checks the advice through /proc/self/smaps in each build). The thp build also keeps page
+# descriptors on one cache line (FASTALLOC_PAGE_LINES=1; two is the default of 64-bit builds with
+# threads), so every threaded suite runs over both layouts.
 V_thp_CC     = gcc
-V_thp_FLAGS  = -O2 $(BASE) -DFASTALLOC_HUGE_PAGES=0
+V_thp_FLAGS  = -O2 $(BASE) -DFASTALLOC_HUGE_PAGES=0 -DFASTALLOC_PAGE_LINES=1
 V_nothp_CC   = gcc
 V_nothp_FLAGS= -O2 $(BASE) -DFASTALLOC_HUGE_PAGES=-1
 NOTHP_TESTS := test_hugepages

@@ -120,6 +120,15 @@
                                       which may be small and are scarce (default 10: 1 KiB slices,
                                       64 KiB segments); without an OS regions use
                                       FASTALLOC_SLICE_SHIFT
+     FASTALLOC_PAGE_LINES       impl  cache lines per page descriptor: 2 (the default on 64-bit
+                                      targets with threads) puts what other threads read (owner,
+                                      their free list, size) on one line and what the owner writes
+                                      on every malloc and free on the next, so a thread freeing
+                                      another's blocks does not pull that line away from it at
+                                      every malloc; 1 (the default elsewhere) keeps descriptors at
+                                      64 bytes: segment headers half the size, which a hosted
+                                      region's 64 KiB segments feel (55 KiB usable instead of 59).
+                                      2 needs a 64-bit target.
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
                                       pages of several slices; 0 = at once)
@@ -1449,11 +1458,11 @@ static uintptr_t fa__thread_id_ensure(void) {
 /* =====================================================================================================
    >>types  TYPES, GEOMETRY AND FORWARD DECLARATIONS
    Blocks are bare memory with a link word while free. A page is a run of slices holding blocks of
-   one size class; its 64-byte descriptor lives in its segment's header, never next to the blocks,
-   so user writes cannot reach it. A segment is FA__SLICES slices, owned by one heap; the OS's
-   segments and those cut from caller regions differ only in the slice size (their geometry). A heap
-   owns segments and queues their pages by size class. Each struct's comments say who may write
-   which field.
+   one size class; its descriptor (one or two cache lines) lives in its segment's header, never next
+   to the blocks, so user writes cannot reach it. A segment is FA__SLICES slices, owned by one heap;
+   the OS's segments and those cut from caller regions differ only in the slice size (their
+   geometry). A heap owns segments and queues their pages by size class. Each struct's comments say
+   who may write which field.
    ===================================================================================================== */
 typedef struct fa__block_s { struct fa__block_s* next; } fa__block_t;
 typedef struct fa__page_s fa__page_t;
@@ -1478,49 +1487,73 @@ enum { FA__ZERO_FREE = 1,    /* every block on `free` reads zero past its link w
 enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
 #define FA__HEAD ((uint8_t)0x80)   /* slice_offset of a page's first entry: FA__HEAD | its index */
 
-/* 64 bytes on 64-bit targets. A page's first block is at the start of its first slice
-   (fa__page_start) and its heap is its segment's heap. Only the owning heap's thread writes a page,
-   except xthread_free (any thread, atomically); xowner is read by any thread. */
+/* A page's first block is at the start of its first slice (fa__page_start) and its heap is its
+   segment's heap. Only the owning heap's thread writes a page, except xthread_free (any thread,
+   atomically); xowner is read by any thread. Two groups: what other threads' frees read (owner,
+   thread_free, size, layout; written when the page changes state) and what the owner's malloc and
+   free write every time. With FA__PAGE_LINES 2 each group has a cache line of its own (128 bytes):
+   a thread freeing another's blocks reads the first line while the owner, allocating, writes the
+   second, and neither waits for the other's core. With 1 the same fields fill 64 bytes on 64-bit
+   targets (40 on 32-bit ones). */
+#ifndef FASTALLOC_PAGE_LINES
+#  if UINTPTR_MAX > 0xFFFFFFFFu && FA__THREADS
+#    define FASTALLOC_PAGE_LINES 2
+#  else
+#    define FASTALLOC_PAGE_LINES 1
+#  endif
+#endif
+#if FASTALLOC_PAGE_LINES != 1 && FASTALLOC_PAGE_LINES != 2
+#  error "fastalloc: FASTALLOC_PAGE_LINES is 1 or 2"
+#elif FASTALLOC_PAGE_LINES == 2 && UINTPTR_MAX <= 0xFFFFFFFFu
+#  error "fastalloc: FASTALLOC_PAGE_LINES 2 needs a 64-bit target"
+#elif FASTALLOC_PAGE_LINES == 2
+#  define FA__OWNER_LINE FA__LINE_ALIGNED   /* the owner's fields start the second line */
+#else
+#  define FA__OWNER_LINE
+#endif
+#ifdef _MSC_VER
+#  pragma warning(push)
+#  pragma warning(disable : 4324)   /* padded for FA__OWNER_LINE and FA__PAGES_ALIGNED: that is the point */
+#endif
 struct fa__page_s {
+    /* read by other threads */
     uintptr_t xowner;            /* atomic: the owner's thread id while its frees may take the
                                     fast path (not full, no aligned blocks; secure builds flip
                                     its top bit on pages of several slices, FA__SPAN_OWNER),
                                     else FA__NO_OWNER. First, so a page-map entry is a pointer
                                     to it.                                                   */
-    fa__block_t* free;           /* malloc pops here                                        */
-    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
     uintptr_t xthread_free;      /* atomic: other threads' frees (64-bit: with their count,
                                     see fa__tf_head) | FA__DELAY_* state                     */
-    fa__page_t* next;            /* heap queue links (prev: fa__page_prev)                   */
 #ifdef FASTALLOC_SECURE
-    uintptr_t key;               /* free-list key (see FASTALLOC_SECURE in >>track): read by
-                                    every malloc and free, so here, where prev is otherwise;
-                                    prev, read only when the queue changes, moves out        */
-#else
-    fa__page_t* prev;
+    uintptr_t key;               /* free-list key (see FASTALLOC_SECURE in >>track): set with
+                                    the page, read by every malloc and free (another thread's
+                                    too, to link its frees); prev moves out to make room     */
 #endif
     uint32_t block_size;
-    uint16_t used;               /* blocks out, including ones sitting in thread_free        */
     uint16_t capacity;           /* blocks threaded into lists so far (lazy)                 */
     uint16_t reserved;           /* blocks that fit                                         */
     uint8_t flags;               /* atomic: FA__PAGE_*, written by the owner only           */
-    uint8_t retire_expire;       /* heartbeats left before an empty page goes back; != 0 iff
-                                    the page is in its heap's retained set                  */
     uint8_t bin;
     uint8_t slice_count;         /* slices of this page (entry of its first slice)           */
     uint8_t slice_offset;        /* first entry: FA__HEAD | its index; others: entries back  */
+    /* the owner's */
+    FA__OWNER_LINE uint16_t used; /* blocks out, including ones sitting in thread_free        */
+    uint8_t retire_expire;       /* heartbeats left before an empty page goes back; != 0 iff
+                                    the page is in its heap's retained set                  */
     uint8_t zero;                /* FA__ZERO_*                                              */
+    fa__block_t* free;           /* malloc pops here                                        */
+    fa__block_t* local_free;     /* owner's frees; merged into free when free runs dry       */
+    fa__page_t* next;            /* heap queue links (prev: fa__page_prev)                   */
+#ifndef FASTALLOC_SECURE
+    fa__page_t* prev;
+#endif
 };
 
-/* 64-bit targets: a descriptor is one line (on 32-bit ones 40 bytes, and the header stays small). */
+/* 64-bit targets: a descriptor starts a line (on 32-bit ones it is 40 bytes, and the header stays small). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #  define FA__PAGES_ALIGNED FA__LINE_ALIGNED
 #else
 #  define FA__PAGES_ALIGNED
-#endif
-#ifdef _MSC_VER
-#  pragma warning(push)
-#  pragma warning(disable : 4324)   /* padded for FA__PAGES_ALIGNED: that is the point */
 #endif
 /* The header at a segment's start. Only the owning heap's thread changes it; other threads read
    thread_id and heap, and push onto its pages' xthread_free. */
@@ -1569,7 +1602,7 @@ struct fa__segment_s {
 #ifdef _MSC_VER
 #  pragma warning(pop)
 #endif
-FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 || sizeof(void*) < 8, page_descriptor_is_64_bytes);
+FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 * FASTALLOC_PAGE_LINES || sizeof(void*) < 8, page_descriptor_fills_its_lines);
 FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) % 64 == 0 || sizeof(void*) < 8, page_descriptors_start_on_a_cache_line);
 

@@ -66,8 +66,11 @@ static void exercise_region(const char* where, unsigned char* mem, size_t size) 
         CHECKF(h != NULL, "%s, round %d: no heap (errno %d)", where, round, errno);
         if (h == NULL) break;
         size_t n = fill(h, s, 32, v, size / 32 + 2);
+        /* the README's figures: 86 % of a 64 KiB region, 80 % where descriptors take two lines */
         if (size == 64 * KiB)
-            CHECKF(n * 32 >= 64 * KiB * 85 / 100, "%s: only %zu bytes of 32-byte blocks fit in 64 KiB", where, n * 32);
+            CHECKF(n * 32 >= 64 * KiB * (FASTALLOC_PAGE_LINES == 2 ? 79 : 85) / 100,
+                   "%s: only %zu bytes of 32-byte blocks fit in 64 KiB (FASTALLOC_PAGE_LINES %d)", where, n * 32,
+                   FASTALLOC_PAGE_LINES);
         for (size_t i = 0; i < n; i++) fa_free(v[i]);
         size_t again = fill(h, s, 32, v, size / 32 + 2);
         CHECKF(again == n, "%s: %zu blocks fit after freeing %zu", where, again, n);
