@@ -126,8 +126,9 @@
                                       on every malloc and free on the next, so a thread freeing
                                       another's blocks does not pull that line away from it at
                                       every malloc; 1 (the default elsewhere) keeps descriptors at
-                                      64 bytes: segment headers half the size, which a hosted
-                                      region's 64 KiB segments feel (55 KiB usable instead of 59).
+                                      64 bytes (40 on 32-bit targets): segment headers half the
+                                      size, which small slices feel, above all a hosted region's
+                                      (its 64 KiB segments keep 59 KiB for pages instead of 55).
                                       2 needs a 64-bit target.
      FASTALLOC_RETIRE_CYCLES    impl  slow-path heartbeats an empty page is kept for reuse before it
                                       goes back to its segment (default 16, a quarter of that for
@@ -379,7 +380,8 @@
    - Costs: reset and destroy touch each page (or segment) once, never each block; huge blocks go
      back whole. A thread that ends deletes the heaps it made (their blocks stay valid).
    - A region needs no alignment and any size that holds a segment header, a slice and its
-     bookkeeping (about 10 KiB for a region heap; 64 KiB keeps 86 % for 32-byte blocks on 64-bit):
+     bookkeeping (about 14 KiB for a region heap, 10 KiB with FASTALLOC_PAGE_LINES 1; 64 KiB keeps
+     80 % for 32-byte blocks on 64-bit, 86 % with one-line descriptors):
      fastalloc rounds its start up to 64 bytes and cuts it into region segments (64 slices of
      FASTALLOC_REGION_SLICE_SHIFT) counted from there, with an OS or without. Regions may nest (a
      region in a block of another heap or region) and sit side by side; destroying one gives its
@@ -1050,6 +1052,20 @@ int clock_gettime(int clock, struct timespec* now);
 #else
 #  define FA__GUARD_SAMPLING 0
 #endif
+/* Two-line page descriptors (>>types) only pay where other threads free into a thread's pages. */
+#if !defined(FASTALLOC_PAGE_LINES) && UINTPTR_MAX > 0xFFFFFFFFu && !defined(FASTALLOC_SINGLE_THREAD)
+#  define FA__PAGE_LINES 2
+#elif !defined(FASTALLOC_PAGE_LINES)
+#  define FA__PAGE_LINES 1
+#elif FASTALLOC_PAGE_LINES + 0 == 1 || (FASTALLOC_PAGE_LINES + 0 == 2 && UINTPTR_MAX > 0xFFFFFFFFu)
+#  define FA__PAGE_LINES (FASTALLOC_PAGE_LINES)
+#elif FASTALLOC_PAGE_LINES + 0 == 2
+#  error "fastalloc: FASTALLOC_PAGE_LINES 2 needs a 64-bit target"
+#  define FA__PAGE_LINES 1   /* the error alone, not others it would cause */
+#else
+#  error "fastalloc: FASTALLOC_PAGE_LINES is 1 or 2"
+#  define FA__PAGE_LINES 1
+#endif
 #if FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT > 6 || FASTALLOC_SEGMENT_SHIFT - FASTALLOC_SLICE_SHIFT < 3
 #  error "fastalloc: a segment must hold 8 to 64 slices (3 <= SEGMENT_SHIFT - SLICE_SHIFT <= 6)"
 #endif
@@ -1491,22 +1507,11 @@ enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
    segment's heap. Only the owning heap's thread writes a page, except xthread_free (any thread,
    atomically); xowner is read by any thread. Two groups: what other threads' frees read (owner,
    thread_free, size, layout; written when the page changes state) and what the owner's malloc and
-   free write every time. With FA__PAGE_LINES 2 each group has a cache line of its own (128 bytes):
-   a thread freeing another's blocks reads the first line while the owner, allocating, writes the
-   second, and neither waits for the other's core. With 1 the same fields fill 64 bytes on 64-bit
-   targets (40 on 32-bit ones). */
-#ifndef FASTALLOC_PAGE_LINES
-#  if UINTPTR_MAX > 0xFFFFFFFFu && FA__THREADS
-#    define FASTALLOC_PAGE_LINES 2
-#  else
-#    define FASTALLOC_PAGE_LINES 1
-#  endif
-#endif
-#if FASTALLOC_PAGE_LINES != 1 && FASTALLOC_PAGE_LINES != 2
-#  error "fastalloc: FASTALLOC_PAGE_LINES is 1 or 2"
-#elif FASTALLOC_PAGE_LINES == 2 && UINTPTR_MAX <= 0xFFFFFFFFu
-#  error "fastalloc: FASTALLOC_PAGE_LINES 2 needs a 64-bit target"
-#elif FASTALLOC_PAGE_LINES == 2
+   free write every time. With FASTALLOC_PAGE_LINES 2 each group has a cache line of its own (128
+   bytes): the owner's mallocs no longer take the line other threads' frees read away from them;
+   their push onto thread_free still takes it from the owner, once per gathering. With 1 the same
+   fields fill 64 bytes on 64-bit targets (40 on 32-bit ones). */
+#if FA__PAGE_LINES == 2
 #  define FA__OWNER_LINE FA__LINE_ALIGNED   /* the owner's fields start the second line */
 #else
 #  define FA__OWNER_LINE
@@ -1602,7 +1607,7 @@ struct fa__segment_s {
 #ifdef _MSC_VER
 #  pragma warning(pop)
 #endif
-FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 * FASTALLOC_PAGE_LINES || sizeof(void*) < 8, page_descriptor_fills_its_lines);
+FA__STATIC_ASSERT(sizeof(fa__page_t) == 64 * FA__PAGE_LINES || sizeof(void*) < 8, page_descriptor_fills_its_lines);
 FA__STATIC_ASSERT(FASTALLOC_SEGMENT_SHIFT <= 32, block_sizes_fit_32_bits);
 FA__STATIC_ASSERT(offsetof(fa__segment_t, pages) % 64 == 0 || sizeof(void*) < 8, page_descriptors_start_on_a_cache_line);
 
@@ -2784,8 +2789,9 @@ FA__INLINE size_t fa__page_index(const fa__page_t* page) { return (size_t)(page-
 FA__INLINE fa__segment_t* fa__page_segment(const fa__page_t* page) {
     return (fa__segment_t*)((uintptr_t)(page - fa__page_index(page)) - offsetof(fa__segment_t, pages));
 }
-/* The prev link of a page in its heap queue. A secure build keeps it in the segment's header, its
-   place in the descriptor taken by the page's key, which every malloc and free reads. */
+/* The prev link of a page in its heap queue. A secure build keeps it in the segment's header, so
+   that a one-line descriptor has room for the page's key, which every malloc and free reads (the
+   two-line layout has the same fields, in lines of their own). */
 FA__INLINE fa__page_t** fa__page_prev(const fa__page_t* page) {
     FA__DEBUG_ASSERT(page->slice_offset & FA__HEAD);
 #ifdef FASTALLOC_SECURE
@@ -5108,8 +5114,9 @@ static void fa__remote_flush_all(fa__heap_t* heap) {
 }
 
 /* Another thread's block. Gathered per page in the freeing thread's heap and pushed
-   FA__REMOTE_BATCH_BYTES at a time: a CAS per free keeps the page's descriptor line moving between
-   the freeing core and the owner's, which writes it on every malloc (prodcons-64: 24.5 -> 16.9 ms).
+   FA__REMOTE_BATCH_BYTES at a time: a CAS per free kept the page's descriptor line moving between
+   the freeing core and the owner's, which wrote it on every malloc before descriptors took two
+   lines, and still does with FASTALLOC_PAGE_LINES 1 (prodcons-64: 24.5 -> 16.9 ms).
    A gathered block still counts in its page's `used`, so page and segment stay put; the pages
    gathered for are a thread heap's (`gatherable`): a first-class heap may be destroyed, its pages
    with it, after the free returned. A gathering goes out when full, when its slot is wanted for

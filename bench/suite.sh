@@ -179,7 +179,9 @@ printf 'set\tworkload\tallocator\tstatus\tn\tpeak_rss_kib\tseconds\tchecksum\tme
 abl_tsv=$OUT/ablation.tsv
 recheck_tsv=$OUT/recheck.tsv
 RECHECK=${RECHECK:-10}
+[[ $RECHECK =~ ^[0-9]+$ ]] || die "RECHECK is a number of runs (0: no rechecks), not '$RECHECK'"
 [ "$QUICK" = 1 ] && RECHECK=0
+TRAIL_BOUND=1.10   # the issue's bound: fa-preload within this of the fastest peer (report.py's too)
 printf 'workload\tpeer\tpairs\tfa_median\tpeer_median\tratio_median\tratio_q1\tratio_q3\n' > "$recheck_tsv"
 printf 'workload\tvariant\tn\tkind\tvariant_secs\tdefault_secs\n' > "$abl_tsv"
 tmp=$(mktemp -d /tmp/fa-suite.XXXXXX)
@@ -219,16 +221,26 @@ checked_run() {
     [ -n "$r_secs" ] || r_secs=0
 }
 
-# hyperfine_run JSONBASE N W NAME:LIB:BIN...
-hyperfine_run() {
-    local base=$1 n=$2 w=$3 spec name lib bin
-    shift 3
-    local -a args=()
+# spec_commands W N NAME:LIB:BIN... -> spec_names[i], spec_cmds[i]: each allocator's command line
+# (words joined by spaces: the suite's paths and arguments hold none), as hyperfine runs it
+spec_commands() {
+    local w=$1 n=$2 spec name lib bin
+    shift 2
+    spec_names=(); spec_cmds=()
     for spec in "$@"; do
         IFS=: read -r name lib bin <<< "$spec"
         local -a cmd; mapfile -t cmd < <(cmd_words "$lib" "$bin" "$w" "$n")
-        args+=(--command-name "$name" "${cmd[*]}")
+        spec_names+=("$name"); spec_cmds+=("${cmd[*]}")
     done
+}
+
+# hyperfine_run JSONBASE N W NAME:LIB:BIN...
+hyperfine_run() {
+    local base=$1 n=$2 w=$3 i
+    shift 3
+    spec_commands "$w" "$n" "$@"
+    local -a args=()
+    for i in "${!spec_names[@]}"; do args+=(--command-name "${spec_names[$i]}" "${spec_cmds[$i]}"); done
     hyperfine -N --style none "${hf_opts[@]}" --export-json "$base.json" \
         --export-markdown "$base.hf.md" "${args[@]}" > "$tmp/hf.log" 2>&1 || {
         say "hyperfine FAILED for $w:"; tail -n 5 "$tmp/hf.log" >&2; return 1; }
@@ -237,16 +249,13 @@ hyperfine_run() {
 # recheck JSON N W NAME:LIB:BIN...: bench/recheck.py's interleaved second look, when fa-preload
 # trailed; its line goes to recheck.tsv
 recheck() {
-    local json=$1 n=$2 w=$3 spec name lib bin
+    local json=$1 n=$2 w=$3 i found
     shift 3
+    spec_commands "$w" "$n" "$@"
     local -a args=()
-    for spec in "$@"; do
-        IFS=: read -r name lib bin <<< "$spec"
-        local -a cmd; mapfile -t cmd < <(cmd_words "$lib" "$bin" "$w" "$n")
-        args+=("$name=${cmd[*]}")
-    done
-    local found
-    found=$(python3 "$here/recheck.py" "$json" "$w" "$RECHECK" "${args[@]}") || { say "recheck of $w failed (left out)"; return 0; }
+    for i in "${!spec_names[@]}"; do args+=("${spec_names[$i]}=${spec_cmds[$i]}"); done
+    found=$(python3 "$here/recheck.py" "$json" "$w" "$RECHECK" "$TRAIL_BOUND" "$TIMEOUT" "${args[@]}") ||
+        { say "recheck of $w failed (left out)"; return 0; }
     [ -z "$found" ] && return 0
     printf '%s\n' "$found" >> "$recheck_tsv"
     say "recheck $(awk -F'\t' '{ printf "%s: fa-preload / %s over %s alternating pairs, median %.2fx (quartiles %.2f-%.2f)", $1, $2, $3, $6, $7, $8 }' <<< "$found")"
@@ -362,7 +371,7 @@ if [ "$QUICK" = 0 ]; then
     peers=$(printf '%s\n' "${descs[@]}")
     OUT="$OUT" NAMES="${names[*]}" MACHINE="${cpu:-unknown CPU}, $ncpu cores, glibc ${glibc:-?}, $(date '+%Y-%m-%d %H:%M %Z')" \
     LOAD_NOTE="$load_note" HF="hyperfine ${hf_opts[*]}" TIMEOUT="$TIMEOUT" SLOW="$SLOW" \
-    HDR="$hdr_sum" PEERS="$peers" SKIPPED="$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")" ELAPSED="$elapsed" \
+    HDR="$hdr_sum" PEERS="$peers" TRAIL_BOUND="$TRAIL_BOUND" SKIPPED="$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")" ELAPSED="$elapsed" \
         python3 "$here/report.py" || { failed=$((failed + 1)); fail_list+=("report"); }
     if [ $HAVE_GP = 1 ] && [ -s "$OUT/ratios.dat" ]; then
         gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$OUT/latest.png'" "$here/plot.gp" ||

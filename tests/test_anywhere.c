@@ -2,7 +2,7 @@
    too), pointers fastalloc does not know, and bump arenas.
    - regions of 64 KiB, 100 KiB + 17 bytes, 1 MiB and 64 MiB at odd addresses in static arrays, on
      the stack, in fastalloc and libc blocks and in mmap'd memory: every block inside, >= 85 % of a
-     64 KiB region usable with 32-byte blocks, exhaustion is NULL + ENOMEM, free and refill, blocks
+     64 KiB region usable with 32-byte blocks (79 % with two-line page descriptors), exhaustion is NULL + ENOMEM, free and refill, blocks
      freed, sized and realloc'ed by other threads, destroy and reuse;
    - regions nested in regions and in heap blocks, and regions side by side sharing the page map's
      granules: destroying one leaves the others' blocks findable;
@@ -68,9 +68,9 @@ static void exercise_region(const char* where, unsigned char* mem, size_t size) 
         size_t n = fill(h, s, 32, v, size / 32 + 2);
         /* the README's figures: 86 % of a 64 KiB region, 80 % where descriptors take two lines */
         if (size == 64 * KiB)
-            CHECKF(n * 32 >= 64 * KiB * (FASTALLOC_PAGE_LINES == 2 ? 79 : 85) / 100,
-                   "%s: only %zu bytes of 32-byte blocks fit in 64 KiB (FASTALLOC_PAGE_LINES %d)", where, n * 32,
-                   FASTALLOC_PAGE_LINES);
+            CHECKF(n * 32 >= 64 * KiB * (FA__PAGE_LINES == 2 ? 79 : 85) / 100,
+                   "%s: only %zu bytes of 32-byte blocks fit in 64 KiB (page descriptors of %d lines)", where, n * 32,
+                   FA__PAGE_LINES);
         for (size_t i = 0; i < n; i++) fa_free(v[i]);
         size_t again = fill(h, s, 32, v, size / 32 + 2);
         CHECKF(again == n, "%s: %zu blocks fit after freeing %zu", where, again, n);
