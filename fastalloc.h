@@ -1361,21 +1361,32 @@ static void fa__note_bytes(size_t* counter, size_t* peak_counter, ptrdiff_t delt
 
 /* =====================================================================================================
    >>threads  THREADS
-   The only code that knows about threads: the thread-local heap pointer, owner ids, the global lock,
-   the thread-exit callback, fork handlers and the once-per-process start. FASTALLOC_SINGLE_THREAD
+   The only code that knows about threads: the thread-local heap pointer, owner ids and keys, the
+   global lock, the thread-exit callback, fork handlers and the once-per-process start. FASTALLOC_SINGLE_THREAD
    replaces each with a stub in one place. Owner ids are handed out once per thread from a counter
    and never reused, so neither a thread that exits nor a fork (whose child may give a new thread a
    dead thread's stack and thread pointer) can make one thread take another's segments for its own.
    Ids are even and start at 2: the other values tag pages and page-map entries that the free fast
    path must not take (FA__NO_OWNER: no owner, or not now; FA__DISPATCH or 0: a map entry that is
-   not a page), and a thread that has no id yet holds FA__NO_ID, which no page or entry holds. The
-   global lock guards the rare shared state: abandoned segments, the segment pool, the huge cache,
-   thread heap records, region windows and the huge blocks of first-class heaps; a second lock, the
-   page map's leaves. Backends: single thread (stubs), Windows, POSIX threads.
+   not a page), and a thread that has no id yet holds FA__NO_ID, which no page or entry holds. A
+   page's xowner holds its owner's key, not its id (fa__thread_key): the thread pointer where the
+   compiler reads it in one instruction, else the id; keys are what the free fast path compares,
+   ids what every other owner test compares. The global lock guards the rare shared state:
+   abandoned segments, the segment pool, the huge cache, thread heap records, region windows and
+   the huge blocks of first-class heaps; a second lock, the page map's leaves. Backends: single
+   thread (stubs), Windows, POSIX threads.
    ===================================================================================================== */
 #define FA__NO_OWNER ((uintptr_t)1)
 #define FA__DISPATCH ((uintptr_t)3)
 #define FA__NO_ID    ((uintptr_t)5)
+/* A secure build's tag for a page of several slices: its owner's key with the top bit flipped (see
+   fa__page_owner_tag). Keys are even and below the top bit (ids from the counter; thread pointers,
+   which are user-space addresses), so no key and none of the odd tags above is such a tag. */
+#ifdef FASTALLOC_SECURE
+#  define FA__SPAN_OWNER ((uintptr_t)1 << (8 * sizeof(uintptr_t) - 1))
+#else
+#  define FA__SPAN_OWNER ((uintptr_t)0)
+#endif
 static uintptr_t fa__thread_id_counter;
 
 /* Two spinlocks, whose waiters yield the processor: the global lock over the rare shared state, and
@@ -1444,17 +1455,19 @@ static void fa__once(void (*init)(void)) {
 FA__SPINLOCK(fa__yield())
 #  define FA__LOCK_HELD() (fa__load_relaxed(&fa__global_lock_word) != 0)
 
-/* fork() copies the locks in whatever state another thread left them: hold them across the fork. */
+/* fork() copies the locks in whatever state another thread left them: hold them across the fork.
+   The child's other threads are gone, and their pages must not keep keys a new thread may get. */
+static void fa__map_disown_others(void);
 static void fa__fork_prepare(void) { fa__lock(); fa__map_lock(); }
 static void fa__fork_parent(void) { fa__map_unlock(); fa__unlock(); }
-static void fa__fork_child(void) { fa__map_unlock(); fa__unlock(); }
+static void fa__fork_child(void) { fa__map_disown_others(); fa__map_unlock(); fa__unlock(); }
 
-static pthread_key_t fa__thread_key;
+static pthread_key_t fa__thread_exit_key;
 static void fa__threads_init(void (*on_exit)(void*)) {
-    pthread_key_create(&fa__thread_key, on_exit);
+    pthread_key_create(&fa__thread_exit_key, on_exit);
     pthread_atfork(fa__fork_prepare, fa__fork_parent, fa__fork_child);
 }
-static void fa__thread_exit_arm(void* value) { pthread_setspecific(fa__thread_key, value); }
+static void fa__thread_exit_arm(void* value) { pthread_setspecific(fa__thread_exit_key, value); }
 static pthread_once_t fa__process_once = PTHREAD_ONCE_INIT;
 static void fa__once(void (*init)(void)) { pthread_once(&fa__process_once, init); }
 #endif
@@ -1465,6 +1478,37 @@ static uintptr_t fa__thread_id_ensure(void) {
     if (fa__tls_thread_id == FA__NO_ID) fa__tls_thread_id = fa__add_fetch(&fa__thread_id_counter, (uintptr_t)2);
     return fa__tls_thread_id;
 }
+
+/* The key a page's xowner holds for the thread that owns it: on Linux, where the compiler reads the
+   thread pointer in one instruction (x86 from GCC 11 and clang 14, Arm64, RISC-V from GCC 11),
+   the thread pointer itself, so a shared library's free needs no load of its TLS offset
+   (preloaded: one instruction fewer on every free); elsewhere the id. A thread pointer is unique
+   among live threads (aligned, so even, and never a tag value) but comes back for a later thread:
+   a thread's end gives its pages up (fa__segment_abandon), and a fork's child the pages of the
+   threads that did not come along (fa__map_disown_others), so a key a page holds is a live
+   thread's, except for a heap that a thread left without its exit callback (destructors that
+   allocate after the last round): a later thread with the same pointer frees into its pages as
+   their owner, alone, as the heap's thread would have. */
+#define FA__TP_KEY 0
+#if FA__THREADS && defined(__linux__)
+#  if defined(__clang__)
+#    if __clang_major__ >= 14 && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
+#      undef FA__TP_KEY
+#      define FA__TP_KEY 1
+#    endif
+#  elif defined(__GNUC__)
+#    if (__GNUC__ >= 11 && (defined(__x86_64__) || defined(__i386__) || defined(__riscv))) \
+        || (__GNUC__ >= 7 && defined(__aarch64__))
+#      undef FA__TP_KEY
+#      define FA__TP_KEY 1
+#    endif
+#  endif
+#endif
+#if FA__TP_KEY
+FA__INLINE uintptr_t fa__thread_key(void) { return (uintptr_t)__builtin_thread_pointer(); }
+#else
+FA__INLINE uintptr_t fa__thread_key(void) { return fa__thread_id(); }
+#endif
 
 /* Public entry points run under the user's lock hooks (FASTALLOC_LOCK); internal code never calls
    a public function, so the hooks are never taken twice. */
@@ -1691,6 +1735,7 @@ struct fa_heap_s {
     fa__page_t* direct[FA__DIRECT_SLOTS]; /* word count -> first page of the matching bin */
     fa__page_queue_t queues[FA__BIN_FULL + 1];
     uintptr_t thread_id;
+    uintptr_t thread_key;             /* what its pages' xowner holds (fa__thread_key) */
     fa__block_t* delayed_free;        /* atomic */
     fa__segment_t* segments;          /* owned segments with pages (doubly linked) */
     fa__segment_t* spare_segment;     /* one empty OS segment kept against map/unmap churn */
@@ -2400,12 +2445,27 @@ static void fa__os_advise_huge(void* p, size_t size) {
    "not ours") and the "not ours" record (what a leaf entry of 0 points at) overlap: both are zeros
    that nothing writes. The record's xowner (0) matches no thread (see >>threads), and the free path
    takes 0 for FA__DISPATCH. */
+#define FA__WORD_BITS (8 * sizeof(uintptr_t))
+#if FA__TP_KEY
+/* What a fork's child reads (fa__map_disown_others): a bit per leaf that exists (`made`, set under
+   the map's lock) and, after each leaf's entries, a bit per chunk of 4 KiB of entries that was ever
+   written (set before the entry, so a fork never sees the entry without its bit): the child reads
+   what holds entries, not every word of the map. */
+#  define FA__MAP_CHUNK_ENTRIES (4096 / sizeof(uintptr_t))
+#  define FA__MAP_LEAF_CHUNKS   (FA__MAP_LEAF_ENTRIES > FA__MAP_CHUNK_ENTRIES ? FA__MAP_LEAF_ENTRIES / FA__MAP_CHUNK_ENTRIES : 1)
+#  define FA__MAP_CHUNK_WORDS   ((FA__MAP_LEAF_CHUNKS + FA__WORD_BITS - 1) / FA__WORD_BITS)
+#else
+#  define FA__MAP_CHUNK_WORDS   0
+#endif
 static struct fa__map_s {
     union {
         uintptr_t empty_leaf[FA__MAP_LEAF_ENTRIES];
         fa__dispatch_t foreign;
     } base;
     uintptr_t top[FA__MAP_TOP_ENTRIES];
+#if FA__TP_KEY
+    uintptr_t made[(FA__MAP_TOP_ENTRIES + FA__WORD_BITS - 1) / FA__WORD_BITS];
+#endif
 } fa__map;
 
 FA__INLINE size_t fa__map_top_index(uintptr_t a) {
@@ -2455,10 +2515,14 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
         fa__map_lock();
         offset = *slot;
         if (offset == 0) {
-            void* leaf = fa__os_map_metadata(FA__MAP_LEAF_ENTRIES * sizeof(uintptr_t));
+            void* leaf = fa__os_map_metadata((FA__MAP_LEAF_ENTRIES + FA__MAP_CHUNK_WORDS) * sizeof(uintptr_t));
             if (leaf != NULL) {
                 offset = fa__map_encode(leaf);
                 fa__store_release(slot, offset);
+#if FA__TP_KEY
+                size_t t = fa__map_top_index(a);
+                fa__map.made[t / FA__WORD_BITS] |= (uintptr_t)1 << (t % FA__WORD_BITS);
+#endif
             }
         }
         fa__map_unlock();
@@ -2483,7 +2547,14 @@ static bool fa__map_reserve(const void* p, size_t size) {
 static void fa__map_set(uintptr_t first, uintptr_t count, uintptr_t entry) {
     for (uintptr_t g = first; g < first + count; g++) {
         uintptr_t* leaf = fa__map_leaf(g << FA__MAP_GRANULE_SHIFT);
-        fa__store_release(&leaf[g & (FA__MAP_LEAF_ENTRIES - 1)], entry);
+        size_t i = (size_t)(g & (FA__MAP_LEAF_ENTRIES - 1));
+#if FA__TP_KEY
+        size_t chunk = i / FA__MAP_CHUNK_ENTRIES;
+        uintptr_t* word = &leaf[FA__MAP_LEAF_ENTRIES + chunk / FA__WORD_BITS], bit = (uintptr_t)1 << (chunk % FA__WORD_BITS);
+        uintptr_t seen = fa__load_relaxed(word);
+        while ((seen & bit) == 0 && !fa__cas(word, &seen, seen | bit)) { }
+#endif
+        fa__store_release(&leaf[i], entry);
     }
 }
 
@@ -2493,6 +2564,37 @@ FA__INLINE void fa__map_clear(const void* p, size_t size) {
     uintptr_t first = fa__map_granule(p);
     fa__map_set(first, fa__map_granule((const uint8_t*)p + size - 1) - first + 1, 0);
 }
+
+/* A fork's child: only the forking thread came along, and a thread the child starts may be given
+   the thread pointer, hence the key, of one that did not (glibc hands their stacks out again).
+   Every OS page that another thread's key marks is given up (FA__NO_OWNER), whatever state its
+   heap was left in: frees into it take the generic path, where owners are told apart by ids, which
+   are never reused. Region pages need nothing: with an OS their entries are dispatch records, which
+   no key matches. Reads 8 KiB of `made` bits, and of each leaf its chunk bits and the chunks that
+   were written (4 KiB per 32 MiB of address space fastalloc has used); writes only the descriptors
+   it changes. */
+#if FA__TP_KEY
+static void fa__map_disown_others(void) {
+    uintptr_t mine = fa__thread_key();
+    for (size_t t = 0; t < FA__MAP_TOP_ENTRIES; t++) {
+        uintptr_t made = fa__map.made[t / FA__WORD_BITS];
+        if (made == 0) { t += FA__WORD_BITS - 1 - t % FA__WORD_BITS; continue; }   /* the word's other leaves too */
+        if ((made >> (t % FA__WORD_BITS) & 1) == 0) continue;
+        const uintptr_t* leaf = fa__map_decode(fa__map.top[t]);
+        for (size_t chunk = 0; chunk < FA__MAP_LEAF_CHUNKS; chunk++) {
+            if ((leaf[FA__MAP_LEAF_ENTRIES + chunk / FA__WORD_BITS] >> (chunk % FA__WORD_BITS) & 1) == 0) continue;
+            for (size_t i = chunk * FA__MAP_CHUNK_ENTRIES; i < (chunk + 1) * FA__MAP_CHUNK_ENTRIES && i < FA__MAP_LEAF_ENTRIES; i++) {
+                if (leaf[i] == 0) continue;
+                uintptr_t* xowner = fa__map_decode(leaf[i]);
+                uintptr_t key = fa__load_relaxed(xowner) & ~FA__SPAN_OWNER;
+                if (key != 0 && (key & 1) == 0 && key != mine) fa__store_relaxed(xowner, FA__NO_OWNER);
+            }
+        }
+    }
+}
+#else
+FA__INLINE void fa__map_disown_others(void) { }   /* ids: a new thread never holds an old one's */
+#endif
 #endif
 
 /* =====================================================================================================
@@ -3462,27 +3564,26 @@ FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t*
 static bool fa__page_fast_free(const fa__page_t* page) {
     return (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
 }
-/* A secure build tags a page of several slices with its owner's id ^ FA__SPAN_OWNER: the owner's
-   fast path then takes the page's start from its descriptor for the interior-pointer check, while
-   a page of one slice, the common case, takes it from the pointer's low bits and pays nothing for
-   the other kind (see fa__free). Ids are even and below the top bit, so no id and none of the odd
-   tags of >>threads is such a tag. */
-#ifdef FASTALLOC_SECURE
-#  define FA__SPAN_OWNER ((uintptr_t)1 << (8 * sizeof(uintptr_t) - 1))
-#else
-#  define FA__SPAN_OWNER ((uintptr_t)0)
-#endif
-/* The xowner word of the page for `owner` (its segment's thread id, or FA__NO_OWNER). */
-static uintptr_t fa__page_owner_tag(const fa__page_t* page, uintptr_t owner) {
+/* A secure build tags a page of several slices with its owner's key ^ FA__SPAN_OWNER (>>threads):
+   the owner's fast path then takes the page's start from its descriptor for the interior-pointer
+   check, while a page of one slice, the common case, takes it from the pointer's low bits and pays
+   nothing for the other kind (see fa__free). The xowner word of the page for `key` (its owner's
+   fa__thread_key, or FA__NO_OWNER): */
+static uintptr_t fa__page_owner_tag(const fa__page_t* page, uintptr_t key) {
     if (!fa__page_fast_free(page)) return FA__NO_OWNER;
-    return FA__SPAN_OWNER != 0 && page->slice_count != 1 && owner != FA__NO_OWNER ? owner ^ FA__SPAN_OWNER : owner;
+    return FA__SPAN_OWNER != 0 && page->slice_count != 1 && key != FA__NO_OWNER ? key ^ FA__SPAN_OWNER : key;
 }
-static void fa__page_set_owner(fa__page_t* page, uintptr_t owner) {
-    fa__store_relaxed(&page->xowner, fa__page_owner_tag(page, owner));
+static void fa__page_set_owner(fa__page_t* page, uintptr_t key) {
+    fa__store_relaxed(&page->xowner, fa__page_owner_tag(page, key));
+}
+/* The key of the thread whose heap owns `seg` (its owner, or a heap taking it over, asks). */
+static uintptr_t fa__segment_owner_key(const fa__segment_t* seg) {
+    if (fa__load_relaxed(&seg->thread_id) == FA__NO_OWNER) return FA__NO_OWNER;
+    return fa__load_relaxed(&seg->heap)->thread_key;
 }
 static void fa__page_set_flags(fa__page_t* page, uint8_t flags) {
     fa__store_relaxed(&page->flags, flags);
-    fa__page_set_owner(page, fa__load_relaxed(&fa__page_segment(page)->thread_id));
+    fa__page_set_owner(page, fa__segment_owner_key(fa__page_segment(page)));
 }
 
 /* The block an interior pointer belongs to; needed only on pages that served aligned requests. */
@@ -4461,7 +4562,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
    microcontroller its kilobyte sits in flash, not RAM. FA__EMPTY_HEAP is the pointer threads hold. */
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
-                                     { { NULL, NULL, 0, 0 } }, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                     { { NULL, NULL, 0, 0 } }, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                                      0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
@@ -4487,6 +4588,7 @@ static void fa__heap_init_record(fa__heap_t* heap, uint8_t kind, fa__region_t* r
     heap->home = region != NULL ? FA__HOME_REGION : kind == FA__HEAP_THREAD ? FA__HOME_POOL : FA__HOME_BLOCK;
     heap->region = region;         /* NULL: the default source, looked up when memory is taken */
     heap->thread_id = fa__thread_id_ensure();
+    heap->thread_key = fa__thread_key();
 #if FA__GUARD_SAMPLING
     heap->guard_countdown = fa__guard_interval(heap) - 1;
 #endif
@@ -5270,7 +5372,7 @@ FA__INLINE void fa__free_owned(uintptr_t* owner, void* p, bool one_slice) {
    into a page of several slices, out of line so that the common path keeps its one compare. */
 #ifdef FASTALLOC_SECURE
 static FA__NOINLINE void fa__free_other(uintptr_t* owner, void* p) {
-    if (fa__load_relaxed(owner) == (fa__thread_id() ^ FA__SPAN_OWNER)) fa__free_owned(owner, p, false);
+    if (fa__load_relaxed(owner) == (fa__thread_key() ^ FA__SPAN_OWNER)) fa__free_owned(owner, p, false);
     else fa__free_generic(owner, p);
 }
 #else
@@ -5281,7 +5383,7 @@ static FA__NOINLINE void fa__free_other(uintptr_t* owner, void* p) {
 FA__INLINE void fa__free_at(uintptr_t* owner, void* p) {
     fa__check_free(p);
     if (!FA__TAKEN(p)) return;
-    if (fa__likely(fa__load_relaxed(owner) == fa__thread_id())) { fa__free_owned(owner, p, true); return; }
+    if (fa__likely(fa__load_relaxed(owner) == fa__thread_key())) { fa__free_owned(owner, p, true); return; }
     fa__free_other(owner, p);
 }
 FA__INLINE void fa__free(void* p) { fa__free_at(fa__ptr_owner(p), p); }
@@ -5403,7 +5505,7 @@ static bool fa__large_grow_in_place(fa__segment_t* seg, fa__page_t* page, uint8_
     fa__page_map_slices(seg, page, idx + have, need - have);
     page->slice_count = (uint8_t)need;
     page->block_size = (uint32_t)(need << shift);
-    fa__page_set_owner(page, fa__load_relaxed(&seg->thread_id));   /* of one slice before, perhaps */
+    fa__page_set_owner(page, fa__segment_owner_key(seg));   /* of one slice before, perhaps */
     return true;
 }
 
@@ -5433,7 +5535,7 @@ static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint
     seg->used_mask &= ~fa__span_bits(idx + keep, have - keep);
     page->slice_count = (uint8_t)keep;
     page->block_size = (uint32_t)(keep << shift);
-    fa__page_set_owner(page, fa__load_relaxed(&seg->thread_id));   /* a page of one slice now, perhaps */
+    fa__page_set_owner(page, fa__segment_owner_key(seg));   /* a page of one slice now, perhaps */
     /* Once empty, a page may serve its bin again (retained): from now on the bin of a size that
        fits the block (a grown page keeps its bin, its block being bigger) */
     size_t bin = fa__bin_of(page->block_size);
@@ -5573,7 +5675,7 @@ FA__INLINE_HOT void* fa__realloc(fa__heap_t* heap, void* p, size_t size, size_t 
         }
     }
     /* this thread's page (so p is a block of the page tiers) and it did not fit */
-    if (tag == fa__thread_id() && align == 0 && !zero && size <= FA__DIRECT_MAX)
+    if (tag == fa__thread_key() && align == 0 && !zero && size <= FA__DIRECT_MAX)
         return fa__realloc_small_move(heap, owner, (uint8_t*)p, size);
     return fa__realloc_slow(heap, p, owner, size, align, zero);
 }
@@ -5875,7 +5977,7 @@ static bool fa__segment_check(const fa__heap_t* heap, const fa__segment_t* seg, 
         if (!fa__page_in_use(page)) { idx++; continue; }
         uint64_t span = fa__span_bits(idx, page->slice_count);
         if (page->slice_count == 0 || (seg->used_mask & span) != span || fa__page_index(page) != idx) return false;
-        uintptr_t owner = fa__page_owner_tag(page, heap->thread_id);
+        uintptr_t owner = fa__page_owner_tag(page, heap->thread_key);
         if (fa__load_relaxed(&page->xowner) != owner) return false;
         in_use++;
         idx += page->slice_count;

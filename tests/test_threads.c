@@ -11,14 +11,21 @@
    concurrent fa_collect loop and bounded memory; a 4-thread random stress (all allocation
    functions, blocks handed between threads through an atomic exchange and adopted or freed there,
    occasional fa_thread_done, a concurrent collector); gathered cross-thread frees (held back until
-   the freeing thread pushes them, never for a first-class heap, which main destroys at once). Threads aggregate their own results and
-   CHECK once at the end. FA_TEST_QUICK scales the iteration counts down. */
+   the freeing thread pushes them, never for a first-class heap, which main destroys at once); a
+   fork while another thread holds blocks: in the child that thread's pages no longer carry its
+   key (a thread the child starts may get its thread pointer), main's still carry main's, and
+   threads started there free the lost thread's blocks and allocate. Threads aggregate their own
+   results and CHECK once at the end. FA_TEST_QUICK scales the iteration counts down. */
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if HARNESS_HAVE_FORK
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -950,6 +957,127 @@ static void test_gathered_into_full_page(void) {
     CHECK(fa_heap_check(NULL));
 }
 
+/* ==== 11. fork while another thread holds blocks ========================================= */
+#if HARNESS_HAVE_FORK
+#define FK_BLOCKS 96
+static char* fk_blocks[FK_BLOCKS];   /* the held thread's, 48 bytes each */
+static uintptr_t fk_key;             /* its fa__thread_key */
+static int fk_phase;
+
+static void* fk_holder(void* arg) {
+    (void)arg;
+    fk_key = fa__thread_key();
+    for (size_t i = 0; i < FK_BLOCKS; i++) {
+        fk_blocks[i] = (char*)fa_malloc(48);
+        harness_fill(fk_blocks[i], 48, 7000 + i);
+    }
+    __atomic_store_n(&fk_phase, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&fk_phase, __ATOMIC_ACQUIRE) != 2) sched_yield();   /* alive across the fork */
+    return NULL;
+}
+
+#ifndef FA__TSAN
+/* In the child: a thread that frees a share of the lost thread's blocks (checked first) and
+   allocates and frees its own; reports the failures it saw, and whether it got the lost key. */
+typedef struct { size_t first, bad; bool same_key; } fk_child_job_t;
+static void* fk_child_thread(void* arg) {
+    fk_child_job_t* job = (fk_child_job_t*)arg;
+    job->same_key = fa__thread_key() == fk_key;
+    for (size_t i = job->first; i < FK_BLOCKS; i += 4) {
+        if (harness_verify(fk_blocks[i], 48, 7000 + i) != HARNESS_OK) job->bad++;
+        fa_free(fk_blocks[i]);
+    }
+    char* mine[64];
+    for (size_t i = 0; i < 64; i++) { mine[i] = (char*)fa_malloc(48); harness_fill(mine[i], 48, 9000 + i); }
+    for (size_t i = 0; i < 64; i++) {
+        if (harness_verify(mine[i], 48, 9000 + i) != HARNESS_OK) job->bad++;
+        fa_free(mine[i]);
+    }
+    return NULL;
+}
+#endif
+
+/* The child's checks, as an exit code: the count of failures (0: all held). `start_threads`: false
+   where threads cannot start in the child (see test_fork_keys). */
+static int fk_child(char* main_block, bool start_threads) {
+    int failures = 0;
+    for (size_t i = 0; i < FK_BLOCKS; i++) {
+        if (!ga_in_page(fk_blocks[i])) continue;   /* sampled onto a guard page: no page key */
+        uintptr_t tag = *fa__ptr_owner(fk_blocks[i]) & ~FA__SPAN_OWNER;
+        /* a new thread could get the key and take its pages for its own (keys that are ids from a
+           counter, FA__TP_KEY 0, never come back, so their pages keep them) */
+        if (FA__TP_KEY && tag == fk_key) failures++;
+    }
+    if (ga_in_page(main_block) && (*fa__ptr_owner(main_block) & ~FA__SPAN_OWNER) != fa__thread_key()) failures++;
+#ifndef FA__TSAN   /* ThreadSanitizer does not start threads in a multi-threaded process's child */
+    if (start_threads) {
+        fk_child_job_t jobs[4];
+        bool reused = false;
+        for (size_t k = 0; k < 4; k++) {   /* one after the other: each may get a stack the lost thread left */
+            pthread_t t;
+            jobs[k].first = k;
+            jobs[k].bad = 0;
+            jobs[k].same_key = false;
+            if (pthread_create(&t, NULL, fk_child_thread, &jobs[k]) != 0) return failures + 1;
+            pthread_join(t, NULL);
+            failures += (int)jobs[k].bad;
+            reused = reused || jobs[k].same_key;
+        }
+        printf("fork child: a new thread %s the lost thread's thread pointer\n", reused ? "got" : "did not get");
+        fflush(stdout);
+    }
+#else
+    (void)start_threads;
+#endif
+    if (harness_verify(main_block, 48, 6999) != HARNESS_OK) failures++;
+    fa_free(main_block);
+    if (!fa_heap_check(NULL)) failures++;
+    return failures;
+}
+
+static void test_fork_keys(void) {
+    harness_section("fork while another thread holds blocks");
+    char* main_block = (char*)fa_malloc(48);
+    harness_fill(main_block, 48, 6999);
+    CHECK(ga_in_page(main_block) == false || (*fa__ptr_owner(main_block) & ~FA__SPAN_OWNER) == fa__thread_key());
+    fk_phase = 0;
+    pthread_t holder;
+    pthread_create(&holder, NULL, fk_holder, NULL);
+    while (__atomic_load_n(&fk_phase, __ATOMIC_ACQUIRE) != 1) sched_yield();
+    size_t keyed = 0, in_pages = 0;   /* before the fork the holder's pages carry its key */
+    for (size_t i = 0; i < FK_BLOCKS; i++) {
+        if (!ga_in_page(fk_blocks[i])) continue;   /* FASTALLOC_GUARD_SAMPLE=1 samples every block */
+        in_pages++;
+        keyed += (*fa__ptr_owner(fk_blocks[i]) & ~FA__SPAN_OWNER) == fk_key;
+    }
+    CHECK_EQ_SZ(keyed, in_pages);
+    /* qemu-user (the cross runs: FA_TEST_EXEC_PREFIX names it) aborts when the child of a
+       multi-threaded process starts a thread ("cpu == current_cpu") */
+    const char* emulator = getenv("FA_TEST_EXEC_PREFIX");
+    bool start_threads = emulator == NULL || emulator[0] == '\0';
+    if (!start_threads) harness_skip("threads started in the fork's child", "under an emulator");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(fk_child(main_block, start_threads));
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: exited %d, status %d, signal %d",
+           (int)WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    __atomic_store_n(&fk_phase, 2, __ATOMIC_RELEASE);
+    pthread_join(holder, NULL);
+    size_t bad = 0;   /* the parent's copies are untouched by what the child did */
+    for (size_t i = 0; i < FK_BLOCKS; i++) {
+        if (harness_verify(fk_blocks[i], 48, 7000 + i) != HARNESS_OK) bad++;
+        fa_free(fk_blocks[i]);
+    }
+    CHECK_EQ_SZ(bad, 0);
+    fa_free(main_block);
+    CHECK(fa_heap_check(NULL));
+}
+#else
+static void test_fork_keys(void) { harness_skip("fork while another thread holds blocks", "no fork() here"); }
+#endif
+
 int main(void) {
     test_producer_consumer();
     test_abandon_race();
@@ -961,5 +1089,6 @@ int main(void) {
     test_stress();
     test_gathered_frees();
     test_gathered_into_full_page();
+    test_fork_keys();
     return harness_finish();
 }
