@@ -1479,25 +1479,27 @@ static uintptr_t fa__thread_id_ensure(void) {
     return fa__tls_thread_id;
 }
 
-/* The key a page's xowner holds for the thread that owns it: on Linux, where the compiler reads the
-   thread pointer in one instruction (x86 from GCC 11 and clang 14, Arm64, RISC-V from GCC 11),
-   the thread pointer itself, so a shared library's free needs no load of its TLS offset
-   (preloaded: one instruction fewer on every free); elsewhere the id. A thread pointer is unique
-   among live threads (aligned, so even, and never a tag value) but comes back for a later thread:
+/* The key a page's xowner holds for the thread that owns it: on 64-bit Linux, where the compiler
+   reads the thread pointer in one instruction (x86-64 with GCC 11+ or clang 14+, Arm64 with GCC
+   7+ or clang 14+, RISC-V with GCC 11+), the thread pointer itself, so a shared library's free
+   needs no load of its TLS offset (preloaded: one instruction fewer on every free); elsewhere the
+   id. (32-bit targets keep ids: their thread pointers may have the top bit set, which a secure
+   build's FA__SPAN_OWNER tag flips.) A thread pointer is unique among live threads (aligned, so
+   even, and never a tag value) but comes back for a later thread:
    a thread's end gives its pages up (fa__segment_abandon), and a fork's child the pages of the
    threads that did not come along (fa__map_disown_others), so a key a page holds is a live
    thread's, except for a heap that a thread left without its exit callback (destructors that
    allocate after the last round): a later thread with the same pointer frees into its pages as
    their owner, alone, as the heap's thread would have. */
 #define FA__TP_KEY 0
-#if FA__THREADS && defined(__linux__)
+#if FA__THREADS && defined(__linux__) && SIZE_MAX > 0xffffffffu
 #  if defined(__clang__)
-#    if __clang_major__ >= 14 && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
+#    if __clang_major__ >= 14 && (defined(__x86_64__) || defined(__aarch64__))
 #      undef FA__TP_KEY
 #      define FA__TP_KEY 1
 #    endif
-#  elif defined(__GNUC__)
-#    if (__GNUC__ >= 11 && (defined(__x86_64__) || defined(__i386__) || defined(__riscv))) \
+#  elif defined(__GNUC__) && !defined(__INTEL_COMPILER)
+#    if (__GNUC__ >= 11 && (defined(__x86_64__) || defined(__riscv))) \
         || (__GNUC__ >= 7 && defined(__aarch64__))
 #      undef FA__TP_KEY
 #      define FA__TP_KEY 1
@@ -1566,7 +1568,7 @@ enum { FA__SEGMENT_NORMAL = 0, FA__SEGMENT_HUGE = 1 };
 #endif
 struct fa__page_s {
     /* read by other threads */
-    uintptr_t xowner;            /* atomic: the owner's thread id while its frees may take the
+    uintptr_t xowner;            /* atomic: the owner's key (>>threads) while its frees may take the
                                     fast path (not full, no aligned blocks; secure builds flip
                                     its top bit on pages of several slices, FA__SPAN_OWNER),
                                     else FA__NO_OWNER. First, so a page-map entry is a pointer
@@ -2417,7 +2419,7 @@ static void fa__os_advise_huge(void* p, size_t size) {
    xowner word of a page (the first word of its descriptor) for the slices of every page on OS
    memory and for the first granule of every huge block, or at a dispatch record: a caller region's
    (its blocks are found through the region) or the static "not ours" one. So the free fast path is
-   two loads to the page and one compare of its xowner with the thread's id, segments need no
+   two loads to the page and one compare of its xowner with the thread's key, segments need no
    alignment beyond their slices, and a pointer fastalloc does not know is recognised in every build.
    Entries are offsets from fixed statics so that zero means "not ours" and unmapped leaves read as
    the static empty leaf: the map needs no initialisation. Only owners of the memory an entry covers
@@ -2449,8 +2451,8 @@ static void fa__os_advise_huge(void* p, size_t size) {
 #if FA__TP_KEY
 /* What a fork's child reads (fa__map_disown_others): a bit per leaf that exists (`made`, set under
    the map's lock) and, after each leaf's entries, a bit per chunk of 4 KiB of entries that was ever
-   written (set before the entry, so a fork never sees the entry without its bit): the child reads
-   what holds entries, not every word of the map. */
+   written (set before the entry: an entry whose write races with a fork is of a page that has
+   handed out no block yet): the child reads what holds entries, not every word of the map. */
 #  define FA__MAP_CHUNK_ENTRIES (4096 / sizeof(uintptr_t))
 #  define FA__MAP_LEAF_CHUNKS   (FA__MAP_LEAF_ENTRIES > FA__MAP_CHUNK_ENTRIES ? FA__MAP_LEAF_ENTRIES / FA__MAP_CHUNK_ENTRIES : 1)
 #  define FA__MAP_CHUNK_WORDS   ((FA__MAP_LEAF_CHUNKS + FA__WORD_BITS - 1) / FA__WORD_BITS)
@@ -2569,11 +2571,26 @@ FA__INLINE void fa__map_clear(const void* p, size_t size) {
    the thread pointer, hence the key, of one that did not (glibc hands their stacks out again).
    Every OS page that another thread's key marks is given up (FA__NO_OWNER), whatever state its
    heap was left in: frees into it take the generic path, where owners are told apart by ids, which
-   are never reused. Region pages need nothing: with an OS their entries are dispatch records, which
-   no key matches. Reads 8 KiB of `made` bits, and of each leaf its chunk bits and the chunks that
-   were written (4 KiB per 32 MiB of address space fastalloc has used); writes only the descriptors
-   it changes. */
+   are never reused. A region's own pages need nothing (with an OS their entries are dispatch
+   records, which no key matches), but what its records keep of the entries they cover does: a
+   region made in a block of an OS page gives that page's entries back when destroyed. Reads the
+   `made` bits (8 KiB on 64-bit targets), and of each leaf its chunk bits and the chunks that were
+   written (with 64 KiB slices 4 KiB per 32 MiB of address space fastalloc has used); writes only
+   the descriptors it changes. */
 #if FA__TP_KEY
+static void fa__map_disown_entry(uintptr_t entry, uintptr_t mine) {
+    if (entry == 0) return;
+    uintptr_t* xowner = fa__map_decode(entry);
+    uintptr_t tag = fa__load_relaxed(xowner);
+    if (tag == FA__DISPATCH) {
+        const fa__region_t* region = ((const fa__dispatch_t*)(void*)xowner)->region;
+        for (size_t i = 0; i < region->run_count; i++) fa__map_disown_entry(region->runs[i].entry, mine);
+        fa__map_disown_entry(region->dispatch[1].prev, mine);
+        fa__map_disown_entry(region->dispatch[2].prev, mine);
+        return;
+    }
+    if (tag != 0 && (tag & 1) == 0 && (tag & ~FA__SPAN_OWNER) != mine) fa__store_relaxed(xowner, FA__NO_OWNER);
+}
 static void fa__map_disown_others(void) {
     uintptr_t mine = fa__thread_key();
     for (size_t t = 0; t < FA__MAP_TOP_ENTRIES; t++) {
@@ -2583,12 +2600,9 @@ static void fa__map_disown_others(void) {
         const uintptr_t* leaf = fa__map_decode(fa__map.top[t]);
         for (size_t chunk = 0; chunk < FA__MAP_LEAF_CHUNKS; chunk++) {
             if ((leaf[FA__MAP_LEAF_ENTRIES + chunk / FA__WORD_BITS] >> (chunk % FA__WORD_BITS) & 1) == 0) continue;
-            for (size_t i = chunk * FA__MAP_CHUNK_ENTRIES; i < (chunk + 1) * FA__MAP_CHUNK_ENTRIES && i < FA__MAP_LEAF_ENTRIES; i++) {
-                if (leaf[i] == 0) continue;
-                uintptr_t* xowner = fa__map_decode(leaf[i]);
-                uintptr_t key = fa__load_relaxed(xowner) & ~FA__SPAN_OWNER;
-                if (key != 0 && (key & 1) == 0 && key != mine) fa__store_relaxed(xowner, FA__NO_OWNER);
-            }
+            size_t end = (chunk + 1) * FA__MAP_CHUNK_ENTRIES;
+            for (size_t i = chunk * FA__MAP_CHUNK_ENTRIES; i < end && i < FA__MAP_LEAF_ENTRIES; i++)
+                fa__map_disown_entry(leaf[i], mine);
         }
     }
 }
@@ -3564,11 +3578,11 @@ FA__INLINE fa__block_t* fa__link_next(const fa__page_t* page, const fa__block_t*
 static bool fa__page_fast_free(const fa__page_t* page) {
     return (page->flags & (FA__PAGE_SLOW_FREE | FA__PAGE_IN_USE)) == FA__PAGE_IN_USE;
 }
-/* A secure build tags a page of several slices with its owner's key ^ FA__SPAN_OWNER (>>threads):
-   the owner's fast path then takes the page's start from its descriptor for the interior-pointer
-   check, while a page of one slice, the common case, takes it from the pointer's low bits and pays
-   nothing for the other kind (see fa__free). The xowner word of the page for `key` (its owner's
-   fa__thread_key, or FA__NO_OWNER): */
+/* The xowner word of the page for `key` (its owner's fa__thread_key, or FA__NO_OWNER). A secure
+   build tags a page of several slices with the key ^ FA__SPAN_OWNER (>>threads): the owner's fast
+   path then takes the page's start from its descriptor for the interior-pointer check, while a
+   page of one slice, the common case, takes it from the pointer's low bits and pays nothing for
+   the other kind (see fa__free). */
 static uintptr_t fa__page_owner_tag(const fa__page_t* page, uintptr_t key) {
     if (!fa__page_fast_free(page)) return FA__NO_OWNER;
     return FA__SPAN_OWNER != 0 && page->slice_count != 1 && key != FA__NO_OWNER ? key ^ FA__SPAN_OWNER : key;
@@ -5162,8 +5176,8 @@ static void* fa__malloc_aligned_big(fa__heap_t* heap, size_t size, size_t align,
 /* =====================================================================================================
    >>free  FREE PATHS
    Fast path: the page map (or, without an OS, the region) gives the block's page, and its xowner is
-   this thread's id, i.e. the page is this thread's, in use, neither full nor aligned: push onto
-   local_free, no atomics (a secure build's page of several slices: the id ^ FA__SPAN_OWNER, the
+   this thread's key, i.e. the page is this thread's, in use, neither full nor aligned: push onto
+   local_free, no atomics (a secure build's page of several slices: the key ^ FA__SPAN_OWNER, the
    same push out of line in fa__free_other). Otherwise fa__free_generic: a region's block is found
    through its region; a pointer fastalloc does not know, or a block of a page not in use, is left
    alone (a secure build stops there); huge blocks are released by whichever thread frees them; the

@@ -963,16 +963,29 @@ static void test_gathered_into_full_page(void) {
 static char* fk_blocks[FK_BLOCKS];   /* the held thread's, 48 bytes each */
 static uintptr_t fk_key;             /* its fa__thread_key */
 static int fk_phase;
+/* A block of the holder's with a region heap made inside it: the region's dispatch records then
+   cover the block's page-map entries, and keep them to put back when the region goes. 320 KiB is
+   a large block (a page of its own: 5 slices with the default 64 KiB), so no entry of that page is
+   left uncovered and the child finds the page only through the region. */
+#define FK_BIG (320 * KiB)
+static char* fk_big;
+static fa__page_t* fk_big_page;      /* its page, found before the region covered it */
+static fa_heap_t* fk_region_heap;
 
 static void* fk_holder(void* arg) {
     (void)arg;
-    fk_key = fa__thread_key();
     for (size_t i = 0; i < FK_BLOCKS; i++) {
         fk_blocks[i] = (char*)fa_malloc(48);
         harness_fill(fk_blocks[i], 48, 7000 + i);
     }
+    fk_key = fa__thread_key();   /* after its first malloc: a key that is an id comes with the heap */
+    fk_big = (char*)fa_malloc(FK_BIG);
+    fk_big_page = ga_in_page(fk_big) ? fa__ptr_page(fk_big) : NULL;
+    fk_region_heap = fa_heap_new_in_region(fk_big, FK_BIG);
     __atomic_store_n(&fk_phase, 1, __ATOMIC_RELEASE);
     while (__atomic_load_n(&fk_phase, __ATOMIC_ACQUIRE) != 2) sched_yield();   /* alive across the fork */
+    if (fk_region_heap != NULL) fa_heap_destroy(fk_region_heap);
+    fa_free(fk_big);
     return NULL;
 }
 
@@ -1009,6 +1022,8 @@ static int fk_child(char* main_block, bool start_threads) {
         if (FA__TP_KEY && tag == fk_key) failures++;
     }
     if (ga_in_page(main_block) && (*fa__ptr_owner(main_block) & ~FA__SPAN_OWNER) != fa__thread_key()) failures++;
+    /* the page under the region: its entries are the region's now, and come back when it goes */
+    if (FA__TP_KEY && fk_big_page != NULL && (fk_big_page->xowner & ~FA__SPAN_OWNER) == fk_key) failures++;
 #ifndef FA__TSAN   /* ThreadSanitizer does not start threads in a multi-threaded process's child */
     if (start_threads) {
         fk_child_job_t jobs[4];
@@ -1042,15 +1057,24 @@ static void test_fork_keys(void) {
     CHECK(ga_in_page(main_block) == false || (*fa__ptr_owner(main_block) & ~FA__SPAN_OWNER) == fa__thread_key());
     fk_phase = 0;
     pthread_t holder;
-    pthread_create(&holder, NULL, fk_holder, NULL);
+    if (pthread_create(&holder, NULL, fk_holder, NULL) != 0) {
+        CHECK(!"pthread_create");
+        return;
+    }
     while (__atomic_load_n(&fk_phase, __ATOMIC_ACQUIRE) != 1) sched_yield();
-    size_t keyed = 0, in_pages = 0;   /* before the fork the holder's pages carry its key */
+    /* before the fork the holder's pages carry its key (or FA__NO_OWNER, if one filled up) */
+    size_t keyed = 0, unowned = 0, in_pages = 0;
     for (size_t i = 0; i < FK_BLOCKS; i++) {
         if (!ga_in_page(fk_blocks[i])) continue;   /* FASTALLOC_GUARD_SAMPLE=1 samples every block */
         in_pages++;
-        keyed += (*fa__ptr_owner(fk_blocks[i]) & ~FA__SPAN_OWNER) == fk_key;
+        uintptr_t tag = *fa__ptr_owner(fk_blocks[i]) & ~FA__SPAN_OWNER;
+        keyed += tag == fk_key;
+        unowned += tag == FA__NO_OWNER;
     }
-    CHECK_EQ_SZ(keyed, in_pages);
+    CHECK_EQ_SZ(keyed + unowned, in_pages);
+    CHECK(in_pages == 0 || keyed > 0);
+    CHECK(fk_region_heap != NULL);
+    CHECK(fk_big_page == NULL || (fk_big_page->xowner & ~FA__SPAN_OWNER) == fk_key);
     /* qemu-user (the cross runs: FA_TEST_EXEC_PREFIX names it) aborts when the child of a
        multi-threaded process starts a thread ("cpu == current_cpu") */
     const char* emulator = getenv("FA_TEST_EXEC_PREFIX");
@@ -1058,7 +1082,10 @@ static void test_fork_keys(void) {
     if (!start_threads) harness_skip("threads started in the fork's child", "under an emulator");
     fflush(stdout);
     pid_t pid = fork();
-    if (pid == 0) _exit(fk_child(main_block, start_threads));
+    if (pid == 0) {
+        int failures = fk_child(main_block, start_threads);
+        _exit(failures > 100 ? 100 : failures);   /* an exit status keeps 8 bits */
+    }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
     CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: exited %d, status %d, signal %d",
