@@ -2456,6 +2456,9 @@ static void fa__os_advise_huge(void* p, size_t size) {
 #  define FA__MAP_CHUNK_ENTRIES (4096 / sizeof(uintptr_t))
 #  define FA__MAP_LEAF_CHUNKS   (FA__MAP_LEAF_ENTRIES > FA__MAP_CHUNK_ENTRIES ? FA__MAP_LEAF_ENTRIES / FA__MAP_CHUNK_ENTRIES : 1)
 #  define FA__MAP_CHUNK_WORDS   ((FA__MAP_LEAF_CHUNKS + FA__WORD_BITS - 1) / FA__WORD_BITS)
+/* Bit n of an array of words: its word, and its mask there. */
+#  define FA__BIT_WORD(words, n) ((words)[(n) / FA__WORD_BITS])
+#  define FA__BIT_MASK(n)        ((uintptr_t)1 << ((n) % FA__WORD_BITS))
 #else
 #  define FA__MAP_CHUNK_WORDS   0
 #endif
@@ -2522,8 +2525,7 @@ static uintptr_t* fa__map_leaf(uintptr_t a) {
                 offset = fa__map_encode(leaf);
                 fa__store_release(slot, offset);
 #if FA__TP_KEY
-                size_t t = fa__map_top_index(a);
-                fa__map.made[t / FA__WORD_BITS] |= (uintptr_t)1 << (t % FA__WORD_BITS);
+                FA__BIT_WORD(fa__map.made, fa__map_top_index(a)) |= FA__BIT_MASK(fa__map_top_index(a));
 #endif
             }
         }
@@ -2552,7 +2554,7 @@ static void fa__map_set(uintptr_t first, uintptr_t count, uintptr_t entry) {
         size_t i = (size_t)(g & (FA__MAP_LEAF_ENTRIES - 1));
 #if FA__TP_KEY
         size_t chunk = i / FA__MAP_CHUNK_ENTRIES;
-        uintptr_t* word = &leaf[FA__MAP_LEAF_ENTRIES + chunk / FA__WORD_BITS], bit = (uintptr_t)1 << (chunk % FA__WORD_BITS);
+        uintptr_t* word = &FA__BIT_WORD(leaf + FA__MAP_LEAF_ENTRIES, chunk), bit = FA__BIT_MASK(chunk);
         uintptr_t seen = fa__load_relaxed(word);
         while ((seen & bit) == 0 && !fa__cas(word, &seen, seen | bit)) { }
 #endif
@@ -2594,12 +2596,10 @@ static void fa__map_disown_entry(uintptr_t entry, uintptr_t mine) {
 static void fa__map_disown_others(void) {
     uintptr_t mine = fa__thread_key();
     for (size_t t = 0; t < FA__MAP_TOP_ENTRIES; t++) {
-        uintptr_t made = fa__map.made[t / FA__WORD_BITS];
-        if (made == 0) { t += FA__WORD_BITS - 1 - t % FA__WORD_BITS; continue; }   /* the word's other leaves too */
-        if ((made >> (t % FA__WORD_BITS) & 1) == 0) continue;
+        if ((FA__BIT_WORD(fa__map.made, t) & FA__BIT_MASK(t)) == 0) continue;
         const uintptr_t* leaf = fa__map_decode(fa__map.top[t]);
         for (size_t chunk = 0; chunk < FA__MAP_LEAF_CHUNKS; chunk++) {
-            if ((leaf[FA__MAP_LEAF_ENTRIES + chunk / FA__WORD_BITS] >> (chunk % FA__WORD_BITS) & 1) == 0) continue;
+            if ((FA__BIT_WORD(leaf + FA__MAP_LEAF_ENTRIES, chunk) & FA__BIT_MASK(chunk)) == 0) continue;
             size_t end = (chunk + 1) * FA__MAP_CHUNK_ENTRIES;
             for (size_t i = chunk * FA__MAP_CHUNK_ENTRIES; i < end && i < FA__MAP_LEAF_ENTRIES; i++)
                 fa__map_disown_entry(leaf[i], mine);
