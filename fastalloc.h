@@ -137,7 +137,8 @@
                                       again; 0: clear every zeroing allocation (for comparison)
      FASTALLOC_PURGE_DELAY_MS   impl  free memory in segments is purged (MADV_DONTNEED) and the
                                       spare segment unmapped once this many ms pass without more
-                                      memory going back, and the pool of empty segments (what
+                                      memory going back (another delay while the heap's new pages
+                                      took a quarter of it since), and the pool of empty segments (what
                                       exited threads and destroyed heaps left) cut to 2 purged
                                       ones once this many ms pass without another arriving
                                       (default 10; 0 = at the next slow path; -1 = only in
@@ -1294,6 +1295,12 @@ FA__INLINE unsigned fa__ctz64(uint64_t n) {
 }
 #  endif
 #endif
+/* Bits set in a slice mask (rare paths: a loop over the set bits serves). */
+static size_t fa__bit_count(uint64_t bits) {
+    size_t n = 0;
+    for (; bits != 0; bits &= bits - 1) n++;
+    return n;
+}
 static void* fa__fail(int err) { FASTALLOC_SET_ERRNO(err); return NULL; }
 
 /* The heap is corrupted beyond use (a block freed twice, a write after free): stop here, in every
@@ -1749,6 +1756,8 @@ struct fa_heap_s {
     fa__heap_t* sibling_prev;
     size_t quick_refills;             /* since the last heartbeat */
     uint64_t purge_at;                /* clock_ms after which free slices are purged; 0: none */
+    size_t slices_retaken;            /* free slices not yet purged that its new pages took, ever */
+    size_t retaken_at_deadline;       /* slices_retaken when purge_at was armed or moved on */
     size_t retained_count;
     fa__page_t* retained[FA__RETAINED_MAX]; /* empty pages kept for reuse: exactly those with retire_expire != 0 */
     fa__heap_t* pool_next;            /* free thread heap records */
@@ -4577,7 +4586,7 @@ FA__STATIC_ASSERT(FA__DIRECT_SLOTS == 129, direct_table_initialiser_matches);
 static const fa__heap_t fa__heap_empty = { { FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8,
                                        FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E8, FA__E },
                                      { { NULL, NULL, 0, 0 } }, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                     0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0, 0
+                                     0, 0, 0, 0, 0, { NULL }, NULL, { { NULL, NULL, NULL, 0 } }, FA__HEAP_THREAD, FA__HOME_POOL, 0, 0
 #if FA__GUARD_SAMPLING
                                      , 0, 0, 0   /* countdown 0: due, but this heap only sends requests on */
 #endif
@@ -4679,8 +4688,12 @@ static unsigned fa__heap_shift(fa__heap_t* heap) {
 static size_t fa__heap_large_max(fa__heap_t* heap) { return fa__geometry_large_max(fa__heap_shift(heap)); }
 
 /* Memory just went back to a segment: purge it once FASTALLOC_PURGE_DELAY_MS pass without another
-   such event (each one pushes the deadline back, so churn does not purge what it is about to reuse). */
-static void fa__heap_schedule_purge(fa__heap_t* heap) { heap->purge_at = fa__purge_deadline(); }
+   such event (each one pushes the deadline back, so churn does not purge what it is about to reuse).
+   The heap's demand (fa__heap_purge_due) counts from the first of them. */
+static void fa__heap_schedule_purge(fa__heap_t* heap) {
+    if (heap->purge_at == 0) heap->retaken_at_deadline = heap->slices_retaken;
+    heap->purge_at = fa__purge_deadline();
+}
 
 /* The purge deadline fell due (or fa_collect): every free slice of the heap's segments goes back to
    the OS; the heap's spare segment and the huge cache are unmapped. The pool keeps its own deadline
@@ -4697,6 +4710,26 @@ static void fa__heap_purge(fa__heap_t* heap) {
     heap->purge_at = 0;
 }
 
+/* The purge deadline fell due. A heap whose new pages took at least a quarter of its free slices
+   not yet purged since the deadline was armed (or last moved on) is growing back into them and, at that pace, takes
+   the rest within a few delays: purging them now would hand memory to the OS that faults straight
+   back in (frag: free 90 %, then allocate more, purged at the deadline in the middle of the
+   refill: 28,000 page faults a run against 2,200 unpurged). Its deadline moves one delay on
+   instead. Otherwise (no more demand than that, the common case after a peak) all of it goes:
+   what stays unpurged is bounded by four delays' worth of the heap's own demand. */
+static void fa__heap_purge_due(fa__heap_t* heap) {
+    size_t unpurged = 0;
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next)
+        if (seg->region == NULL) unpurged += fa__bit_count(~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES);
+    size_t retaken = heap->slices_retaken - heap->retaken_at_deadline;
+    if (unpurged != 0 && retaken >= (unpurged + 3) / 4) {
+        heap->retaken_at_deadline = heap->slices_retaken;
+        heap->purge_at = fa__purge_deadline();
+    } else {
+        fa__heap_purge(heap);
+    }
+}
+
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
 /* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
@@ -4707,6 +4740,7 @@ static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
         size_t slices = fa__fresh_page_slices(q, bs, shift);
         int idx = fa__span_find(~seg->used_mask, slices);
         if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
+        heap->slices_retaken += fa__bit_count(seg->dirty_mask & fa__span_bits((size_t)idx, slices));
         fa__medium_grow(q, bs, slices, shift);
         return fa__page_setup(seg, (size_t)idx, slices, bin);
     }
@@ -4803,7 +4837,7 @@ static void fa__heap_heartbeat(fa__heap_t* heap) {
     if (fa__load_relaxed(&heap->delayed_free) != NULL) fa__heap_delayed_free(heap);
     if (fa__load_relaxed(&fa__abandoned.first) != NULL) fa__abandoned_reclaim(FA__RECLAIM_PER_HEARTBEAT);
     if (heap->retained_count != 0) fa__retained_expire(heap);
-    if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge(heap);
+    if (heap->purge_at != 0 && fa__os_clock_ms() >= heap->purge_at) fa__heap_purge_due(heap);
     fa__pool_expire();
 }
 
@@ -6118,9 +6152,7 @@ static void fa__page_stats(fa__page_t* page, fa_heap_stats_t* out) {
 
 /* Bytes of a segment that count against the commit limit: all but the slices a purge decommitted. */
 static size_t fa__segment_committed(const fa__segment_t* seg) {
-    size_t decommitted = 0;
-    for (uint64_t bits = seg->decommit_mask; bits != 0; bits &= bits - 1) decommitted++;
-    return seg->map_size - (decommitted << fa__seg_shift(seg));
+    return seg->map_size - (fa__bit_count(seg->decommit_mask) << fa__seg_shift(seg));
 }
 
 /* The largest request a fresh page on `slices` free slices of a segment serves; 0: none. */
@@ -6148,7 +6180,7 @@ static void fa__region_heap_free(fa__heap_t* heap, fa_heap_stats_t* out) {
         uint64_t free_slices = ~seg->used_mask & FA__ALL_SLICES;
         size_t fits = fa__fresh_page_request_max(fa__longest_run(free_slices), shift);
         if (fits > largest) largest = fits;
-        for (uint64_t bits = free_slices; bits != 0; bits &= bits - 1) total += fa__geometry_slice(shift);
+        total += fa__bit_count(free_slices) * fa__geometry_slice(shift);
         fa__page_t* page;
         for (size_t idx = fa__geometry_header_slices(shift); (page = fa__segment_next_page(seg, &idx)) != NULL; ) {
             total += (size_t)(page->reserved - page->used) * page->block_size;

@@ -663,6 +663,53 @@ static void test_rss_after_purge_delay(void) {
     CHECKF(res[4] <= res[3] + 16 * MiB, "child: mapped %zu MiB before, %zu MiB after", res[3] / MiB, res[4] / MiB);
 }
 
+/* A purge deadline that falls due while the heap is growing back into its free slices moves on
+   instead of purging them (fa__heap_purge_due): the decision is called directly, with the deadline
+   pushed out of reach while the blocks are allocated (the empty pages went back first, so no page
+   going back re-arms it), and no heartbeat takes it first however slow the build. Then, with
+   nothing taken since, the next due deadline purges. One block in KEEP stays live, so the segments
+   stay with the heap and the pages freed become free slices in them. */
+static void test_purge_while_regrowing(void) {
+    harness_section("purge deadline while the heap grows back");
+    size_t total = CT_SLOW ? 16 * MiB : 64 * MiB;
+    fa_collect(true);
+    fa__heap_t* heap = fa__thread_heap();
+    CHECK(heap != NULL);
+    if (heap == NULL) return;
+    enum { KEEP = 8192 };
+    ptr_array_t a, b;
+    size_t got = alloc_small_blocks(&a, total), bad = 0;
+    CHECKF(a.ptrs != NULL && got == a.count, "allocated %zu of %zu small blocks", got, a.count);
+    if (!a.ptrs) return;
+    for (size_t from = 1; from < KEEP; from++) bad += free_small_blocks(&a, from, KEEP);
+    CHECK_EQ_SZ(bad, 0);
+    fa__heap_collect_pages(heap);         /* the empty pages it kept go back too */
+    heap->purge_at = 0;
+    fa__heap_schedule_purge(heap);        /* armed: the heap's demand counts from here */
+    heap->purge_at = UINT64_MAX;          /* not due while the blocks come back */
+    got = alloc_small_blocks(&b, total / 4 * 3);
+    CHECKF(b.ptrs != NULL && got == b.count, "allocated %zu of %zu small blocks again", got, b.count);
+    if (!b.ptrs) return;
+    size_t retaken = heap->slices_retaken - heap->retaken_at_deadline;
+    CHECKF(retaken * FA__SLICE_SIZE >= total / 4, "the heap took %zu free slices back for %zu MiB of blocks", retaken, total / 4 * 3 / MiB);
+    fa_stats_t before = snap();
+    fa__heap_purge_due(heap);
+    fa_stats_t moved = snap();
+    CHECKF(moved.os_purge_calls == before.os_purge_calls && heap->purge_at != 0 && heap->purge_at != UINT64_MAX,
+           "a due deadline while the heap grows back: %zu purge calls (none expected), deadline %s",
+           moved.os_purge_calls - before.os_purge_calls, heap->purge_at == 0 ? "cleared" : "set");
+    fa__heap_purge_due(heap);             /* nothing taken since the deadline moved */
+    fa_stats_t purged = snap();
+    CHECKF(purged.os_purge_calls > moved.os_purge_calls && heap->purge_at == 0,
+           "a due deadline with nothing taken since: %zu purge calls (some expected), deadline %s",
+           purged.os_purge_calls - moved.os_purge_calls, heap->purge_at == 0 ? "cleared" : "still set");
+    CHECK_EQ_SZ(free_small_blocks(&b, 0, 1), 0);
+    ptrs_unmap(&b);
+    CHECK_EQ_SZ(free_small_blocks(&a, 0, KEEP), 0);
+    ptrs_unmap(&a);
+    fa_collect(true);
+}
+
 /* ---- 6. thread exit residue ----------------------------------------------------------------- */
 
 static size_t residue_total(void) { return CT_SLOW ? 32 * MiB : 100 * MiB; }
@@ -850,6 +897,7 @@ int main(void) {
     test_thread_exit_residue();
     test_rss_after_collect();
     test_rss_after_purge_delay();
+    test_purge_while_regrowing();
     test_threads_come_and_go();
     return harness_finish();
 }
