@@ -4711,12 +4711,12 @@ static void fa__heap_purge(fa__heap_t* heap) {
 }
 
 /* The purge deadline fell due. A heap whose new pages took at least a quarter of its free slices
-   not yet purged since the deadline was armed (or last moved on) is growing back into them and, at that pace, takes
-   the rest within a few delays: purging them now would hand memory to the OS that faults straight
-   back in (frag: free 90 %, then allocate more, purged at the deadline in the middle of the
-   refill: 28,000 page faults a run against 2,200 unpurged). Its deadline moves one delay on
-   instead. Otherwise (no more demand than that, the common case after a peak) all of it goes:
-   what stays unpurged is bounded by four delays' worth of the heap's own demand. */
+   not yet purged since the deadline was armed (or last moved on) is growing back into them and,
+   at that pace, takes the rest within a few delays: purging them now would hand the OS memory
+   that faults straight back in (frag: free 90 %, then allocate more, purged at the deadline in the
+   middle of the refill: 28,000 page faults a run against 2,200 unpurged). Its deadline moves one
+   delay on instead. Otherwise (less demand than that, the common case after a peak) all of it
+   goes: what stays unpurged is bounded by four times what the heap took in the last window. */
 static void fa__heap_purge_due(fa__heap_t* heap) {
     size_t unpurged = 0;
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next)
