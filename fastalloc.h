@@ -3173,9 +3173,12 @@ static bool fa__next_run(uint64_t* todo, size_t* first, size_t* count) {
 /* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
    region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
    back old contents rather than zeros. */
+/* The slices a purge of `seg` would give back: free and possibly dirty (none in a region's). */
+static uint64_t fa__segment_unpurged(const fa__segment_t* seg) {
+    return seg->region != NULL ? 0 : ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
+}
 static void fa__segment_purge(fa__segment_t* seg) {
-    if (seg->region != NULL) return;
-    uint64_t todo = ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
+    uint64_t todo = fa__segment_unpurged(seg);
     size_t first, count;
     while (fa__next_run(&todo, &first, &count)) {
         if (!fa__os_purge((uint8_t*)seg + first * FA__SLICE_SIZE, count * FA__SLICE_SIZE)) continue;
@@ -4719,8 +4722,7 @@ static void fa__heap_purge(fa__heap_t* heap) {
    goes: what stays unpurged is bounded by four times what the heap took in the last window. */
 static void fa__heap_purge_due(fa__heap_t* heap) {
     size_t unpurged = 0;
-    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next)
-        if (seg->region == NULL) unpurged += fa__bit_count(~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES);
+    for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) unpurged += fa__bit_count(fa__segment_unpurged(seg));
     size_t retaken = heap->slices_retaken - heap->retaken_at_deadline;
     if (unpurged != 0 && retaken >= (unpurged + 3) / 4) {
         heap->retaken_at_deadline = heap->slices_retaken;
