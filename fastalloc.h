@@ -3816,6 +3816,15 @@ static void fa__page_map_slices(const fa__segment_t* seg, const fa__page_t* page
 #endif
 }
 
+/* The last `count` slices of a page, from `idx`, leave it (it shrinks, or a smaller page takes its
+   place): their first descriptor, not in use, heads them and the page map points at it, so a stale
+   pointer into them is no block's. */
+static void fa__slices_split_off(fa__segment_t* seg, size_t idx, size_t count) {
+    for (size_t i = 1; i < count; i++) seg->pages[idx + i].slice_offset = (uint8_t)i;
+    seg->pages[idx].slice_offset = (uint8_t)(FA__HEAD | idx);
+    fa__page_map_slices(seg, &seg->pages[idx], idx, count);
+}
+
 /* Lays out a fresh page of `bin` on `slices` free slices from slice `idx` of an owned segment. */
 static fa__page_t* fa__page_setup(fa__segment_t* seg, size_t idx, size_t slices, size_t bin) {
     FA__DEBUG_ASSERT((seg->used_mask & fa__span_bits(idx, slices)) == 0);
@@ -4749,6 +4758,40 @@ static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     return NULL;
 }
 
+/* A fresh page of several slices for `bin` laid over the kept empty page (retire hysteresis) of
+   several slices that emptied last, where that page's slices, with free ones after it, hold it:
+   the kept page was written moments ago, so its memory is resident and likely in the cache, where
+   free slices may have been purged or not touched for long. Without this, a block resized through
+   the large size classes (rezalloc-chain: realloc to random sizes up to 1 MiB, preloaded) kept a
+   page in each class it left for a few heartbeats and took cold slices for the next, so every
+   growth cleared memory the cache had lost. A bin with a page of its own never gets here (that page
+   is found first), so the churn the kept page is there for still reuses it. NULL: no such page. */
+static fa__page_t* fa__heap_fresh_page_over_kept(fa__heap_t* heap, size_t bin) {
+    fa__page_t* kept = NULL;
+    for (size_t i = 0; i < heap->retained_count; i++) {
+        fa__page_t* page = heap->retained[i];
+        if (page->used == 0 && page->slice_count > 1 && (kept == NULL || page->retire_expire > kept->retire_expire)) kept = page;
+    }
+    if (kept == NULL) return NULL;
+    fa__segment_t* seg = fa__page_segment(kept);
+    unsigned shift = fa__seg_shift(seg);
+    size_t bs = fa__bin_size(bin), idx = fa__page_index(kept), have = kept->slice_count;
+    size_t slices = fa__fresh_page_slices(&heap->queues[bin], bs, shift);
+    uint64_t extra = slices > have && idx + slices <= FA__SLICES ? fa__span_bits(idx + have, slices - have) : 0;
+    if (slices < 2 || (slices > have && (extra == 0 || (seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra))))
+        return NULL;
+    heap->slices_retaken += fa__bit_count(seg->dirty_mask & extra);
+    fa__retained_drop(heap, kept);
+    fa__queue_remove(heap, fa__queue_of(heap, kept), kept);
+    fa__page_unsetup(kept);
+    if (slices < have) {
+        fa__slices_split_off(seg, idx + slices, have - slices);
+        fa__heap_schedule_purge(heap);
+    }
+    fa__medium_grow(&heap->queues[bin], bs, slices, shift);
+    return fa__page_setup(seg, idx, slices, bin);
+}
+
 /* Gives back to its segment the empty page the heap keeps (retire hysteresis) that is nearest its
    expiry; false: it keeps none (revived pages, which have blocks out again, do not count). */
 static bool fa__retained_release_next(fa__heap_t* heap) {
@@ -4764,9 +4807,10 @@ static bool fa__retained_release_next(fa__heap_t* heap) {
 static size_t fa__heap_collect_pages(fa__heap_t* heap);
 
 /* The slow half of malloc: a page of `bin` with a free block, at the front of its queue. In order:
-   a page of the queue, a fresh page in an owned segment, (thread heaps) an abandoned segment, room
-   made by giving back kept empty pages one at a time, then pages other threads emptied (one walk
-   of the heap's pages, only after a delayed free saw one: fa__heap_delayed_free), a new segment.
+   a page of the queue, a fresh page over the kept page that emptied last (pages of several slices)
+   or in an owned segment's free slices, (thread heaps) an abandoned segment, room made by giving
+   back kept empty pages one at a time, then pages other threads emptied (one walk of the heap's
+   pages, only after a delayed free saw one: fa__heap_delayed_free), a new segment.
    Kept pages go before a segment is mapped because they are only worth keeping while the heap has
    room: a thread resizing one block through the size classes (rezalloc-chain), or cycling blocks of
    16-512 KiB (calloc-medium), kept a page in each class it passed through, mapped a second segment
@@ -4776,7 +4820,8 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
     for (;;) {
         fa__page_t* page = fa__queue_find_free(heap, q);
         if (page != NULL) return page;
-        page = fa__heap_fresh_page(heap, bin);
+        page = fa__heap_fresh_page_over_kept(heap, bin);
+        if (page == NULL) page = fa__heap_fresh_page(heap, bin);
         /* only thread heaps adopt what exited threads left: a first-class heap owns its segments
            whole (reset and destroy rely on it) and a region heap takes nothing from outside */
         if (page == NULL && heap->kind == FA__HEAP_THREAD && fa__heap_adopt_abandoned(heap)) continue;
@@ -5578,9 +5623,7 @@ static bool fa__large_shrink_in_place(fa__segment_t* seg, fa__page_t* page, uint
     uint8_t* start = fa__page_start(page);
     if (page->retire_expire != 0) fa__retained_drop(seg->heap, page);
     if (zero) fa__zero_range(p + size, (size_t)(start + (keep << shift) - (p + size)), false);
-    for (size_t i = keep; i < have; i++) seg->pages[idx + i].slice_offset = (uint8_t)(i - keep);
-    seg->pages[idx + keep].slice_offset = (uint8_t)(FA__HEAD | (idx + keep));
-    fa__page_map_slices(seg, &seg->pages[idx + keep], idx + keep, have - keep);
+    fa__slices_split_off(seg, idx + keep, have - keep);
     fa__track_close(start + (keep << shift), (have - keep) << shift);
     seg->used_mask &= ~fa__span_bits(idx + keep, have - keep);
     page->slice_count = (uint8_t)keep;

@@ -339,6 +339,55 @@ static void test_size_class_tour(void) {
     fa_heap_destroy(h);
 }
 
+/* A bin with no page of its own takes the slices of the kept empty page (of several slices) that
+   emptied last, rather than free slices elsewhere: that memory is the one in the cache. A block of
+   four slices is freed (its page kept), then blocks of two and of eight slices each land on the
+   kept page's first slice; the two slices the smaller page leaves point at a descriptor not in use.
+   On the old code each lands on free slices after the kept page. */
+static void test_fresh_page_over_kept(void) {
+    harness_section("a fresh page takes a kept page's slices");
+    fa_heap_t* h = fa_heap_new();
+    CHECK(h != NULL);
+    if (!h) return;
+    void* probe = fa_heap_malloc(h, 64);
+    CHECK(probe != NULL);
+    if (!probe) { fa_heap_destroy(h); return; }
+    size_t slice = (size_t)1 << fa__seg_shift(fa__ptr_segment(probe));
+    unsigned char* p = (unsigned char*)fa_heap_malloc(h, 4 * slice);
+    CHECK(p != NULL);
+    if (!p) { fa_heap_destroy(h); return; }
+    fa__page_t* kept = fa__ptr_page(p);
+    size_t have = kept->slice_count;
+    fa_free(p);
+    CHECKF(kept->retire_expire != 0 && fa__page_in_use(kept), "the emptied page of %zu slices is kept (retire_expire %u)", have,
+           (unsigned)kept->retire_expire);
+    unsigned char* q = (unsigned char*)fa_heap_malloc(h, 2 * slice);
+    CHECK(q != NULL);
+    if (q) {
+        fa__page_t* page = fa__ptr_page(q);
+        CHECKF(page == kept && page->retire_expire == 0, "a block of two slices lands on the kept page of %zu (%s)", have,
+               page == kept ? "it does" : "it went elsewhere");
+        if (page == kept && page->slice_count < have) {
+            const fa__page_t* rest = fa__ptr_page(fa__page_start(page) + ((size_t)page->slice_count * slice));
+            CHECKF(rest == NULL || !fa__page_in_use(rest), "the slices left over point at a page not in use");
+        }
+        cheap_fill(q, 2 * slice, 7);
+        CHECK(cheap_verify(q, 2 * slice, 7));
+        fa_free(q);
+    }
+    unsigned char* r = (unsigned char*)fa_heap_calloc(h, 1, 8 * slice);
+    CHECK(r != NULL);
+    if (r) {
+        CHECKF(fa__ptr_page(r) == kept, "a block of eight slices grows over the kept page and the free slices after it");
+        size_t nonzero = 0;
+        for (size_t j = 0; j < 8 * slice; j += 512) nonzero += r[j] != 0;
+        CHECK_EQ_SZ(nonzero, 0);
+        fa_free(r);
+    }
+    fa_free(probe);
+    fa_heap_destroy(h);
+}
+
 /* ---- 4. cross-thread churn ------------------------------------------------------------------ */
 
 enum { XBATCH = 256, XSLOTS = 8 };
@@ -893,6 +942,7 @@ int main(void) {
     test_steady_churn();
     test_one_object_churn();
     test_size_class_tour();
+    test_fresh_page_over_kept();
     test_cross_thread_churn();
     test_thread_exit_residue();
     test_rss_after_collect();
