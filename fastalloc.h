@@ -3170,13 +3170,14 @@ static bool fa__next_run(uint64_t* todo, size_t* first, size_t* count) {
     return true;
 }
 
-/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
-   region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
-   back old contents rather than zeros. */
 /* The slices a purge of `seg` would give back: free and possibly dirty (none in a region's). */
 static uint64_t fa__segment_unpurged(const fa__segment_t* seg) {
     return seg->region != NULL ? 0 : ~seg->used_mask & seg->dirty_mask & FA__ALL_SLICES;
 }
+
+/* Hands physical memory of free, dirty slices back to the OS; they read zero afterwards. Never for
+   region memory: it is the caller's, and on a file-backed or static array MADV_DONTNEED would bring
+   back old contents rather than zeros. */
 static void fa__segment_purge(fa__segment_t* seg) {
     uint64_t todo = fa__segment_unpurged(seg);
     size_t first, count;
@@ -4743,17 +4744,22 @@ static void fa__heap_purge_due(fa__heap_t* heap) {
 
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
 /* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
+/* A fresh page of `bin` on committed slices [idx, idx + slices) of one of the heap's segments,
+   of which `was_free` were free until now: dirty ones count as taken back (the purge deadline). */
+static fa__page_t* fa__heap_page_on(fa__heap_t* heap, fa__segment_t* seg, size_t idx, size_t slices, size_t bin, uint64_t was_free) {
+    heap->slices_retaken += fa__bit_count(seg->dirty_mask & was_free);
+    fa__medium_grow(&heap->queues[bin], fa__bin_size(bin), slices, fa__seg_shift(seg));
+    return fa__page_setup(seg, idx, slices, bin);
+}
+
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     size_t bs = fa__bin_size(bin);
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
-        unsigned shift = fa__seg_shift(seg);
-        size_t slices = fa__fresh_page_slices(q, bs, shift);
+        size_t slices = fa__fresh_page_slices(q, bs, fa__seg_shift(seg));
         int idx = fa__span_find(~seg->used_mask, slices);
         if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
-        heap->slices_retaken += fa__bit_count(seg->dirty_mask & fa__span_bits((size_t)idx, slices));
-        fa__medium_grow(q, bs, slices, shift);
-        return fa__page_setup(seg, (size_t)idx, slices, bin);
+        return fa__heap_page_on(heap, seg, (size_t)idx, slices, bin, fa__span_bits((size_t)idx, slices));
     }
     return NULL;
 }
@@ -4774,13 +4780,15 @@ static fa__page_t* fa__heap_fresh_page_over_kept(fa__heap_t* heap, size_t bin) {
     }
     if (kept == NULL) return NULL;
     fa__segment_t* seg = fa__page_segment(kept);
-    unsigned shift = fa__seg_shift(seg);
-    size_t bs = fa__bin_size(bin), idx = fa__page_index(kept), have = kept->slice_count;
-    size_t slices = fa__fresh_page_slices(&heap->queues[bin], bs, shift);
-    uint64_t extra = slices > have && idx + slices <= FA__SLICES ? fa__span_bits(idx + have, slices - have) : 0;
-    if (slices < 2 || (slices > have && (extra == 0 || (seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra))))
-        return NULL;
-    heap->slices_retaken += fa__bit_count(seg->dirty_mask & extra);
+    size_t slices = fa__fresh_page_slices(&heap->queues[bin], fa__bin_size(bin), fa__seg_shift(seg));
+    if (slices < 2) return NULL;
+    size_t idx = fa__page_index(kept), have = kept->slice_count;
+    uint64_t extra = 0;   /* the free slices after it that a bigger page also takes */
+    if (slices > have) {
+        if (idx + slices > FA__SLICES) return NULL;
+        extra = fa__span_bits(idx + have, slices - have);
+        if ((seg->used_mask & extra) != 0 || !fa__segment_commit(seg, extra)) return NULL;
+    }
     fa__retained_drop(heap, kept);
     fa__queue_remove(heap, fa__queue_of(heap, kept), kept);
     fa__page_unsetup(kept);
@@ -4788,8 +4796,7 @@ static fa__page_t* fa__heap_fresh_page_over_kept(fa__heap_t* heap, size_t bin) {
         fa__slices_split_off(seg, idx + slices, have - slices);
         fa__heap_schedule_purge(heap);
     }
-    fa__medium_grow(&heap->queues[bin], bs, slices, shift);
-    return fa__page_setup(seg, idx, slices, bin);
+    return fa__heap_page_on(heap, seg, idx, slices, bin, extra);
 }
 
 /* Gives back to its segment the empty page the heap keeps (retire hysteresis) that is nearest its
