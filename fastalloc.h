@@ -2193,11 +2193,32 @@ static void fa__os_init(void) {
     if (page > 0) fa__os_page_size = (size_t)page;
 }
 
-/* Over-maps by align and trims both ends: munmap may take any part of a mapping. */
+/* The range the last whole mapping given back left (fa__sys_unmap), as a hint for the next: the
+   system places a mapping at its hint when the range is free, so the next mapping of that size or
+   less lands aligned in one call, where an over-map takes three (calloc-huge: each calloc(1 GiB) an
+   mmap and two munmaps besides its own). Only a hint: anything may be mapped there since, and two
+   threads that race on it only cost themselves a call. */
+static uintptr_t fa__sys_hint_at;
+static size_t fa__sys_hint_size;
+
+/* Maps at the hint, or anywhere when the system's page alignment is all that is asked; otherwise
+   (or when the hint was taken) over-maps by align and trims both ends: munmap may take any part of
+   a mapping. */
 static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool commit) {
     if (size > FA__PTRDIFF_MAX - align) return NULL;
+    int prot = commit ? PROT_READ | PROT_WRITE : PROT_NONE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    uintptr_t hint = fa__load_relaxed(&fa__sys_hint_at);
+    bool at_hint = hint != 0 && size <= fa__load_relaxed(&fa__sys_hint_size) && ((hint + align_offset) & (align - 1)) == 0;
+    bool any_page = align <= fa__os_page_size && (align_offset & (align - 1)) == 0;
+    if (at_hint || any_page) {
+        if (at_hint) fa__store_relaxed(&fa__sys_hint_at, (uintptr_t)0);
+        void* at = mmap(at_hint ? (void*)hint : NULL, size, prot, flags, -1, 0);
+        if (at != MAP_FAILED && (((uintptr_t)at + align_offset) & (align - 1)) == 0) return at;
+        if (at != MAP_FAILED) munmap(at, size);
+        else if (!at_hint) return NULL;
+    }
     size_t total = size + align;
-    void* raw = mmap(NULL, total, commit ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* raw = mmap(NULL, total, prot, flags, -1, 0);
     if (raw == MAP_FAILED) return NULL;
     uintptr_t base = (uintptr_t)raw;
     uintptr_t p = fa__align_up(base + align_offset, align) - align_offset;
@@ -2206,7 +2227,11 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
     if (tail != 0) munmap((void*)(p + size), tail);
     return (void*)p;
 }
-static void fa__sys_unmap(void* p, size_t size) { munmap(p, size); }
+static void fa__sys_unmap(void* p, size_t size) {
+    if (munmap(p, size) != 0) return;
+    fa__store_relaxed(&fa__sys_hint_size, size);
+    fa__store_relaxed(&fa__sys_hint_at, (uintptr_t)p);
+}
 /* A shrink in place unmaps the tail: all mremap would do, and munmap also takes a range that spans
    mappings of different protections (a guarded huge block's, >>huge), where valgrind's mremap
    refuses (under it every later realloc of such a block tried the shrink again). */

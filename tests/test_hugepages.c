@@ -15,10 +15,17 @@
    starting on a 2 MiB boundary), and an 80 MiB huge block never is (above the 64 MiB cap). In every build
    memory keeps its contents across segments and huge blocks, and fa_collect(true) gives freed
    memory back: resident memory falls by most of what was freed, huge pages or not. Where there is
-   no /proc (other systems) only the content checks run. */
+   no /proc (other systems) only the content checks run. And a mapping given back is where the next
+   one goes (the mapping hint, POSIX systems): see test_mapping_hint. */
 
 #include <stdbool.h>
 #include <unistd.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define HAS_MMAP 1
+#else
+#define HAS_MMAP 0
+#endif
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -254,11 +261,60 @@ static void test_memory_returns(void) {
     CHECKF(after + 64 * MiB <= peak, "resident %zu KiB at the peak, %zu KiB after fa_collect(true)", peak / KiB, after / KiB);
 }
 
+/* A huge block of 40 MiB (past the huge cache's 32 MiB, so its free unmaps it) leaves its range as
+   the hint for the next mapping, so the next block of that size comes back at the same address
+   (valgrind places mappings itself: compared only without it). When something else took the
+   range meanwhile (a page the test maps in its middle), the next block goes elsewhere: aligned to
+   the slice as every huge block is, not over that page (whose bytes stay), its own bytes kept. */
+static void test_mapping_hint(void) {
+    harness_section("a mapping given back is where the next one goes");
+#if HAS_MMAP
+    const size_t size = 40 * MiB;
+    size_t mapped, maps_before, maps_after;
+    stats(&mapped, &maps_before);
+    unsigned char* first = (unsigned char*)fa_malloc(size);
+    CHECK(first != NULL);
+    stats(&mapped, &maps_after);
+    if (first == NULL || maps_after == maps_before) { fa_free(first); return; }   /* not from the OS: a region build */
+    harness_fill_sparse(first, size, 1);
+    CHECK(harness_verify_sparse(first, size, 1) == HARNESS_OK);
+    fa_free(first);
+    unsigned char* again = (unsigned char*)fa_malloc(size);
+    CHECK(again != NULL);
+    if (again == NULL) return;
+    if (!harness_under_valgrind()) CHECKF(again == first, "freed at %p, the next block at %p", (void*)first, (void*)again);
+    harness_fill_sparse(again, size, 2);
+    CHECK(harness_verify_sparse(again, size, 2) == HARNESS_OK);
+    fa_free(again);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char* wanted = (unsigned char*)(((uintptr_t)again + size / 2) & ~(uintptr_t)(page - 1));
+    void* got = mmap(wanted, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(got != MAP_FAILED);
+    if (got == MAP_FAILED) return;
+    unsigned char* taken = (unsigned char*)got;
+    FASTALLOC_MEMSET(taken, 0x5a, page);
+    unsigned char* moved = (unsigned char*)fa_malloc(size);
+    CHECK(moved != NULL);
+    if (moved != NULL) {
+        CHECK_ALIGNED(moved, FA__SLICE_SIZE);
+        CHECKF(moved + size <= taken || moved >= taken + page, "block %p..%p over the page at %p", (void*)moved, (void*)(moved + size), (void*)taken);
+        harness_fill_sparse(moved, size, 3);
+        CHECK(harness_verify_sparse(moved, size, 3) == HARNESS_OK);
+    }
+    size_t changed = 0;
+    for (size_t i = 0; i < page; i++) changed += taken[i] != 0x5a;
+    CHECK_EQ_SZ(changed, 0);
+    fa_free(moved);
+    munmap(got, page);
+#endif
+}
+
 int main(void) {
     printf("test_hugepages: huge pages asked for from %zu MiB mapped (%s), kernel THP: %s\n", from_bytes() / MiB,
            BUILD_ASKS ? "this build asks" : "this build never asks", kernel_has_thp() ? "yes" : "no");
     test_advice();
     test_contents();
     test_memory_returns();
+    test_mapping_hint();
     return harness_finish();
 }
