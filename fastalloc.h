@@ -2201,6 +2201,9 @@ static void fa__os_init(void) {
 static uintptr_t fa__sys_hint_at;
 static size_t fa__sys_hint_size;
 
+/* Whether a mapping at `at` has (at + align_offset) a multiple of align, as fa__sys_map promises. */
+FA__INLINE bool fa__sys_lands_aligned(uintptr_t at, size_t align, size_t align_offset) { return ((at + align_offset) & (align - 1)) == 0; }
+
 /* Maps at the hint, or anywhere when the system's page alignment is all that is asked; otherwise
    (or when the hint was taken) over-maps by align and trims both ends: munmap may take any part of
    a mapping. */
@@ -2208,12 +2211,12 @@ static void* fa__sys_map(size_t size, size_t align, size_t align_offset, bool co
     if (size > FA__PTRDIFF_MAX - align) return NULL;
     int prot = commit ? PROT_READ | PROT_WRITE : PROT_NONE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     uintptr_t hint = fa__load_relaxed(&fa__sys_hint_at);
-    bool at_hint = hint != 0 && size <= fa__load_relaxed(&fa__sys_hint_size) && ((hint + align_offset) & (align - 1)) == 0;
-    bool any_page = align <= fa__os_page_size && (align_offset & (align - 1)) == 0;
+    bool at_hint = hint != 0 && size <= fa__load_relaxed(&fa__sys_hint_size) && fa__sys_lands_aligned(hint, align, align_offset);
+    bool any_page = align <= fa__os_page_size && fa__sys_lands_aligned(0, align, align_offset);
     if (at_hint || any_page) {
         if (at_hint) fa__store_relaxed(&fa__sys_hint_at, (uintptr_t)0);
         void* at = mmap(at_hint ? (void*)hint : NULL, size, prot, flags, -1, 0);
-        if (at != MAP_FAILED && (((uintptr_t)at + align_offset) & (align - 1)) == 0) return at;
+        if (at != MAP_FAILED && fa__sys_lands_aligned((uintptr_t)at, align, align_offset)) return at;
         if (at != MAP_FAILED) munmap(at, size);
         else if (!at_hint) return NULL;
     }
@@ -4768,7 +4771,6 @@ static void fa__heap_purge_due(fa__heap_t* heap) {
 }
 
 /* ---- finding a page for malloc ------------------------------------------------------------------- */
-/* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 /* A fresh page of `bin` on committed slices [idx, idx + slices) of one of the heap's segments,
    of which `was_free` were free until now: dirty ones count as taken back (the purge deadline). */
 static fa__page_t* fa__heap_page_on(fa__heap_t* heap, fa__segment_t* seg, size_t idx, size_t slices, size_t bin, uint64_t was_free) {
@@ -4777,14 +4779,16 @@ static fa__page_t* fa__heap_page_on(fa__heap_t* heap, fa__segment_t* seg, size_t
     return fa__page_setup(seg, idx, slices, bin);
 }
 
+/* A new page of `bin` on free slices of one of the heap's segments, or NULL. */
 static fa__page_t* fa__heap_fresh_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
     size_t bs = fa__bin_size(bin);
     for (fa__segment_t* seg = heap->segments; seg != NULL; seg = seg->next) {
         size_t slices = fa__fresh_page_slices(q, bs, fa__seg_shift(seg));
         int idx = fa__span_find(~seg->used_mask, slices);
-        if (idx < 0 || !fa__segment_commit(seg, fa__span_bits((size_t)idx, slices))) continue;
-        return fa__heap_page_on(heap, seg, (size_t)idx, slices, bin, fa__span_bits((size_t)idx, slices));
+        if (idx < 0) continue;
+        uint64_t span = fa__span_bits((size_t)idx, slices);
+        if (fa__segment_commit(seg, span)) return fa__heap_page_on(heap, seg, (size_t)idx, slices, bin, span);
     }
     return NULL;
 }
