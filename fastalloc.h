@@ -3312,8 +3312,10 @@ static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
    unmaps all but FA__POOL_KEEP of them and purges those (fa__pool_expire), so the next heap or
    thread still finds a segment without a mapping; fa_collect(true) and running out of memory
    unmap them all, and fa_collect purges them. Region segments never come here: they go
-   back to their region. */
-#define FA__POOL_SEGMENTS 8
+   back to their region. Sixteen hold what a round of eight exiting threads empties (two each):
+   with eight, mstress-8's pool overflowed some 50 times a run, each segment unmapped there mapped
+   again and faulted in by the next round's threads (94 huge-page faults a run against 35). */
+#define FA__POOL_SEGMENTS 16
 #define FA__POOL_KEEP     2
 static fa__segment_queue_t fa__pool;
 static uintptr_t fa__pool_expire_at;  /* atomic: when the pool is cut to FA__POOL_KEEP, clock_ms cut to a

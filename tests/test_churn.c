@@ -816,7 +816,7 @@ static void test_thread_exit_residue(void) {
 #define COME_GO_THREADS 2
 
 /* About 1.5 segments per thread: each exits with its spare and another segment emptied, four in
-   all for the pool's FA__POOL_SEGMENTS (8), with room for a layout that needs a third. */
+   all for the pool's FA__POOL_SEGMENTS (16), with room for a layout that needs a third. */
 static size_t come_go_bytes(void) { return 3 * FA__SEGMENT_SIZE / 2; }
 
 /* Block i's size: 256 bytes and 4 KiB in turn (small and medium pages). */

@@ -450,8 +450,8 @@ static void d3a_child(void) {
     _Exit(D3_SETUP);
 }
 
-/* (b) a destroyed heap's segments wait in a pool of up to 8 (32 MiB); a 36 MiB request that fits only
-   when the pool is given back must succeed. */
+/* (b) a destroyed heap's segments wait in a pool of up to 16 (64 MiB); a 36 MiB request that fits
+   only when the pool is given back must succeed. */
 static void d3b_child(void) {
     fa_collect(true);
     void* warm = fa_malloc(64);
@@ -463,7 +463,7 @@ static void d3b_child(void) {
         if (p == NULL) _Exit(D3_SETUP);
         memset(p, 2, 3 * MiB / 2);
     }
-    fa_heap_destroy(h);                          /* 8 segments into the pool, the rest unmapped */
+    fa_heap_destroy(h);                          /* its 12 segments into the pool */
     size_t vm = vm_bytes(), need = huge_need(36 * MiB), limit = vm + need - 16 * MiB;
     if (vm == 0 || !cap_address_space(limit)) _Exit(D3_SETUP);
     errno = 0;
