@@ -3499,8 +3499,9 @@ static void fa__segment_abandon(fa__heap_t* heap, fa__segment_t* seg) {
    worst internal waste is under 20 % and every block of 16 bytes or more is 16-byte aligned within
    a slice-aligned page. Tiers, in a segment's geometry: small blocks (<= slice/32; slice/8 in a
    region's) get one-slice pages, medium ones (<= fa__geometry_medium_max) pages of just enough
-   slices for eight blocks at first, each next fresh page of the bin in a heap twice the last up to
-   FA__MEDIUM_PAGE_SLICES (in a region they stay at the first size), large ones just enough slices
+   slices for two blocks at first (eight in a region's geometry), each next fresh page the bin needs
+   while its other pages are full twice the last up to FA__MEDIUM_PAGE_SLICES (in a region they
+   stay at the first size), large ones just enough slices
    for one block, or for the few blocks that fill their slices exactly; anything above fa__geometry_large_max is huge. Free lists are threaded lazily, FA__EXTEND_BYTES
    at a time, so untouched memory stays untouched. Invariant: capacity == used + |free| + |local_free|
    (blocks on thread_free still count as used until the owner collects them). xowner is the
@@ -3537,12 +3538,18 @@ static size_t fa__bin_size(size_t bin) {
 static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_size(bin); }
 
 /* Slices for the first page of blocks of `block_size` in a geometry (the fewest any page of them
-   has). A medium page starts just big enough for eight blocks: a thread that keeps a few blocks of
-   each of twenty medium size classes would otherwise hold twenty pages of FA__MEDIUM_PAGE_SLICES
-   (10 MiB of address space, faulted in whole where segments have huge pages), and in a 64 KiB
-   region twelve such size classes would not even fit. A heap that keeps asking for a bin's pages
-   gets bigger ones (fa__fresh_page_slices). */
-#define FA__MEDIUM_FIRST_BLOCKS 8
+   has). A medium page starts just big enough for two blocks (one slice: up to 32 KiB with an OS),
+   in a region's geometry for eight: a thread that keeps a few blocks of each of twenty medium size
+   classes would otherwise hold twenty pages of FA__MEDIUM_PAGE_SLICES (10 MiB of address space,
+   faulted in whole where segments have huge pages), and in a 64 KiB region twelve such size classes
+   would not even fit. Where pages grow (fa__fresh_page_slices) a bin in use soon has big ones, so
+   the first can be as small as a slice allows; where they never grow (regions) the first size is
+   the only one, and eight blocks keep the slow path rare. Two rather than eight took mstress-8's
+   peak RSS from 93 to 75 MiB (blocks of 8 to 64 KiB, one allocation in a hundred, held a 2-8 slice
+   page in each of a dozen classes per thread) with instructions unchanged there and on 4000 live
+   blocks of 8-64 KiB. */
+#define FA__MEDIUM_FIRST_BLOCKS 2
+#define FA__REGION_MEDIUM_FIRST_BLOCKS 8
 /* A large bin whose blocks leave more than a sixteenth of the fewest slices that hold one unused
    gets the smallest page of at most FA__LARGE_PACK_SLICES slices (and no bigger than the biggest
    large block's) that its blocks fill exactly: 80 KiB, 5 slices for 4 blocks; 96 KiB, 3 for 2;
@@ -3556,7 +3563,10 @@ static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_si
 static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     size_t slice = fa__geometry_slice(shift);
     if (block_size <= fa__geometry_small_max(shift)) return 1;
-    if (block_size <= fa__geometry_medium_max(shift)) return (FA__MEDIUM_FIRST_BLOCKS * block_size + slice - 1) >> shift;
+    if (block_size <= fa__geometry_medium_max(shift)) {
+        size_t blocks = shift == FA__REGION_SHIFT ? FA__REGION_MEDIUM_FIRST_BLOCKS : FA__MEDIUM_FIRST_BLOCKS;
+        return (blocks * block_size + slice - 1) >> shift;
+    }
     size_t fewest = (block_size + slice - 1) >> shift;
     bool slack = ((fewest << shift) % block_size) * 16 > (fewest << shift);   /* more than a sixteenth unused */
     if (slack && shift != FA__REGION_SHIFT)   /* and never a page bigger than the biggest large block's */
@@ -3565,10 +3575,13 @@ static size_t fa__page_slices_for(size_t block_size, unsigned shift) {
     return fewest;
 }
 /* Slices for the next fresh page of a bin in a heap: the first size, or a medium bin's grown one.
-   Each fresh medium page makes the next twice its size, up to FA__MEDIUM_PAGE_SLICES, so a bin in
-   heavy use soon sets up pages of that size (8 to 204 blocks each). Region memory is scarce: pages
-   in a region's geometry (which OS segments share where the two slice shifts are equal) never
-   grow, so their bins' medium_slices stays 0. */
+   A fresh medium page needed because the bin's other pages were all full makes the next twice its
+   size, up to FA__MEDIUM_PAGE_SLICES, so a bin in heavy use soon sets up pages of that size (8 to
+   204 blocks each). One that only replaces a page given back does not: a bin whose few blocks come
+   and go would otherwise step up to the biggest pages (mstress-8: most of a thread's classes of 8
+   to 64 KiB on 512 KiB pages holding one to six blocks). Region memory is scarce: pages in a
+   region's geometry (which OS segments share where the two slice shifts are equal) never grow, so
+   their bins' medium_slices stays 0. */
 static size_t fa__fresh_page_slices(const fa__page_queue_t* q, size_t block_size, unsigned shift) {
     size_t first = fa__page_slices_for(block_size, shift);
     return q->medium_slices > first ? q->medium_slices : first;
@@ -4777,7 +4790,6 @@ static void fa__heap_purge_due(fa__heap_t* heap) {
    of which `was_free` were free until now: dirty ones count as taken back (the purge deadline). */
 static fa__page_t* fa__heap_page_on(fa__heap_t* heap, fa__segment_t* seg, size_t idx, size_t slices, size_t bin, uint64_t was_free) {
     heap->slices_retaken += fa__bit_count(seg->dirty_mask & was_free);
-    fa__medium_grow(&heap->queues[bin], fa__bin_size(bin), slices, fa__seg_shift(seg));
     return fa__page_setup(seg, idx, slices, bin);
 }
 
@@ -4855,6 +4867,7 @@ static size_t fa__heap_collect_pages(fa__heap_t* heap);
    for the next one and doubled its resident memory and page faults. NULL: out of memory. */
 static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
     fa__page_queue_t* q = &heap->queues[bin];
+    bool outgrown = q->first != NULL;   /* the bin has pages, and (below) none with a free block */
     for (;;) {
         fa__page_t* page = fa__queue_find_free(heap, q);
         if (page != NULL) return page;
@@ -4870,6 +4883,7 @@ static fa__page_t* fa__heap_find_page(fa__heap_t* heap, size_t bin) {
         }
         if (page == NULL && fa__segment_new(heap, fa__bin_size(bin)) != NULL) page = fa__heap_fresh_page(heap, bin);
         if (page == NULL) return NULL;
+        if (outgrown) fa__medium_grow(q, fa__bin_size(bin), page->slice_count, fa__seg_shift(fa__page_segment(page)));
         fa__page_extend(page);
         fa__queue_push_front(heap, q, page);
         return page;

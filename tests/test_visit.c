@@ -206,9 +206,11 @@ static void test_first_class(void) {
     fa_heap_destroy(h);
 }
 
-/* Medium pages start just big enough for eight blocks and double with each fresh page a heap makes
-   for the class (up to FA__MEDIUM_PAGE_SLICES; a region's geometry keeps the first size): one block
-   of every medium class holds one first-size page each, and many blocks of one class fill few pages. */
+/* Medium pages start just big enough for two blocks (eight in a region's geometry, which keeps the
+   first size) and double with each fresh page a heap makes for the class while its other pages are
+   full (up to FA__MEDIUM_PAGE_SLICES): one block of every medium class holds one first-size page
+   each, many blocks of one class fill few pages, and a class whose only page went back gets a page
+   of the size it had, not a bigger one. */
 enum { MEDIUM_MANY = 400 };
 static void test_medium_pages(void) {
     harness_section("first-class: medium pages start small and grow with use");
@@ -241,7 +243,8 @@ static void test_medium_pages(void) {
     CHECK(fa_heap_stats(h, &st));
     size_t pages = st.pages_medium - before.pages_medium, want = 0;
     if (FA__REGION_SHIFT != FASTALLOC_SLICE_SHIFT) {
-        size_t room = first_blocks - 1, next = 2 * first_slices;   /* the first page holds one block already */
+        size_t room = first_blocks - 1, next = first_slices;   /* the first page holds one block already; the
+                                                                  next is made as it fills, at its size */
         while (room < MEDIUM_MANY) {
             room += next * slice / bs;
             want++;
@@ -253,6 +256,21 @@ static void test_medium_pages(void) {
     }
     CHECK_GE_SZ(st.page_bytes - before.page_bytes, (MEDIUM_MANY - first_blocks) * bs);
     for (size_t i = 0; i < MEDIUM_MANY; i++) fa_free(many[i]);
+
+    /* the second medium class (one block, on its first page): that page given back (the block
+       freed, the heap collected), the next one is of the first size again, round after round; only
+       a page made while the others are full makes the next one bigger */
+    size_t second = fa__bin_size(fa__bin_of(fa__geometry_small_max(shift) + 1) + 1);
+    size_t second_first = fa__page_slices_for(second, shift) * slice;
+    CHECK(2 * second_first <= FA__MEDIUM_PAGE_SLICES * slice);   /* room to grow, so a wrong growth shows */
+    for (int round = 0; round < 3; round++) {
+        fa_free(one[1]);
+        fa_heap_collect(h);
+        CHECK(fa_heap_stats(h, &before));
+        CHECK((one[1] = fa_heap_malloc(h, second)) != NULL);
+        CHECK(fa_heap_stats(h, &st));
+        CHECK_EQ_SZ(st.page_bytes - before.page_bytes, second_first);
+    }
     for (size_t i = 0; i < classes; i++) fa_free(one[i]);
     CHECK(fa_heap_stats(h, &st));
     CHECK_EQ_SZ(st.live_blocks, 0);
