@@ -3314,7 +3314,7 @@ static fa__segment_t* fa__segment_queue_take(fa__segment_queue_t* q) {
    unmap them all, and fa_collect purges them. Region segments never come here: they go
    back to their region. Sixteen hold what a round of eight exiting threads empties (two each):
    with eight, mstress-8's pool overflowed some 50 times a run, each segment unmapped there mapped
-   again and faulted in by the next round's threads (94 huge-page faults a run against 35). */
+   again and faulted in by the next round's threads (112 huge-page faults a run against 35). */
 #define FA__POOL_SEGMENTS 16
 #define FA__POOL_KEEP     2
 static fa__segment_queue_t fa__pool;
@@ -3544,10 +3544,11 @@ static size_t fa__bin_request_max(size_t bin) { return bin == 1 ? 8 : fa__bin_si
    faulted in whole where segments have huge pages), and in a 64 KiB region twelve such size classes
    would not even fit. Where pages grow (fa__fresh_page_slices) a bin in use soon has big ones, so
    the first can be as small as a slice allows; where they never grow (regions) the first size is
-   the only one, and eight blocks keep the slow path rare. Two rather than eight took mstress-8's
-   peak RSS from 93 to 75 MiB (blocks of 8 to 64 KiB, one allocation in a hundred, held a 2-8 slice
-   page in each of a dozen classes per thread) with instructions unchanged there and on 4000 live
-   blocks of 8-64 KiB. */
+   the only one, and eight blocks keep the slow path rare. With the growth rule of
+   fa__fresh_page_slices this took mstress-8's peak RSS from 93 to 75 MiB (blocks of 8 to 64 KiB,
+   one allocation in a hundred, held a 2-8 slice page in each of a dozen classes per thread), with
+   instructions unchanged there and on 4000 live blocks of 8-64 KiB; without that rule two blocks
+   changed nothing, the bins grew back to the biggest pages. */
 #define FA__MEDIUM_FIRST_BLOCKS 2
 #define FA__REGION_MEDIUM_FIRST_BLOCKS 8
 /* A large bin whose blocks leave more than a sixteenth of the fewest slices that hold one unused
