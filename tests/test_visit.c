@@ -208,9 +208,10 @@ static void test_first_class(void) {
 
 /* Medium pages start just big enough for two blocks (eight in a region's geometry, which keeps the
    first size) and double with each fresh page a heap makes for the class while its other pages are
-   full (up to FA__MEDIUM_PAGE_SLICES): one block of every medium class holds one first-size page
-   each, many blocks of one class fill few pages, and a class whose only page went back gets a page
-   of the size it had, not a bigger one. */
+   full (up to FA__MEDIUM_PAGE_SLICES) and halve with each page the heap gives back: one block of
+   every medium class holds one first-size page each, many blocks of one class fill few pages, and
+   once those went back the class makes pages of its first size again; a class whose only page
+   went back gets a page of the size it had, not a bigger one. */
 enum { MEDIUM_MANY = 400 };
 static void test_medium_pages(void) {
     harness_section("first-class: medium pages start small and grow with use");
@@ -256,6 +257,20 @@ static void test_medium_pages(void) {
     }
     CHECK_GE_SZ(st.page_bytes - before.page_bytes, (MEDIUM_MANY - first_blocks) * bs);
     for (size_t i = 0; i < MEDIUM_MANY; i++) fa_free(many[i]);
+
+    /* those pages given back (the heap collected; the class's first page keeps its one block),
+       each halves the size the class had grown to: with the first page full again, the next page
+       is of the first size, not of FA__MEDIUM_PAGE_SLICES */
+    fa_heap_collect(h);
+    CHECK(fa_heap_stats(h, &before));
+    CHECK_EQ_SZ(before.pages_medium, classes);
+    for (size_t i = 0; i + 1 < first_blocks; i++) CHECK((many[i] = fa_heap_malloc(h, bs)) != NULL);
+    CHECK(fa_heap_stats(h, &st));
+    CHECK_EQ_SZ(st.page_bytes, before.page_bytes);   /* the first page took them */
+    CHECK((many[first_blocks - 1] = fa_heap_malloc(h, bs)) != NULL);
+    CHECK(fa_heap_stats(h, &st));
+    CHECK_EQ_SZ(st.page_bytes - before.page_bytes, first_slices * slice);
+    for (size_t i = 0; i < first_blocks; i++) fa_free(many[i]);
 
     /* the second medium class (one block, on its first page): that page given back (the block
        freed, the heap collected), the next one is of the first size again, round after round; only
